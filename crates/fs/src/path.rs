@@ -1,0 +1,55 @@
+//! Turning a request path into a path under the root, or refusing it.
+//!
+//! The path is split on `/` first and each segment percent-decoded on its own, so an encoded
+//! slash (`%2f`) can never create a new segment. `.` segments are dropped and `..` pops a
+//! segment, but never above the root. A decoded segment holding NUL, `/` or `\`, or that is not
+//! UTF-8, refuses the whole request (404): there is no honest file by that name.
+
+use std::path::PathBuf;
+
+use percent_encoding::percent_decode_str;
+
+/// The relative path for a request path, or `None` if it must not be served.
+pub fn resolve(request_path: &str) -> Option<PathBuf> {
+    if !request_path.starts_with('/') {
+        return None;
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for raw in request_path.split('/') {
+        let seg = percent_decode_str(raw).decode_utf8().ok()?;
+        if seg.contains(['\0', '/', '\\']) {
+            return None;
+        }
+        match &*seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            _ => parts.push(seg.into_owned()),
+        }
+    }
+    Some(parts.iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stays_under_the_root() {
+        assert_eq!(resolve("/a/b.txt"), Some(PathBuf::from("a/b.txt")));
+        assert_eq!(resolve("/../../etc/passwd"), Some(PathBuf::from("etc/passwd")));
+        assert_eq!(resolve("/a/%2e%2e/%2e%2e/x"), Some(PathBuf::from("x")));
+        assert_eq!(resolve("/%E4%B8%AD%E6%96%87.txt"), Some(PathBuf::from("中文.txt")));
+        assert_eq!(resolve("/"), Some(PathBuf::new()));
+    }
+
+    #[test]
+    fn refuses_tricks() {
+        assert_eq!(resolve("/a%2f..%2f..%2fetc"), None);
+        assert_eq!(resolve("/etc/passwd%00.html"), None);
+        assert_eq!(resolve("/..%5c..%5cwindows"), None);
+        assert_eq!(resolve("/%ff"), None);
+        assert_eq!(resolve("relative"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! The reactor: the seeds' edge-triggered epoll server, done right, and nothing else.
+//!
+//! It knows sockets, readiness, time and threads; it knows nothing of HTTP. A protocol plugs in
+//! as a [`Service`]: the reactor accepts connections and hands them over, forwards readiness
+//! events and expired timers, and runs the loop until a graceful shutdown has drained.
+//!
+//! ```text
+//!   main thread: bind N SO_REUSEPORT listeners per address ──► spawn N workers ──► wait
+//!   signal thread: SIGINT/SIGTERM ──► Shutdown::begin ──► wake every worker (2nd signal: exit)
+//!   worker (one per core, shares nothing):
+//!     loop { epoll_wait(timeout = next timer) ─► accept until WouldBlock ─► Service::on_accept
+//!                                             ─► Service::on_ready(token, readable, writable)
+//!                                             ─► Service::on_wake (Remote::send from other threads)
+//!            timers.expire(now) ─► Service::on_timer }
+//! ```
+//!
+//! Edge-triggered means every readiness edge is reported once: a service must read and write
+//! until `WouldBlock` (or until a short read/write proves the socket drained), and it registers
+//! each connection once for both directions, so no `epoll_ctl` happens per request.
+
+mod listener;
+mod pool;
+mod remote;
+mod shutdown;
+mod timer;
+mod worker;
+
+pub use listener::{bind_reuseport, ListenerConfig};
+pub use pool::Pool;
+pub use remote::{Mailbox, Remote};
+pub use shutdown::Shutdown;
+pub use timer::{TimerKind, Timers};
+pub use worker::{default_max_conns, run, Ctx, RunConfig, Service};
+
+/// Re-exported so services name the same types the reactor uses.
+pub use mio;

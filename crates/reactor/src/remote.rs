@@ -1,0 +1,73 @@
+//! Handing work back to a worker from another thread.
+//!
+//! A [`Remote`] pushes a message into the worker's queue and pokes its `mio::Waker`; the worker
+//! drains the queue on its next turn and gives each message to [`crate::Service::on_message`].
+//! A blocking pool uses this to return finished responses to the connection's own worker.
+
+use std::sync::{Arc, Mutex};
+
+use mio::Waker;
+
+
+struct Inner<M> {
+    queue: Mutex<Vec<M>>,
+    waker: Arc<Waker>,
+}
+
+/// The worker's end: owned by the event loop.
+pub struct Mailbox<M> {
+    inner: Arc<Inner<M>>,
+}
+
+/// A cloneable, `Send` handle that delivers messages to one worker.
+pub struct Remote<M> {
+    inner: Arc<Inner<M>>,
+}
+
+impl<M> Clone for Remote<M> {
+    fn clone(&self) -> Self {
+        Remote { inner: self.inner.clone() }
+    }
+}
+
+impl<M> std::fmt::Debug for Remote<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Remote")
+    }
+}
+
+impl<M> std::fmt::Debug for Mailbox<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Mailbox")
+    }
+}
+
+impl<M> Mailbox<M> {
+    pub(crate) fn new(waker: Arc<Waker>) -> Self {
+        Mailbox { inner: Arc::new(Inner { queue: Mutex::new(Vec::new()), waker }) }
+    }
+
+    /// A handle other threads use to reach this worker.
+    pub fn remote(&self) -> Remote<M> {
+        Remote { inner: self.inner.clone() }
+    }
+
+    /// Takes every queued message, holding the lock only for the swap.
+    pub(crate) fn drain(&self) -> Vec<M> {
+        self.inner.queue.lock().map(|mut q| std::mem::take(&mut *q)).unwrap_or_default()
+    }
+}
+
+impl<M> Remote<M> {
+    /// Queues `msg` for the worker and wakes it. Returns the message back if the worker's
+    /// queue is poisoned (a panic while holding the lock, which the code never does).
+    pub fn send(&self, msg: M) -> Result<(), M> {
+        match self.inner.queue.lock() {
+            Ok(mut q) => q.push(msg),
+            Err(_) => return Err(msg),
+        }
+        // A failed wake means the worker is gone; the message is dropped with the queue.
+        let _ = self.inner.waker.wake();
+        Ok(())
+    }
+}

@@ -1,0 +1,315 @@
+//! The worker loop: one thread, one `mio::Poll`, its own listeners, timers and connections.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+use crate::{ListenerConfig, Mailbox, Remote, Shutdown, TimerKind, Timers};
+
+/// Tokens at and above this belong to the reactor (listeners, waker); below, to the service.
+const RESERVED: usize = usize::MAX - 1024;
+const WAKER: Token = Token(usize::MAX);
+/// How long accepting pauses after `EMFILE`/`ENFILE`: long enough for connections to close,
+/// short enough that nobody notices. Never zero, so a full descriptor table cannot spin us.
+const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
+
+/// A protocol driven by the reactor. One instance per worker thread; it owns its connections
+/// and registers them with `cx.registry` under tokens below `usize::MAX - 1024`.
+pub trait Service {
+    /// Work handed back from other threads through a [`Remote`].
+    type Message: Send + 'static;
+
+    /// A new connection (non-blocking, `TCP_NODELAY` set).
+    fn on_accept(&mut self, cx: &mut Ctx<'_, Self::Message>, stream: TcpStream, peer: SocketAddr);
+    /// Readiness of a connection. Edge-triggered: drain until `WouldBlock` (or a short read
+    /// when `event.is_read_closed()` is false). Errors and hang-ups count as readiness: the
+    /// next read or write returns them.
+    fn on_ready(&mut self, cx: &mut Ctx<'_, Self::Message>, token: usize, event: &mio::event::Event);
+    /// A timer armed through `cx.timers` expired.
+    fn on_timer(&mut self, cx: &mut Ctx<'_, Self::Message>, token: usize, kind: TimerKind);
+    /// A message sent through a [`Remote`] of this worker.
+    fn on_message(&mut self, cx: &mut Ctx<'_, Self::Message>, msg: Self::Message) {
+        let _ = (cx, msg);
+    }
+    /// Graceful shutdown began: close idle connections, finish the others and then close them.
+    fn on_shutdown(&mut self, cx: &mut Ctx<'_, Self::Message>);
+    /// End of one loop turn: flush what was batched (logs, for example).
+    fn on_turn_end(&mut self, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = cx;
+    }
+    /// Open connections; the worker stops accepting at its share of `max_conns`, and exits
+    /// a graceful shutdown when this reaches zero.
+    fn connections(&self) -> usize;
+}
+
+/// What a service sees of the reactor during a callback.
+pub struct Ctx<'a, M> {
+    pub registry: &'a Registry,
+    pub timers: &'a mut Timers,
+    /// The time this loop turn started; cheaper than asking the clock in every callback.
+    pub now: Instant,
+    /// Index of this worker, 0-based.
+    pub worker: usize,
+    /// True once a graceful shutdown has begun.
+    pub draining: bool,
+    mailbox: &'a Mailbox<M>,
+}
+
+impl<M> std::fmt::Debug for Ctx<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx").field("worker", &self.worker).field("draining", &self.draining).finish()
+    }
+}
+
+impl<M> Ctx<'_, M> {
+    /// A handle other threads can use to send this worker a message.
+    pub fn remote(&self) -> Remote<M> {
+        self.mailbox.remote()
+    }
+}
+
+/// How the reactor runs.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub addrs: Vec<SocketAddr>,
+    pub workers: usize,
+    pub listener: ListenerConfig,
+    /// Connections across all workers; each worker takes an equal share.
+    pub max_conns: usize,
+    /// How long a graceful shutdown may take before the workers give up and exit.
+    pub grace: Duration,
+    /// One duration per [`TimerKind`] the service uses.
+    pub timers: Vec<Duration>,
+}
+
+/// A default for `max_conns`: what the descriptor limit allows, leaving room for the files a
+/// connection may have open while it sends them. Raises the soft `RLIMIT_NOFILE` to the hard
+/// limit first, as a server that expects many connections should.
+pub fn default_max_conns() -> usize {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return 512;
+        }
+        if lim.rlim_cur < lim.rlim_max {
+            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                lim = raised;
+            }
+        }
+    }
+    let nofile = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
+    (nofile.saturating_sub(32) / 2).max(1)
+}
+
+/// Binds every address once per worker, then runs one worker thread per listener set until a
+/// graceful shutdown completes. `on_bound` is called with the bound addresses before serving
+/// (print them there), `make` builds each worker's service.
+pub fn run<S, F>(
+    cfg: RunConfig,
+    shutdown: Shutdown,
+    on_bound: impl FnOnce(&[SocketAddr]),
+    make: F,
+) -> io::Result<()>
+where
+    S: Service,
+    F: Fn(usize) -> S + Send + Sync + 'static,
+{
+    let workers = cfg.workers.max(1);
+    let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
+    let mut bound = Vec::new();
+    for addr in &cfg.addrs {
+        let ls = crate::bind_reuseport(*addr, workers, cfg.listener)?;
+        bound.push(ls[0].local_addr()?);
+        for (w, l) in ls.into_iter().enumerate() {
+            per_worker[w].push(l);
+        }
+    }
+    on_bound(&bound);
+    let make = Arc::new(make);
+    let per_conns = (cfg.max_conns / workers).max(1);
+    let mut handles = Vec::new();
+    for (id, listeners) in per_worker.into_iter().enumerate() {
+        let make = make.clone();
+        let shutdown = shutdown.clone();
+        let cfg = cfg.clone();
+        let h = std::thread::Builder::new().name(format!("worker-{id}")).spawn(move || {
+            let service = make(id);
+            Worker::new(id, listeners, &cfg, per_conns, shutdown)?.run(service)
+        })?;
+        handles.push(h);
+    }
+    let mut result = Ok(());
+    for h in handles {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = Err(e),
+            Err(_) => result = Err(io::Error::other("a worker thread panicked")),
+        }
+    }
+    result
+}
+
+struct Worker {
+    id: usize,
+    poll: Poll,
+    listeners: Vec<TcpListener>,
+    timers: Timers,
+    max_conns: usize,
+    grace: Duration,
+    shutdown: Shutdown,
+    waker: Arc<Waker>,
+}
+
+impl Worker {
+    fn new(
+        id: usize,
+        listeners: Vec<std::net::TcpListener>,
+        cfg: &RunConfig,
+        max_conns: usize,
+        shutdown: Shutdown,
+    ) -> io::Result<Worker> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut ls = Vec::with_capacity(listeners.len());
+        for (i, l) in listeners.into_iter().enumerate() {
+            let mut l = TcpListener::from_std(l);
+            poll.registry().register(&mut l, Token(RESERVED + i), Interest::READABLE)?;
+            ls.push(l);
+        }
+        shutdown.register(waker.clone());
+        Ok(Worker {
+            id,
+            poll,
+            listeners: ls,
+            timers: Timers::new(&cfg.timers),
+            max_conns,
+            grace: cfg.grace,
+            shutdown,
+            waker,
+        })
+    }
+
+    fn run<S: Service>(mut self, mut service: S) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let mailbox: Mailbox<S::Message> = Mailbox::new(self.waker.clone());
+        // Accept is edge-triggered too: after a pause or at the connection limit, pending
+        // connections produce no new edge, so we must try again ourselves.
+        let mut accept_wanted = true;
+        let mut paused_until: Option<Instant> = None;
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            let mut timeout = self.timers.next_timeout(now);
+            if let Some(p) = paused_until {
+                timeout = Some(timeout.map_or(p - now.min(p), |t| t.min(p.saturating_duration_since(now))));
+            }
+            if let Some(d) = drain_deadline {
+                let left = d.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = Instant::now();
+            let mut woken = false;
+            let mut cx = Ctx {
+                registry: self.poll.registry(),
+                timers: &mut self.timers,
+                now,
+                worker: self.id,
+                draining: drain_deadline.is_some(),
+                mailbox: &mailbox,
+            };
+            for ev in events.iter() {
+                match ev.token() {
+                    WAKER => woken = true,
+                    Token(t) if t >= RESERVED => accept_wanted = true,
+                    Token(t) => service.on_ready(&mut cx, t, ev),
+                }
+            }
+            if woken {
+                for m in mailbox.drain() {
+                    service.on_message(&mut cx, m);
+                }
+                if self.shutdown.is_begun() && drain_deadline.is_none() {
+                    // Take what the kernel already accepted for us: those clients connected
+                    // before we stopped, and their requests deserve answers.
+                    accept_all(&mut self.listeners, &mut service, &mut cx, usize::MAX, &mut None);
+                    for mut l in self.listeners.drain(..) {
+                        let _ = cx.registry.deregister(&mut l);
+                    }
+                    drain_deadline = Some(now + self.grace);
+                    cx.draining = true;
+                    service.on_shutdown(&mut cx);
+                }
+            }
+            if let Some(p) = paused_until {
+                if now >= p {
+                    paused_until = None;
+                    accept_wanted = true;
+                }
+            }
+            if accept_wanted && paused_until.is_none() && service.connections() < self.max_conns {
+                accept_wanted =
+                    accept_all(&mut self.listeners, &mut service, &mut cx, self.max_conns, &mut paused_until);
+            }
+            while let Some((token, kind)) = cx.timers.pop_expired(now) {
+                service.on_timer(&mut cx, token, kind);
+            }
+            service.on_turn_end(&mut cx);
+            if let Some(d) = drain_deadline {
+                if service.connections() == 0 || now >= d {
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+/// Accepts until `WouldBlock`, the connection limit or a descriptor shortage. Returns whether
+/// connections may still be pending (so the caller retries when capacity frees up).
+fn accept_all<S: Service>(
+    listeners: &mut [TcpListener],
+    service: &mut S,
+    cx: &mut Ctx<'_, S::Message>,
+    max: usize,
+    paused_until: &mut Option<Instant>,
+) -> bool {
+    let mut pending = false;
+    for l in listeners.iter_mut() {
+        loop {
+            if service.connections() >= max {
+                pending = true;
+                break;
+            }
+            match l.accept() {
+                Ok((stream, peer)) => {
+                    // Responses are written whole, so Nagle would only delay them.
+                    let _ = stream.set_nodelay(true);
+                    service.on_accept(cx, stream, peer);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => match e.raw_os_error() {
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                        // Out of descriptors or memory: stop accepting for a moment and keep
+                        // serving; retrying at once would spin on the same error.
+                        *paused_until = Some(cx.now + ACCEPT_PAUSE);
+                        return true;
+                    }
+                    // The peer gave up before we accepted (ECONNABORTED and kin): next.
+                    _ => continue,
+                },
+            }
+        }
+    }
+    pending
+}

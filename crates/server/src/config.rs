@@ -1,0 +1,67 @@
+//! Server options: what `pollux serve` flags set.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pollux_http1::Limits;
+use pollux_reactor::Shutdown;
+
+/// Where the access log (Common Log Format) goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    Off,
+    Stderr,
+    File(PathBuf),
+}
+
+/// Everything that shapes a running server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub addrs: Vec<SocketAddr>,
+    pub workers: usize,
+    pub backlog: i32,
+    /// Connections across all workers; `None` derives it from `RLIMIT_NOFILE`.
+    pub max_conns: Option<usize>,
+    /// Time allowed for a complete request head (then 408). The seeds' slow-client defence.
+    pub header_timeout: Duration,
+    /// Time a keep-alive connection may sit idle between requests.
+    pub keepalive_timeout: Duration,
+    /// Longest pause while reading a request body.
+    pub body_timeout: Duration,
+    /// Longest pause while the client does not read our response.
+    pub send_timeout: Duration,
+    /// After a final response on a closing connection: how long to keep discarding the
+    /// client's bytes so that closing does not reset the connection before it read the answer.
+    pub linger: Duration,
+    pub grace: Duration,
+    pub limits: Limits,
+    pub access_log: AccessLog,
+    /// The `Server` header; empty for none.
+    pub server_name: String,
+    /// Catch SIGINT/SIGTERM (graceful, then immediate).
+    pub handle_signals: bool,
+    pub shutdown: Shutdown,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            addrs: vec![SocketAddr::from(([127, 0, 0, 1], 8000))],
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            backlog: 4096,
+            max_conns: None,
+            header_timeout: Duration::from_secs(10),
+            keepalive_timeout: Duration::from_secs(75),
+            body_timeout: Duration::from_secs(60),
+            send_timeout: Duration::from_secs(60),
+            linger: Duration::from_secs(2),
+            grace: Duration::from_secs(10),
+            limits: Limits::default(),
+            access_log: AccessLog::Stderr,
+            server_name: "pollux".into(),
+            handle_signals: true,
+            shutdown: Shutdown::new(),
+        }
+    }
+}

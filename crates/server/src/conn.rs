@@ -1,0 +1,595 @@
+//! One HTTP/1.1 connection: reading, decoding, calling the handler, writing, in order.
+//!
+//! The connection is a small struct while idle (socket, peer, two flag bytes); everything a
+//! busy connection needs — buffers, the decoder, the response being sent — lives in an
+//! [`Active`] box taken from the worker's pool when bytes arrive and given back when the
+//! connection goes idle again.
+//!
+//! Each time round ([`Conn::run`]) the connection writes what is pending, decodes and answers
+//! every complete request in its read buffer (pipelining: all answers of one read go out in one
+//! `write`), and reads more only when nothing is waiting to be written — which is also the
+//! backpressure: a client that does not read our answers stops being read.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use pollux_http1::{encode_chunk, encode_head, encode_last_chunk, Event, Framing, RequestDecoder, RequestHead, ResponseHead};
+use pollux_reactor::mio::net::TcpStream;
+
+use crate::service::Env;
+use crate::{Body, BodyStream, ConnInfo, Handler};
+
+/// Answers of one batch are gathered up to this size before they are written.
+const WBUF_HIGH: usize = 64 * 1024;
+/// Files up to this size are copied into the write buffer (one `pread`, batched with the other
+/// answers); larger ones go out with `sendfile`.
+const INLINE_FILE: u64 = 16 * 1024;
+/// Free space the read buffer offers each `read`.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// Readiness bits remembered between events (edge-triggered: an edge is reported once, and we
+/// may not act on it at once, e.g. while our own answers wait to be written).
+pub(crate) const CAN_READ: u8 = 1;
+pub(crate) const CAN_WRITE: u8 = 2;
+/// The peer's FIN was seen: read until 0, not just until a short read.
+pub(crate) const HUP: u8 = 4;
+
+/// Where the connection is in its life (RFC 9112 §9.3 persistence, §9.6 tear-down).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    /// Persistent: requests are read and answered.
+    Open,
+    /// A final answer says `Connection: close` (or the peer is gone): finish writing, no more
+    /// requests.
+    Closing,
+    /// Write side shut down; discarding the client's bytes until it closes or the linger timer
+    /// fires, so our last answer is not destroyed by a reset (RFC 9112 §9.6).
+    Lingering,
+    /// Finished; the service removes it.
+    Closed,
+}
+
+/// What the connection waits for, and so which timer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// The rest of a request head (header timeout, 408).
+    Head,
+    /// The next request on a persistent connection (keep-alive timeout).
+    Idle,
+    /// More of a request body (body timeout, 408).
+    Body,
+    /// The client to take our bytes (send timeout).
+    Send,
+    /// The client to close after our last answer.
+    Linger,
+    /// Nothing: closed.
+    Nothing,
+}
+
+pub(crate) struct Conn {
+    pub(crate) stream: TcpStream,
+    pub(crate) peer: SocketAddr,
+    pub(crate) active: Option<Box<Active>>,
+    pub(crate) state: State,
+    pub(crate) ready: u8,
+    /// The peer closed its side: after our pending answers, close without lingering.
+    peer_done: bool,
+}
+
+/// The parts of a connection that only a busy connection needs.
+pub(crate) struct Active {
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    decoder: RequestDecoder,
+    request: Option<InFlight>,
+    sending: Option<Sending>,
+}
+
+struct InFlight {
+    head: RequestHead,
+    body: BodyParts,
+}
+
+/// A body as it arrives: usually one zero-copy piece of the read buffer.
+enum BodyParts {
+    None,
+    One(Bytes),
+    Many(BytesMut),
+}
+
+/// A response body that does not fit the write buffer, sent after it.
+enum Sending {
+    File { file: std::fs::File, offset: u64, left: u64 },
+    Stream { stream: Box<dyn BodyStream>, chunked: bool, left: Option<u64> },
+}
+
+/// Outcome of one attempt to write everything pending.
+enum Flushed {
+    All,
+    Blocked,
+}
+
+impl Active {
+    pub(crate) fn new(decoder: RequestDecoder) -> Box<Active> {
+        Box::new(Active {
+            rbuf: BytesMut::with_capacity(READ_CHUNK),
+            wbuf: Vec::with_capacity(READ_CHUNK),
+            wpos: 0,
+            decoder,
+            request: None,
+            sending: None,
+        })
+    }
+
+    /// Makes a used box fit for the pool; `false` if it should rather be dropped (it grew big
+    /// serving something large, and the pool must not pin that memory).
+    pub(crate) fn reset(&mut self, decoder: RequestDecoder) -> bool {
+        self.rbuf.clear();
+        self.wbuf.clear();
+        self.wpos = 0;
+        self.decoder = decoder;
+        self.request = None;
+        self.sending = None;
+        self.rbuf.capacity() <= 64 * 1024 && self.wbuf.capacity() <= 256 * 1024
+    }
+
+    fn has_output(&self) -> bool {
+        self.wpos < self.wbuf.len() || self.sending.is_some()
+    }
+
+    /// Nothing buffered, nothing half-done: the box can go back to the pool.
+    fn is_idle(&self) -> bool {
+        !self.has_output() && self.rbuf.is_empty() && self.request.is_none() && self.decoder.is_idle()
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
+        Conn { stream, peer, active: None, state: State::Open, ready: 0, peer_done: false }
+    }
+
+    /// Whether the connection holds no buffers and no partial request.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.active.as_ref().is_none_or(|a| a.is_idle())
+    }
+
+    /// What the connection now waits for; the service arms the matching timer.
+    pub(crate) fn wait(&self) -> Wait {
+        match self.state {
+            State::Closed => Wait::Nothing,
+            State::Lingering => Wait::Linger,
+            State::Closing => Wait::Send,
+            State::Open => match &self.active {
+                None => Wait::Idle,
+                Some(a) if a.has_output() => Wait::Send,
+                Some(a) if a.request.is_some() => Wait::Body,
+                Some(a) if a.is_idle() => Wait::Idle,
+                Some(_) => Wait::Head,
+            },
+        }
+    }
+
+    /// Drives the connection as far as it can go without blocking. Returns whether any byte
+    /// moved (timers of the stall kind restart on progress).
+    pub(crate) fn run<H: Handler>(&mut self, env: &mut Env<H>, draining: bool) -> bool {
+        let mut progress = false;
+        match self.run_inner(env, &mut progress) {
+            Ok(()) => {}
+            Err(_) => self.state = State::Closed,
+        }
+        if self.state == State::Open && draining && self.is_idle() {
+            // Graceful shutdown: everything received has been answered.
+            self.state = State::Closed;
+        }
+        if self.state == State::Closed || self.is_idle() {
+            self.release(env);
+        }
+        progress
+    }
+
+    fn run_inner<H: Handler>(&mut self, env: &mut Env<H>, progress: &mut bool) -> io::Result<()> {
+        loop {
+            if self.state == State::Closed {
+                return Ok(());
+            }
+            let Some(a) = self.active.as_mut() else {
+                if self.ready & CAN_READ == 0 {
+                    return Ok(());
+                }
+                self.active = Some(env.take_active());
+                continue;
+            };
+            if a.has_output() {
+                if self.ready & CAN_WRITE == 0 {
+                    return Ok(());
+                }
+                match flush(&mut self.stream, a, progress)? {
+                    Flushed::All => {}
+                    Flushed::Blocked => {
+                        self.ready &= !CAN_WRITE;
+                        return Ok(());
+                    }
+                }
+            }
+            match self.state {
+                State::Open => {}
+                State::Closing => {
+                    if self.peer_done {
+                        self.state = State::Closed;
+                        return Ok(());
+                    }
+                    // Our answer is out; now let the client see the end of it (FIN) while we
+                    // keep reading, so unread bytes cannot turn our close into a reset.
+                    let _ = self.stream.shutdown(std::net::Shutdown::Write);
+                    self.state = State::Lingering;
+                    continue;
+                }
+                State::Lingering => {
+                    a.rbuf.clear();
+                    match read_some(&mut self.stream, a, &mut self.ready)? {
+                        Read::Bytes => continue,
+                        Read::Drained => return Ok(()),
+                        Read::Eof => {
+                            self.state = State::Closed;
+                            return Ok(());
+                        }
+                    }
+                }
+                State::Closed => return Ok(()),
+            }
+            if self.process(env) {
+                continue;
+            }
+            if self.peer_done {
+                // Everything the peer sent is answered; a partial request will never finish.
+                self.state = State::Closed;
+                return Ok(());
+            }
+            let Some(a) = self.active.as_mut() else { return Ok(()) };
+            if self.ready & CAN_READ == 0 {
+                return Ok(());
+            }
+            match read_some(&mut self.stream, a, &mut self.ready)? {
+                Read::Bytes => *progress = true,
+                Read::Drained => return Ok(()),
+                // Answer what is complete, then close (see above).
+                Read::Eof => self.peer_done = true,
+            }
+        }
+    }
+
+    /// Decodes and answers the complete requests in the read buffer. Returns whether output
+    /// was produced (so the caller writes before reading more).
+    fn process<H: Handler>(&mut self, env: &mut Env<H>) -> bool {
+        let Some(a) = self.active.as_mut() else { return false };
+        let start = a.wbuf.len();
+        while self.state == State::Open && a.sending.is_none() && a.wbuf.len() < WBUF_HIGH {
+            match a.decoder.decode(&mut a.rbuf) {
+                Ok(None) => break,
+                Ok(Some(Event::Head(head))) => {
+                    // RFC 9110 §10.1.1: send 100 only if the client is waiting for it, i.e. the
+                    // body has not started arriving yet. Oversized bodies were refused (413)
+                    // by the decoder before we get here.
+                    if head.expect_continue && a.rbuf.is_empty() {
+                        a.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                    }
+                    a.request = Some(InFlight { head, body: BodyParts::None });
+                }
+                Ok(Some(Event::Data(bytes))) => {
+                    if let Some(r) = a.request.as_mut() {
+                        r.body.push(bytes);
+                    }
+                }
+                Ok(Some(Event::End(_trailers))) => {
+                    let Some(r) = a.request.take() else { continue };
+                    let close = respond(env, a, r, &self.peer);
+                    if close {
+                        self.state = State::Closing;
+                    }
+                }
+                Err(e) => {
+                    a.request = None;
+                    error_response(env, a, e.status());
+                    self.state = State::Closing;
+                }
+            }
+        }
+        a.wbuf.len() > start || a.sending.is_some()
+    }
+
+    /// Called by the header or body timer: 408, then close.
+    pub(crate) fn timeout_408<H: Handler>(&mut self, env: &mut Env<H>) {
+        if self.state != State::Open {
+            self.state = State::Closed;
+            return;
+        }
+        let a = match self.active.as_mut() {
+            Some(a) => a,
+            None => self.active.insert(env.take_active()),
+        };
+        if a.has_output() {
+            self.state = State::Closed;
+            return;
+        }
+        a.request = None;
+        error_response(env, a, StatusCode::REQUEST_TIMEOUT);
+        self.state = State::Closing;
+        self.ready |= CAN_WRITE;
+    }
+
+    /// Gives the active box back to the pool.
+    fn release<H>(&mut self, env: &mut Env<H>) {
+        if let Some(a) = self.active.take() {
+            env.put_active(a);
+        }
+    }
+
+    /// Final clean-up before the connection is dropped.
+    pub(crate) fn close<H>(&mut self, env: &mut Env<H>) {
+        self.state = State::Closed;
+        self.release(env);
+    }
+}
+
+impl BodyParts {
+    fn push(&mut self, b: Bytes) {
+        *self = match std::mem::replace(self, BodyParts::None) {
+            BodyParts::None => BodyParts::One(b),
+            BodyParts::One(first) => {
+                let mut m = BytesMut::with_capacity(first.len() + b.len());
+                m.extend_from_slice(&first);
+                m.extend_from_slice(&b);
+                BodyParts::Many(m)
+            }
+            BodyParts::Many(mut m) => {
+                m.extend_from_slice(&b);
+                BodyParts::Many(m)
+            }
+        }
+    }
+
+    fn into_body(self) -> Body {
+        match self {
+            BodyParts::None => Body::Empty,
+            BodyParts::One(b) => Body::Bytes(b),
+            BodyParts::Many(m) => Body::Bytes(m.freeze()),
+        }
+    }
+}
+
+/// Calls the handler and encodes its answer. Returns whether the connection must close.
+fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight, peer: &SocketAddr) -> bool {
+    let InFlight { head, body } = r;
+    let method = head.method.clone();
+    let version = head.version;
+    let keep_alive = head.keep_alive;
+    let uri = env.log.enabled().then(|| head.uri.clone());
+    let mut req = Request::new(body.into_body());
+    *req.method_mut() = head.method;
+    *req.uri_mut() = head.uri;
+    *req.version_mut() = version;
+    *req.headers_mut() = head.headers;
+    let info = ConnInfo::new(*peer);
+    let handler = &env.handler;
+    let resp = catch_unwind(AssertUnwindSafe(|| handler.call(req, &info))).unwrap_or_else(|_| {
+        // The default panic hook has printed the message; the worker carries on.
+        let mut r = Response::new(Body::from("500 Internal Server Error\n"));
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    });
+    let (parts, body) = resp.into_parts();
+    let len = body.len();
+    let framing = Framing::choose(&method, version, parts.status, len);
+    let close = !keep_alive || framing == Framing::Close || wants_close(&parts.headers);
+    let with_body = method != Method::HEAD && !matches!(framing, Framing::None);
+    encode_head(
+        &mut a.wbuf,
+        &ResponseHead {
+            status: parts.status,
+            headers: &parts.headers,
+            framing,
+            close,
+            keep_alive_header: version == Version::HTTP_10 && !close,
+            date: env.clock.http(),
+            server: env.server_name.as_bytes(),
+        },
+    );
+    let mut sent = 0;
+    let mut close = close;
+    if with_body {
+        sent = len.unwrap_or(0);
+        match body {
+            Body::Empty => {}
+            Body::Bytes(b) => a.wbuf.extend_from_slice(&b),
+            Body::File { file, offset, len } if len <= INLINE_FILE => {
+                if read_file_into(&file, offset, len, &mut a.wbuf).is_err() {
+                    // The head promised `len` bytes we cannot deliver: the only honest end
+                    // of this message is closing the connection.
+                    close = true;
+                }
+            }
+            Body::File { file, offset, len } => a.sending = Some(Sending::File { file, offset, left: len }),
+            Body::Stream(stream) => {
+                a.sending = Some(Sending::Stream { stream, chunked: framing == Framing::Chunked, left: len })
+            }
+        }
+    }
+    if let Some(uri) = uri {
+        env.log.record(peer, env.clock.clf(), &method, &uri, version, parts.status, sent);
+    }
+    close
+}
+
+/// `Connection: close` from the handler.
+fn wants_close(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .any(|v| v.as_bytes().split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")))
+}
+
+/// A small plain-text error answer that closes the connection.
+fn error_response<H>(env: &mut Env<H>, a: &mut Active, status: StatusCode) {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut body = Vec::with_capacity(40);
+    let _ = writeln!(body, "{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    encode_head(
+        &mut a.wbuf,
+        &ResponseHead {
+            status,
+            headers: &headers,
+            framing: Framing::Length(body.len() as u64),
+            close: true,
+            keep_alive_header: false,
+            date: env.clock.http(),
+            server: env.server_name.as_bytes(),
+        },
+    );
+    a.wbuf.extend_from_slice(&body);
+}
+
+fn read_file_into(file: &std::fs::File, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let start = out.len();
+    out.resize(start + len as usize, 0);
+    let res = file.read_exact_at(&mut out[start..], offset);
+    if res.is_err() {
+        out.truncate(start);
+    }
+    res
+}
+
+enum Read {
+    /// Bytes arrived (maybe more wait).
+    Bytes,
+    /// Nothing more to read now.
+    Drained,
+    /// The peer closed its side.
+    Eof,
+}
+
+/// One `read(2)` into the spare capacity of the read buffer.
+fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) -> io::Result<Read> {
+    if a.rbuf.capacity() - a.rbuf.len() < READ_CHUNK / 2 {
+        a.rbuf.reserve(READ_CHUNK);
+    }
+    loop {
+        let dst = a.rbuf.chunk_mut();
+        let want = dst.len();
+        // SAFETY: `dst` is writable, uninitialised capacity of `want` bytes owned by `rbuf`;
+        // read(2) writes at most `want` bytes into it and reports how many.
+        let n = unsafe { libc::read(stream.as_raw_fd(), dst.as_mut_ptr().cast(), want) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    *ready &= !CAN_READ;
+                    return Ok(Read::Drained);
+                }
+                _ => return Err(e),
+            }
+        }
+        if n == 0 {
+            *ready &= !CAN_READ;
+            return Ok(Read::Eof);
+        }
+        let n = n as usize;
+        // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+        unsafe { a.rbuf.advance_mut(n) };
+        if n < want && *ready & HUP == 0 {
+            // A short read drained the socket; with edge triggering the next arrival raises a
+            // new edge, so the extra read that would only return EAGAIN is saved. (With the
+            // peer's FIN already reported there is no next edge: then read on until 0.)
+            *ready &= !CAN_READ;
+        }
+        return Ok(Read::Bytes);
+    }
+}
+
+/// Writes the write buffer, then the file or stream body behind it, until done or blocked.
+fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool) -> io::Result<Flushed> {
+    loop {
+        if a.wpos < a.wbuf.len() {
+            match stream.write(&a.wbuf[a.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    a.wpos += n;
+                    *progress = true;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        a.wbuf.clear();
+        a.wpos = 0;
+        match a.sending.as_mut() {
+            None => return Ok(Flushed::All),
+            Some(Sending::File { file, offset, left }) => {
+                if *left == 0 {
+                    a.sending = None;
+                    continue;
+                }
+                let mut off = *offset as libc::off_t;
+                let count = (*left).min(1 << 30) as usize;
+                // SAFETY: both descriptors are open for the duration of the call; `off` is a
+                // valid pointer to an off_t the kernel updates.
+                let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+                if n < 0 {
+                    let e = io::Error::last_os_error();
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                        io::ErrorKind::Interrupted => continue,
+                        _ => return Err(e),
+                    }
+                }
+                if n == 0 {
+                    // The file shrank under us; the promised length cannot be met.
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                *progress = true;
+                *offset += n as u64;
+                *left -= n as u64;
+            }
+            Some(Sending::Stream { stream: body, chunked, left }) => {
+                while a.wbuf.len() < WBUF_HIGH {
+                    match body.next_chunk() {
+                        Some(Ok(b)) => {
+                            if *chunked {
+                                encode_chunk(&mut a.wbuf, &b);
+                            } else {
+                                let take = left.map_or(b.len(), |l| (l as usize).min(b.len()));
+                                a.wbuf.extend_from_slice(&b[..take]);
+                                if let Some(l) = left.as_mut() {
+                                    *l -= take as u64;
+                                }
+                            }
+                        }
+                        Some(Err(e)) => return Err(e),
+                        None => {
+                            if *chunked {
+                                encode_last_chunk(&mut a.wbuf);
+                            } else if left.is_some_and(|l| l > 0) {
+                                return Err(io::ErrorKind::UnexpectedEof.into());
+                            }
+                            a.sending = None;
+                            break;
+                        }
+                    }
+                }
+                if a.wbuf.is_empty() && a.sending.is_none() {
+                    return Ok(Flushed::All);
+                }
+            }
+        }
+    }
+}

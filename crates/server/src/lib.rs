@@ -1,0 +1,31 @@
+//! The HTTP/1.1 server: drives the sans-IO codec (`pollux-http1`) over the reactor
+//! (`pollux-reactor`) and calls a [`Handler`] for every request.
+//!
+//! ```text
+//!  socket ─► Conn::on_readable ─► rbuf ─► RequestDecoder ─► Request<Body> ─► Handler::call
+//!                                                                            │
+//!  socket ◄─ Conn::flush ◄─ wbuf (all responses of one read, in order) ◄─ encode_head + body
+//! ```
+//!
+//! One worker per core, each with its own connections, buffer pool, date and log buffer:
+//! nothing on the hot path is shared. Per connection the rules are those of RFC 9112: requests
+//! are answered in order (pipelining, §9.3.2), persistence follows §9.3 and `Connection`, and a
+//! framing error ends the connection after its 4xx/5xx (§11.2).
+//!
+//! Handlers run on the worker thread and must not block. A panic in a handler becomes a 500
+//! and the worker lives on.
+
+mod body;
+mod config;
+mod conn;
+mod date;
+mod handler;
+mod log;
+mod service;
+
+pub use body::{Body, BodyStream};
+pub use config::{AccessLog, Options};
+pub use handler::{ConnInfo, Handler};
+pub use pollux_http1::Limits;
+pub use pollux_reactor::Shutdown;
+pub use service::serve;

@@ -1,0 +1,26 @@
+//! `pollux`: the command line. Parsing and wiring only; the work happens in the crates.
+
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+/// A network server suite: an HTTP/1.1 server on its own epoll reactor, and companion tools.
+#[derive(Debug, Parser)]
+#[command(name = "pollux", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the files under ROOT over HTTP/1.1.
+    Serve(serve::ServeArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+    }
+}

@@ -1,0 +1,223 @@
+//! Shared helpers for the black-box tests: start the real binaries on `127.0.0.1:0`, speak raw
+//! bytes to them, and parse what comes back.
+#![allow(dead_code, unreachable_pub)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A server process, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The workspace's target directory for the profile the tests were built with.
+pub fn target_dir() -> PathBuf {
+    // tests run from target/<profile>/deps/<test>-<hash>
+    let exe = std::env::current_exe().expect("test exe path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+/// Path of the `pollux` binary built for these tests.
+pub fn pollux_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pollux"))
+}
+
+/// Path of an example binary (cargo builds examples before running integration tests).
+pub fn example_bin(name: &str) -> PathBuf {
+    let p = target_dir().join("examples").join(name);
+    assert!(p.exists(), "{} missing: build the examples first", p.display());
+    p
+}
+
+/// Starts `cmd` (which must print `http://ADDR` on stdout once bound) and waits for the address.
+pub fn spawn(mut cmd: Command) -> Server {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn server");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = loop {
+        assert!(Instant::now() < deadline, "server did not print its address");
+        let line = lines.next().expect("server exited before printing its address").expect("read stdout");
+        if let Some(i) = line.find("http://") {
+            let a = line[i + 7..].split_whitespace().next().unwrap_or("");
+            break a.trim_end_matches('/').parse::<SocketAddr>().expect("address");
+        }
+    };
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let stderr = child.stderr.take();
+    Server { child, addr, stderr }
+}
+
+/// `pollux serve ROOT --bind 127.0.0.1:0 --workers 1 --access-log off` plus `extra` flags.
+pub fn serve(root: &Path, extra: &[&str]) -> Server {
+    let mut cmd = Command::new(pollux_bin());
+    cmd.arg("serve").arg(root).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
+    cmd.args(extra);
+    spawn(cmd)
+}
+
+/// `examples/hello --bind 127.0.0.1:0 --workers N`.
+pub fn hello(workers: usize) -> Server {
+    let mut cmd = Command::new(example_bin("hello"));
+    cmd.args(["--bind", "127.0.0.1:0", "--workers", &workers.to_string()]);
+    spawn(cmd)
+}
+
+/// A fresh temporary directory holding `index.html` (removed when dropped).
+pub struct TempRoot(pub PathBuf);
+
+impl TempRoot {
+    pub fn new(tag: &str) -> TempRoot {
+        let p = std::env::temp_dir().join(format!("pollux-test-{tag}-{}-{:?}", std::process::id(), Instant::now()));
+        let p = PathBuf::from(p.to_string_lossy().replace([' ', '{', '}', ':'], "_"));
+        std::fs::create_dir_all(&p).expect("mkdir");
+        std::fs::write(p.join("index.html"), "<h1>hello</h1>\n").expect("write index");
+        TempRoot(p)
+    }
+}
+
+impl Drop for TempRoot {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    s
+}
+
+/// A parsed response.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads everything until the server closes or `timeout` passes without data.
+pub fn read_all(s: &mut TcpStream, timeout: Duration) -> Vec<u8> {
+    s.set_read_timeout(Some(timeout)).expect("timeout");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Sends `raw`, half-closes, and reads until the server closes.
+pub fn exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    let mut s = connect(addr);
+    s.write_all(raw).expect("write");
+    let _ = s.shutdown(Shutdown::Write);
+    read_all(&mut s, Duration::from_secs(10))
+}
+
+/// Parses as many complete responses as `data` holds. `head_only[i]` says the i-th response
+/// answers a HEAD request (no body despite Content-Length). Returns the responses and the
+/// number of bytes consumed.
+pub fn parse_responses(data: &[u8], head_only: &[bool]) -> (Vec<Resp>, usize) {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    loop {
+        let rest = &data[pos..];
+        let Some(end) = find(rest, b"\r\n\r\n") else { break };
+        let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status_line = lines.next().unwrap_or("");
+        let status: u16 = status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect();
+        let mut p = end + 4;
+        let is_head = head_only.get(out.len()).copied().unwrap_or(false);
+        let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.clone());
+        let mut body = Vec::new();
+        if (100..200).contains(&status) {
+            pos += p;
+            continue; // interim response: not counted
+        }
+        if is_head || status == 204 || status == 304 {
+        } else if let Some(cl) = get("content-length") {
+            let n: usize = cl.parse().unwrap_or(0);
+            if rest.len() < p + n {
+                break;
+            }
+            body.extend_from_slice(&rest[p..p + n]);
+            p += n;
+        } else if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            let mut q = p;
+            let mut done = false;
+            while let Some(le) = find(&rest[q..], b"\r\n") {
+                let size = usize::from_str_radix(String::from_utf8_lossy(&rest[q..q + le]).split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+                q += le + 2;
+                if size == 0 {
+                    if let Some(te) = find(&rest[q..], b"\r\n") {
+                        // no trailers in our responses
+                        q += te + 2;
+                        done = true;
+                    }
+                    break;
+                }
+                if rest.len() < q + size + 2 {
+                    break;
+                }
+                body.extend_from_slice(&rest[q..q + size]);
+                q += size + 2;
+            }
+            if !done {
+                break;
+            }
+            p = q;
+        } else {
+            // close-delimited
+            body.extend_from_slice(&rest[p..]);
+            p = rest.len();
+        }
+        out.push(Resp { status, headers, body });
+        pos += p;
+    }
+    (out, pos)
+}
+
+pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// One request on a fresh connection; the single response.
+pub fn request(addr: SocketAddr, raw: &str) -> Resp {
+    let head = raw.starts_with("HEAD ");
+    let data = exchange(addr, raw.as_bytes());
+    let (rs, _) = parse_responses(&data, &[head]);
+    rs.into_iter().next().unwrap_or_else(|| panic!("no response to {raw:?}; got {:?}", String::from_utf8_lossy(&data)))
+}

@@ -1,0 +1,308 @@
+//! `pollux serve` as a user meets it: real clients (curl), slow clients, descriptor
+//! exhaustion, signals.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl").args(["-sS", "--max-time", "20"]).args(args).output().expect("curl is installed by scripts/test.sh")
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn curl_gets_heads_and_reuses_connections() {
+    let root = TempRoot::new("curl");
+    std::fs::write(root.0.join("a.txt"), "alpha\n").unwrap();
+    std::fs::write(root.0.join("中文.txt"), "zhongwen\n").unwrap();
+    let s = serve(&root.0, &[]);
+    let base = format!("http://{}", s.addr);
+    let out = curl(&[&format!("{base}/a.txt")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alpha\n");
+    let out = curl(&["-I", &format!("{base}/a.txt")]);
+    let head = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains("content-type: text/plain; charset=utf-8"), "{head}");
+    assert!(head.contains("content-length: 6"), "{head}");
+    // One curl, three URLs: one connection, reused (curl says so on stderr with -v).
+    let out = curl(&["-v", &format!("{base}/a.txt"), &format!("{base}/"), &format!("{base}/%E4%B8%AD%E6%96%87.txt")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alpha\n<h1>hello</h1>\nzhongwen\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Re-using existing connection") || err.contains("Reusing existing"), "{err}");
+    // HTTP/1.0 client.
+    let out = curl(&["-0", "-i", &format!("{base}/a.txt")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(text.to_lowercase().contains("connection: close"), "{text}");
+    let out = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{base}/missing")]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "404");
+}
+
+#[test]
+fn curl_uploads_with_expect_100_continue_to_hello() {
+    let s = hello(1);
+    let dir = TempRoot::new("upload");
+    let file = dir.0.join("upload.bin");
+    let data: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    std::fs::write(&file, &data).unwrap();
+    // curl sends Expect: 100-continue for bodies over 1 MiB.
+    let out = curl(&["-v", "--data-binary", &format!("@{}", file.display()), &format!("http://{}/upload", s.addr)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Expect: 100-continue") && err.contains("100 Continue"), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["body_len"], data.len());
+    // Chunked upload from curl.
+    let out = curl(&["-H", "Transfer-Encoding: chunked", "--data-binary", &format!("@{}", file.display()), &format!("http://{}/up2", s.addr)]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["body_len"], data.len());
+}
+
+#[test]
+fn big_file_goes_out_whole() {
+    let root = TempRoot::new("big");
+    let data: Vec<u8> = (0..(8u32 << 20)).map(|i| (i ^ (i >> 8)) as u8).collect();
+    std::fs::write(root.0.join("big.bin"), &data).unwrap();
+    let s = serve(&root.0, &[]);
+    let out = curl(&[&format!("http://{}/big.bin", s.addr)]);
+    assert_eq!(out.stdout.len(), data.len());
+    assert!(out.stdout == data, "sendfile body differs");
+}
+
+#[test]
+fn binds_ipv6_and_several_addresses() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIP: this machine has no IPv6 loopback");
+        return;
+    }
+    let root = TempRoot::new("v6");
+    let mut cmd = Command::new(pollux_bin());
+    cmd.arg("serve").arg(&root.0).args(["--bind", "[::1]:0", "--bind", "127.0.0.1:0", "--access-log", "off"]);
+    let s = spawn(cmd);
+    assert!(s.addr.is_ipv6());
+    let out = curl(&["-g", &format!("http://{}/", s.addr)]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "<h1>hello</h1>\n");
+}
+
+#[test]
+fn slow_client_gets_408_while_others_are_served() {
+    let root = TempRoot::new("slow");
+    let s = serve(&root.0, &["--header-timeout", "2s"]);
+    let addr = s.addr;
+    let slow = std::thread::spawn(move || {
+        let mut c = TcpStream::connect(addr).unwrap();
+        c.set_read_timeout(Some(Duration::from_millis(900))).unwrap();
+        let start = Instant::now();
+        let mut got = Vec::new();
+        for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n" {
+            if c.write_all(&[*b]).is_err() {
+                break;
+            }
+            let mut buf = [0u8; 512];
+            match c.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => {} // timeout: keep dribbling, one byte a second
+            }
+            if !got.is_empty() {
+                let _ = c.read_to_end(&mut got);
+                break;
+            }
+        }
+        (start.elapsed(), got)
+    });
+    // Meanwhile, other clients are served at once.
+    for _ in 0..20 {
+        let t = Instant::now();
+        let r = request(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(r.status, 200);
+        assert!(t.elapsed() < Duration::from_millis(500), "a fast client waited {:?}", t.elapsed());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (elapsed, got) = slow.join().unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
+    assert!(text.to_lowercase().contains("connection: close"));
+    assert!(elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(6), "408 after {elapsed:?}");
+}
+
+#[test]
+fn idle_keepalive_connection_is_closed_after_the_timeout() {
+    let root = TempRoot::new("ka");
+    let s = serve(&root.0, &["--keepalive-timeout", "1s"]);
+    let mut c = connect(s.addr);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let t = Instant::now();
+    let data = read_all(&mut c, Duration::from_secs(5));
+    assert!(data.starts_with(b"HTTP/1.1 200"));
+    let e = t.elapsed();
+    assert!(e >= Duration::from_millis(800) && e < Duration::from_secs(4), "closed after {e:?}");
+}
+
+/// With a descriptor limit far below the number of clients, the server stops accepting
+/// instead of failing, does not spin while the table is full, and serves again afterwards.
+fn flood_past_the_descriptor_limit(extra: &[&str]) {
+    let root = TempRoot::new("emfile");
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=48:48", "--"]).arg(pollux_bin()).arg("serve").arg(&root.0);
+    cmd.args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off", "--keepalive-timeout", "30s"]);
+    cmd.args(extra);
+    let s = spawn(cmd);
+    let pid = s.child.id();
+    // 150 clients, each sending a request and holding the connection open.
+    let mut clients = Vec::new();
+    for _ in 0..150 {
+        let mut c = TcpStream::connect(s.addr).unwrap();
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        clients.push(c);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(pid) - t0;
+    assert!(used <= 20, "server burned {used} ticks (1/100 s) while the descriptor table was full");
+    // The accepted ones were answered.
+    let mut answered = 0;
+    for c in clients.iter_mut() {
+        c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut buf = [0u8; 256];
+        if matches!(c.read(&mut buf), Ok(n) if n > 0 && buf.starts_with(b"HTTP/1.1 200")) {
+            answered += 1;
+        }
+    }
+    assert!(answered > 0 && answered < 150, "answered {answered} of 150 under a 48-descriptor limit");
+    drop(clients);
+    // Once the flood is gone, the server serves again (the backlog may hold dead clients
+    // for a moment).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ok = std::panic::catch_unwind(|| request(s.addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").status == 200);
+        if ok.unwrap_or(false) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not recover after the flood");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn emfile_pauses_accepting_and_recovers() {
+    // --max-conns far above the descriptor limit: accept(2) itself fails with EMFILE.
+    flood_past_the_descriptor_limit(&["--max-conns", "100000"]);
+}
+
+#[test]
+fn default_max_conns_stops_accepting_below_the_descriptor_limit() {
+    flood_past_the_descriptor_limit(&[]);
+}
+
+#[test]
+fn sigterm_during_keepalive_traffic_loses_no_accepted_request() {
+    let root = TempRoot::new("term");
+    std::fs::write(root.0.join("f.txt"), "x".repeat(10_000)).unwrap();
+    let log = root.0.join("..").join(format!("access-{}.log", std::process::id()));
+    let mut cmd = Command::new(pollux_bin());
+    cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "2", "--grace", "5s"]);
+    cmd.arg("--access-log").arg(&log);
+    let mut s = spawn(cmd);
+    let addr = s.addr;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for _ in 0..8 {
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            // Returns (complete responses, truncated responses).
+            let (mut complete, mut truncated) = (0u64, 0u64);
+            'conns: while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let Ok(mut c) = TcpStream::connect(addr) else { break };
+                c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+                loop {
+                    if c.write_all(b"GET /f.txt HTTP/1.1\r\nHost: x\r\n\r\n").is_err() {
+                        continue 'conns;
+                    }
+                    let mut data = Vec::new();
+                    let mut buf = [0u8; 16384];
+                    loop {
+                        match c.read(&mut buf) {
+                            Ok(n) if n > 0 => data.extend_from_slice(&buf[..n]),
+                            _ => {
+                                // Closed: fine only if nothing of an answer had arrived.
+                                if !data.is_empty() {
+                                    truncated += 1;
+                                }
+                                continue 'conns;
+                            }
+                        }
+                        let (rs, _) = parse_responses(&data, &[]);
+                        if let Some(r) = rs.first() {
+                            if r.status == 200 && r.body.len() == 10_000 {
+                                complete += 1;
+                            } else {
+                                truncated += 1;
+                            }
+                            break;
+                        }
+                    }
+                }
+            }
+            (complete, truncated)
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    let t = Instant::now();
+    unsafe_kill(s.child.id(), libc::SIGTERM);
+    let status = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st;
+        }
+        assert!(t.elapsed() < Duration::from_secs(8), "server did not exit within the grace period");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut complete, mut truncated) = (0, 0);
+    for th in threads {
+        let (c, t) = th.join().unwrap();
+        complete += c;
+        truncated += t;
+    }
+    assert!(status.success(), "exit status {status:?}");
+    let logged = std::fs::read_to_string(&log).unwrap().lines().count() as u64;
+    let _ = std::fs::remove_file(&log);
+    assert_eq!(truncated, 0, "responses cut short by the shutdown");
+    assert!(complete > 100, "too little traffic to mean anything: {complete}");
+    assert_eq!(logged, complete, "every request the server answered reached its client");
+}
+
+#[test]
+fn in_flight_body_finishes_after_sigterm() {
+    let s = hello(1);
+    let mut c = connect(s.addr);
+    c.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    unsafe_kill(s.child.id(), libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(300));
+    c.write_all(b"world").unwrap();
+    let data = read_all(&mut c, Duration::from_secs(5));
+    let (rs, _) = parse_responses(&data, &[]);
+    assert_eq!(rs.len(), 1, "{}", String::from_utf8_lossy(&data));
+    let j: serde_json::Value = serde_json::from_slice(&rs[0].body).unwrap();
+    assert_eq!(j["body_len"], 10);
+}
+
+fn unsafe_kill(pid: u32, sig: i32) {
+    // SAFETY: kill(2) on our own child's pid.
+    let rc = unsafe { libc::kill(pid as i32, sig) };
+    assert_eq!(rc, 0);
+}
