@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: pollux against nginx, lighttpd, h2o and the ceiling server, one core
+# each, in one run (the kit in ../shared/bench pins every server to CPU 0 and wrk to CPU 1).
+#
+# Usage: bench/compare.sh [--seconds N] [--only plain,plain16,small,small16,asset,big,idle]
+#   --app    is target/release/examples/hello (plaintext scenarios)
+#   --static is target/release/pollux serve (file scenarios and idle-connection memory)
+# Needs: apt-get install -y nginx lighttpd h2o wrk gcc python3 (installed here if missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kit=../shared/bench
+[ -x "$kit/compare.sh" ] || { echo "bench: $kit/compare.sh not found (shared/ must sit beside the repo)" >&2; exit 2; }
+missing=()
+for t in nginx:nginx lighttpd:lighttpd h2o:h2o wrk:wrk gcc:gcc python3:python3; do
+  command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")
+done
+if ((${#missing[@]})); then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+cargo build --release --bin pollux --example hello
+# 10,000 idle connections need descriptors.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+bin=$PWD/target/release
+exec "$kit/compare.sh" \
+  --app "$bin/examples/hello --bind 127.0.0.1:{port} --workers 1" \
+  --static "$bin/pollux serve {root} --bind 127.0.0.1:{port} --workers 1 --access-log off" \
+  "$@"
