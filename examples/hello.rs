@@ -33,8 +33,8 @@ fn hello(req: Request<Body>, _conn: &ConnInfo) -> Response<Body> {
         "/" if get => text("text/plain", Bytes::from_static(b"Hello World")),
         "/plaintext" if get => text("text/plain", Bytes::from_static(b"Hello, World!")),
         "/json" if get => {
-            let body = serde_json::to_vec(&serde_json::json!({ "message": "Hello, World!" }))
-                .unwrap_or_default();
+            let body =
+                serde_json::to_vec(&serde_json::json!({ "message": "Hello, World!" })).unwrap_or_default();
             text("application/json", Bytes::from(body))
         }
         _ => describe(req),

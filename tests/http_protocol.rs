@@ -77,10 +77,14 @@ fn pipelined_requests_split_across_many_writes() {
 fn chunked_upload_is_dechunked() {
     let s = hello(1);
     let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let mut raw = b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    let mut raw =
+        b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            .to_vec();
     for (i, piece) in body.chunks(7919).enumerate() {
         // Extensions are ignored (RFC 9112 §7.1.1).
-        raw.extend_from_slice(format!("{:x}{}\r\n", piece.len(), if i == 1 { ";name=value" } else { "" }).as_bytes());
+        raw.extend_from_slice(
+            format!("{:x}{}\r\n", piece.len(), if i == 1 { ";name=value" } else { "" }).as_bytes(),
+        );
         raw.extend_from_slice(piece);
         raw.extend_from_slice(b"\r\n");
     }
@@ -96,7 +100,8 @@ fn chunked_upload_is_dechunked() {
 fn expect_100_continue_waits_for_the_interim_response() {
     let s = hello(1);
     let mut c = connect(s.addr);
-    c.write_all(b"PUT /file HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n").unwrap();
+    c.write_all(b"PUT /file HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
     let mut buf = [0u8; 256];
     let n = c.read(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"HTTP/1.1 100 Continue\r\n\r\n");
@@ -112,8 +117,10 @@ fn expect_100_continue_waits_for_the_interim_response() {
 fn expect_100_continue_with_oversized_body_gets_413_and_no_100() {
     let s = hello(1);
     let mut c = connect(s.addr);
-    c.write_all(b"PUT /file HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\nExpect: 100-continue\r\n\r\n")
-        .unwrap();
+    c.write_all(
+        b"PUT /file HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
     let data = read_all(&mut c, Duration::from_secs(5));
     assert!(data.starts_with(b"HTTP/1.1 413 "), "{}", String::from_utf8_lossy(&data));
     assert!(find(&data, b"100 Continue").is_none());
@@ -159,13 +166,38 @@ fn rejections_have_their_status_and_close() {
     let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
     let many_headers = format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n");
     let cases: Vec<(&str, String, u16)> = vec![
-        ("CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".into(), 400),
-        ("differing CLs", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".into(), 400),
+        (
+            "CL and TE",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                .into(),
+            400,
+        ),
+        (
+            "differing CLs",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!".into(),
+            400,
+        ),
         ("bad CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello".into(), 400),
-        ("unknown coding", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n".into(), 501),
-        ("chunked not last", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n".into(), 400),
-        ("bad chunk size", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(), 400),
-        ("chunk size overflow", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\n".into(), 400),
+        (
+            "unknown coding",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n".into(),
+            501,
+        ),
+        (
+            "chunked not last",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n".into(),
+            400,
+        ),
+        (
+            "bad chunk size",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".into(),
+            400,
+        ),
+        (
+            "chunk size overflow",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\n".into(),
+            400,
+        ),
         ("space before colon", "GET / HTTP/1.1\r\nHost : x\r\n\r\n".into(), 400),
         ("obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n  b\r\n\r\n".into(), 400),
         ("bare CR", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n".into(), 400),
@@ -174,7 +206,7 @@ fn rejections_have_their_status_and_close() {
         ("bad header name", "GET / HTTP/1.1\r\nHost: x\r\nX(A): a\r\n\r\n".into(), 400),
         ("NUL in value", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n".into(), 400),
         ("HTTP/2.0", "GET / HTTP/2.0\r\nHost: x\r\n\r\n".into(), 505),
-        ("HTTP/1.2", "GET / HTTP/1.2\r\nHost: x\r\n\r\n".into(), 505),
+        ("HTTP/3.0", "GET / HTTP/3.0\r\nHost: x\r\n\r\n".into(), 505),
         ("target too long", long_target, 414),
         ("head too large", big_head, 431),
         ("too many headers", many_headers, 431),
@@ -188,7 +220,10 @@ fn rejections_have_their_status_and_close() {
         let got: Vec<u16> = rs.iter().map(|r| r.status).collect();
         let closes = rs.first().and_then(|r| r.header("connection")) == Some("close");
         if got != [want] || !closes {
-            failures.push(format!("{name}: want [{want}] + close, got {got:?} ({:.120})", String::from_utf8_lossy(&data)));
+            failures.push(format!(
+                "{name}: want [{want}] + close, got {got:?} ({:.120})",
+                String::from_utf8_lossy(&data)
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -220,6 +255,14 @@ fn leading_empty_line_is_ignored() {
     let s = hello(1);
     let r = request(s.addr, "\r\nGET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(r.text(), "Hello, World!");
+}
+
+#[test]
+fn higher_minor_version_is_treated_as_http11() {
+    // RFC 9110 §2.5: a recipient of HTTP/1.x with x > 1 processes it as HTTP/1.1.
+    let s = hello(1);
+    let r = request(s.addr, "GET /v HTTP/1.9\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 200);
 }
 
 #[test]

@@ -82,7 +82,11 @@ pub struct TempRoot(pub PathBuf);
 
 impl TempRoot {
     pub fn new(tag: &str) -> TempRoot {
-        let p = std::env::temp_dir().join(format!("pollux-test-{tag}-{}-{:?}", std::process::id(), Instant::now()));
+        let p = std::env::temp_dir().join(format!(
+            "pollux-test-{tag}-{}-{:?}",
+            std::process::id(),
+            Instant::now()
+        ));
         let p = PathBuf::from(p.to_string_lossy().replace([' ', '{', '}', ':'], "_"));
         std::fs::create_dir_all(&p).expect("mkdir");
         std::fs::write(p.join("index.html"), "<h1>hello</h1>\n").expect("write index");
@@ -179,7 +183,11 @@ pub fn parse_responses(data: &[u8], head_only: &[bool]) -> (Vec<Resp>, usize) {
             let mut q = p;
             let mut done = false;
             while let Some(le) = find(&rest[q..], b"\r\n") {
-                let size = usize::from_str_radix(String::from_utf8_lossy(&rest[q..q + le]).split(';').next().unwrap_or("").trim(), 16).unwrap_or(0);
+                let size = usize::from_str_radix(
+                    String::from_utf8_lossy(&rest[q..q + le]).split(';').next().unwrap_or("").trim(),
+                    16,
+                )
+                .unwrap_or(0);
                 q += le + 2;
                 if size == 0 {
                     if let Some(te) = find(&rest[q..], b"\r\n") {
@@ -219,5 +227,7 @@ pub fn request(addr: SocketAddr, raw: &str) -> Resp {
     let head = raw.starts_with("HEAD ");
     let data = exchange(addr, raw.as_bytes());
     let (rs, _) = parse_responses(&data, &[head]);
-    rs.into_iter().next().unwrap_or_else(|| panic!("no response to {raw:?}; got {:?}", String::from_utf8_lossy(&data)))
+    rs.into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("no response to {raw:?}; got {:?}", String::from_utf8_lossy(&data)))
 }

@@ -30,7 +30,10 @@ impl ServeDir {
     pub fn new(root: impl AsRef<Path>) -> io::Result<ServeDir> {
         let root = root.as_ref().canonicalize()?;
         if !root.is_dir() {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not a directory", root.display())));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} is not a directory", root.display()),
+            ));
         }
         Ok(ServeDir { root })
     }
@@ -50,11 +53,19 @@ impl ServeDir {
             return plain(StatusCode::NOT_FOUND);
         };
         let mut full = self.root.join(&rel);
-        let Ok(mut meta) = std::fs::metadata(&full) else { return plain(StatusCode::NOT_FOUND) };
+        let mut meta = match std::fs::metadata(&full) {
+            Ok(m) => m,
+            Err(e) => return io_error(&e),
+        };
         if meta.is_dir() {
             if !req.uri().path().ends_with('/') {
-                // Relative links inside an index page only work from the slash form.
-                let mut loc = format!("{}/", req.uri().path());
+                // Relative links inside an index page only work from the slash form. The
+                // location is rebuilt from the resolved segments, never copied from the
+                // request: `//evil.example/..` must not become a redirect to another host.
+                let mut loc = path::to_url(&rel);
+                if !loc.ends_with('/') {
+                    loc.push('/');
+                }
                 if let Some(q) = req.uri().query() {
                     loc.push('?');
                     loc.push_str(q);
@@ -80,7 +91,10 @@ impl ServeDir {
             Ok(real) if real.starts_with(&self.root) => {}
             _ => return plain(StatusCode::NOT_FOUND),
         }
-        let Ok(file) = File::open(&full) else { return plain(StatusCode::NOT_FOUND) };
+        let file = match File::open(&full) {
+            Ok(f) => f,
+            Err(e) => return io_error(&e),
+        };
         let mut r = Response::new(Body::File { file, offset: 0, len: meta.len() });
         r.headers_mut().insert(CONTENT_TYPE, content_type(&full));
         r
@@ -96,12 +110,32 @@ impl Handler for ServeDir {
 /// `Content-Type` from the extension; text types say UTF-8.
 fn content_type(p: &Path) -> HeaderValue {
     let mime = mime_guess::from_path(p).first_or_octet_stream();
-    let s = if mime.type_() == mime_guess::mime::TEXT || mime.subtype() == "javascript" || mime.subtype() == "json" {
+    let s = if mime.type_() == mime_guess::mime::TEXT
+        || mime.subtype() == "javascript"
+        || mime.subtype() == "json"
+    {
         format!("{}; charset=utf-8", mime.essence_str())
     } else {
         mime.essence_str().to_owned()
     };
     HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static("application/octet-stream"))
+}
+
+/// The answer for a failed `stat` or `open`: the file's absence is the client's problem,
+/// a descriptor shortage is ours and passes (503, retry), anything else is a 500.
+fn io_error(e: &io::Error) -> Response<Body> {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory | io::ErrorKind::InvalidFilename => {
+            plain(StatusCode::NOT_FOUND)
+        }
+        io::ErrorKind::PermissionDenied => plain(StatusCode::FORBIDDEN),
+        _ if matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) => {
+            let mut r = plain(StatusCode::SERVICE_UNAVAILABLE);
+            r.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+        _ => plain(StatusCode::INTERNAL_SERVER_ERROR),
+    }
 }
 
 /// A small plain-text status page.

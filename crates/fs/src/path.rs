@@ -7,7 +7,24 @@
 
 use std::path::PathBuf;
 
-use percent_encoding::percent_decode_str;
+use std::path::Path;
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
+
+/// Bytes escaped when a path segment goes back into a URL (RFC 3986 pchar keeps the rest).
+const SEGMENT: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'\\')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}');
 
 /// The relative path for a request path, or `None` if it must not be served.
 pub fn resolve(request_path: &str) -> Option<PathBuf> {
@@ -31,6 +48,19 @@ pub fn resolve(request_path: &str) -> Option<PathBuf> {
     Some(parts.iter().collect())
 }
 
+/// The absolute URL path (`/a/b`) for a relative path that [`resolve`] produced.
+pub fn to_url(rel: &Path) -> String {
+    let mut out = String::new();
+    for seg in rel.iter() {
+        out.push('/');
+        out.extend(utf8_percent_encode(&seg.to_string_lossy(), SEGMENT));
+    }
+    if out.is_empty() {
+        out.push('/');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +72,13 @@ mod tests {
         assert_eq!(resolve("/a/%2e%2e/%2e%2e/x"), Some(PathBuf::from("x")));
         assert_eq!(resolve("/%E4%B8%AD%E6%96%87.txt"), Some(PathBuf::from("中文.txt")));
         assert_eq!(resolve("/"), Some(PathBuf::new()));
+    }
+
+    #[test]
+    fn urls_are_rebuilt_from_segments() {
+        assert_eq!(to_url(&resolve("//evil.example/..").unwrap_or_default()), "/");
+        assert_eq!(to_url(&resolve("//sub").unwrap_or_default()), "/sub");
+        assert_eq!(to_url(&resolve("/a b/中").unwrap_or_default()), "/a%20b/%E4%B8%AD");
     }
 
     #[test]

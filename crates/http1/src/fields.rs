@@ -13,7 +13,7 @@ use crate::{request_line, Error, Limits, RequestHead};
 
 /// httparse wants a slice of slots to fill. Up to this many live on the stack; a larger
 /// `max_headers` falls back to one heap allocation per head.
-const STACK_FIELDS: usize = 128;
+const STACK_FIELDS: usize = 100;
 
 /// Parses a complete head: `head[..request_line_end]` is the request-line, then field lines,
 /// then the empty line.
@@ -79,12 +79,11 @@ where
     };
     let mut map = HeaderMap::try_with_capacity(fields.len()).map_err(|_| Error::TooManyHeaders)?;
     for field in fields.iter() {
-        let name =
-            HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::InvalidHeaderName)?;
+        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::InvalidHeaderName)?;
         let value = trim_ows(field.value);
         on_field(&name, value)?;
-        let value = HeaderValue::from_maybe_shared(src.slice_ref(value))
-            .map_err(|_| Error::InvalidHeaderValue)?;
+        let value =
+            HeaderValue::from_maybe_shared(src.slice_ref(value)).map_err(|_| Error::InvalidHeaderValue)?;
         map.try_append(name, value).map_err(|_| Error::TooManyHeaders)?;
     }
     Ok(map)
@@ -97,10 +96,7 @@ mod tests {
     use http::{Method, Version};
 
     fn head(raw: &[u8]) -> Result<RequestHead, Error> {
-        let limits = Limits {
-            max_headers: 4,
-            ..Limits::default()
-        };
+        let limits = Limits { max_headers: 4, ..Limits::default() };
         let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap_or(raw.len());
         parse_head(Bytes::copy_from_slice(raw), line_end, &limits)
     }
@@ -155,10 +151,7 @@ mod tests {
             raw.extend_from_slice(format!("X-{i}: {i}\r\n").as_bytes());
         }
         raw.extend_from_slice(b"\r\n");
-        let limits = Limits {
-            max_headers: 300,
-            ..Limits::default()
-        };
+        let limits = Limits { max_headers: 300, ..Limits::default() };
         let h = parse_head(Bytes::from(raw), 14, &limits).expect("valid");
         assert_eq!(h.headers.len(), 201);
     }

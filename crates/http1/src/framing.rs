@@ -127,10 +127,7 @@ impl Semantics {
 /// `transfer-coding = token *( OWS ";" OWS transfer-parameter )`. Whether it is exactly
 /// `chunked` (which takes no parameters), or some other well-formed coding.
 fn coding_is_chunked(element: &[u8]) -> Result<bool, Error> {
-    let name_end = element
-        .iter()
-        .position(|&b| b == b';' || is_ows(b))
-        .unwrap_or(element.len());
+    let name_end = element.iter().position(|&b| b == b';' || is_ows(b)).unwrap_or(element.len());
     let (name, params) = element.split_at(name_end);
     if !is_token(name) {
         return Err(Error::InvalidTransferEncoding);
@@ -173,11 +170,15 @@ mod tests {
         assert_eq!(body(&[("content-length", "003")]), Ok(BodyKind::Length(3)));
         assert_eq!(body(&[("content-length", "5, 5")]), Ok(BodyKind::Length(5)));
         assert_eq!(body(&[("content-length", "5"), ("content-length", "5")]), Ok(BodyKind::Length(5)));
-        for bad in ["-1", "+1", "-0", "0_1", "1Z", "", "4 2", "bla", "5,", "0x10", "10000000000000000000000"] {
+        for bad in ["-1", "+1", "-0", "0_1", "1Z", "", "4 2", "bla", "5,", "0x10", "10000000000000000000000"]
+        {
             assert_eq!(body(&[("content-length", bad)]), Err(Error::InvalidContentLength), "{bad:?}");
         }
         assert_eq!(body(&[("content-length", "1, 1, 2")]), Err(Error::ConflictingContentLength));
-        assert_eq!(body(&[("content-length", "1"), ("content-length", "0")]), Err(Error::ConflictingContentLength));
+        assert_eq!(
+            body(&[("content-length", "1"), ("content-length", "0")]),
+            Err(Error::ConflictingContentLength)
+        );
         assert_eq!(body(&[("content-length", "16777217")]), Err(Error::BodyTooLarge));
     }
 

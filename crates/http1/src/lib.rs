@@ -11,10 +11,18 @@
 //!   Response parts ──► encode_head / encode_chunk / encode_last_chunk ──► bytes out
 //! ```
 
+#![forbid(unsafe_code)]
+
+mod chunked;
 mod decode;
 mod encode;
 mod error;
+mod fields;
+mod framing;
 mod head;
+mod request_line;
+mod scan;
+mod syntax;
 
 pub use decode::{Event, RequestDecoder};
 pub use encode::{encode_chunk, encode_head, encode_last_chunk, Framing, ResponseHead};

@@ -42,11 +42,7 @@ pub(crate) fn parse(head: &Bytes, line_end: usize, max_target: usize) -> Result<
         return Err(Error::TargetTooLong);
     }
     let uri = parse_target(head.slice(target_start..sp2), &method)?;
-    Ok(RequestLine {
-        method,
-        uri,
-        version,
-    })
+    Ok(RequestLine { method, uri, version })
 }
 
 /// `HTTP-version = "HTTP" "/" DIGIT "." DIGIT` (RFC 9112 §2.3), case-sensitive.
@@ -68,11 +64,18 @@ fn parse_version(v: &[u8]) -> Result<Version, Error> {
     }
 }
 
+/// Bytes we let into a request-target: visible ASCII, minus those that no URI holds
+/// unescaped and that browsers always percent-encode (the WHATWG path percent-encode set),
+/// minus `\`, which some file systems take for a path separator. Raw UTF-8 and CTLs are
+/// refused; a fragment (`#`) is not part of any request-target form (RFC 9112 §3.2.1).
+/// `|`, `^`, `[` and `]` pass: browsers send them raw in real URLs.
+fn is_target_char(b: u8) -> bool {
+    (0x21..0x7f).contains(&b) && !matches!(b, b'"' | b'#' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}')
+}
+
 /// The four request-target forms (RFC 9112 §3.2).
 fn parse_target(target: Bytes, method: &Method) -> Result<Uri, Error> {
-    // Visible ASCII only: raw UTF-8 and CTLs are not URI characters, and browsers
-    // percent-encode them. A fragment is not part of any request-target form (§3.2.1).
-    if target.is_empty() || !target.iter().all(|&b| (0x21..0x7f).contains(&b) && b != b'#') {
+    if target.is_empty() || !target.iter().all(|&b| is_target_char(b)) {
         return Err(Error::InvalidTarget);
     }
     if &target[..] == b"*" {
@@ -89,9 +92,7 @@ fn parse_target(target: Bytes, method: &Method) -> Result<Uri, Error> {
         // authority-form (§3.2.3): `host:port`, nothing else.
         let ok = uri.scheme().is_none()
             && uri.path_and_query().is_none()
-            && uri
-                .authority()
-                .is_some_and(|a| a.port().is_some() && !a.as_str().contains('@'));
+            && uri.authority().is_some_and(|a| a.port().is_some() && !a.as_str().contains('@'));
         return if ok { Ok(uri) } else { Err(Error::InvalidTarget) };
     }
     if origin_form {
@@ -100,13 +101,10 @@ fn parse_target(target: Bytes, method: &Method) -> Result<Uri, Error> {
     }
     // absolute-form (§3.2.2). Only the http(s) schemes name something an HTTP server can
     // serve, and userinfo SHOULD be treated as an error (RFC 9110 §4.2.4).
-    let http_scheme = uri
-        .scheme_str()
-        .is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
-    let ok = http_scheme
-        && uri
-            .authority()
-            .is_some_and(|a| !a.as_str().is_empty() && !a.as_str().contains('@'));
+    let http_scheme =
+        uri.scheme_str().is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+    let ok =
+        http_scheme && uri.authority().is_some_and(|a| !a.as_str().is_empty() && !a.as_str().contains('@'));
     if ok {
         Ok(uri)
     } else {
@@ -154,6 +152,9 @@ mod tests {
         bad(b"GET /a\x7f HTTP/1.1", Error::InvalidTarget);
         bad(b"GET /a\x00 HTTP/1.1", Error::InvalidTarget);
         bad(b"GET /\"q\" HTTP/1.1", Error::InvalidTarget);
+        bad(b"GET /a\\b HTTP/1.1", Error::InvalidTarget);
+        bad(b"GET /{x} HTTP/1.1", Error::InvalidTarget);
+        assert_eq!(target_of(b"GET /q?a=|^[] HTTP/1.1"), "/q?a=|^[]");
     }
 
     #[test]
@@ -182,7 +183,16 @@ mod tests {
             let line = [&b"GET / "[..], unsupported].concat();
             assert_eq!(v(&line), Err(Error::UnsupportedVersion));
         }
-        for invalid in [&b"HTTP/111"[..], b"HTTP/1.32", b"HTTP/0.99", b"ICE/1.0", b"RTSP/1.0", b"http/1.1", b"HTTP/1", b""] {
+        for invalid in [
+            &b"HTTP/111"[..],
+            b"HTTP/1.32",
+            b"HTTP/0.99",
+            b"ICE/1.0",
+            b"RTSP/1.0",
+            b"http/1.1",
+            b"HTTP/1",
+            b"",
+        ] {
             let line = [&b"GET / "[..], invalid].concat();
             assert_eq!(v(&line), Err(Error::InvalidVersion), "{invalid:?}");
         }

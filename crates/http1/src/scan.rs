@@ -65,16 +65,9 @@ impl LineScan {
                 (lim.max_total, lim.total_error)
             };
             let window_end = buf.len().min(limit);
-            let Some(off) = buf
-                .get(self.pos..window_end)
-                .and_then(|w| memchr2(b'\r', b'\n', w))
-            else {
+            let Some(off) = buf.get(self.pos..window_end).and_then(|w| memchr2(b'\r', b'\n', w)) else {
                 self.pos = window_end.max(self.pos);
-                return if buf.len() >= limit {
-                    Err(limit_error)
-                } else {
-                    Ok(None)
-                };
+                return if buf.len() >= limit { Err(limit_error) } else { Ok(None) };
             };
             let cr = self.pos + off;
             if buf[cr] == b'\n' {

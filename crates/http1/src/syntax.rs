@@ -77,10 +77,7 @@ fn is_unreserved(b: u8) -> bool {
 }
 
 fn is_sub_delim(b: u8) -> bool {
-    matches!(
-        b,
-        b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='
-    )
+    matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=')
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2). An empty value is valid:
@@ -93,10 +90,8 @@ pub(crate) fn is_valid_host(v: &[u8]) -> bool {
             return false;
         };
         let literal = &rest[..close];
-        let ok = !literal.is_empty()
-            && literal
-                .iter()
-                .all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+        let ok =
+            !literal.is_empty() && literal.iter().all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
         if !ok {
             return false;
         }
@@ -194,18 +189,8 @@ mod tests {
         ] {
             assert!(is_valid_host(ok), "{:?}", String::from_utf8_lossy(ok));
         }
-        for bad in [
-            &b"a b"[..],
-            b"a/b",
-            b"a:b",
-            b"a:1:2",
-            b"[::1",
-            b"[::1]x",
-            b"a@b",
-            b"%zz",
-            b"\xff",
-            b"[]",
-        ] {
+        for bad in [&b"a b"[..], b"a/b", b"a:b", b"a:1:2", b"[::1", b"[::1]x", b"a@b", b"%zz", b"\xff", b"[]"]
+        {
             assert!(!is_valid_host(bad), "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex};
 
 use mio::Waker;
 
-
 struct Inner<M> {
     queue: Mutex<Vec<M>>,
     waker: Arc<Waker>,

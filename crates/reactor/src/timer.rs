@@ -53,11 +53,7 @@ impl Timers {
         assert!(durations.len() < NIL_KIND as usize, "too many timer kinds");
         let queues = durations
             .iter()
-            .map(|d| Queue {
-                head: NIL,
-                tail: NIL,
-                duration_ms: d.as_millis().min(i32::MAX as u128) as u32,
-            })
+            .map(|d| Queue { head: NIL, tail: NIL, duration_ms: d.as_millis().min(i32::MAX as u128) as u32 })
             .collect();
         Timers { epoch: Instant::now(), queues, links: Vec::new() }
     }
@@ -82,12 +78,8 @@ impl Timers {
         let q = &mut self.queues[kind.0 as usize];
         let t = token as u32;
         let old_tail = q.tail;
-        self.links[token] = Link {
-            prev: old_tail,
-            next: NIL,
-            deadline: at.wrapping_add(q.duration_ms),
-            kind: kind.0,
-        };
+        self.links[token] =
+            Link { prev: old_tail, next: NIL, deadline: at.wrapping_add(q.duration_ms), kind: kind.0 };
         if old_tail == NIL {
             q.head = t;
         } else {

@@ -106,7 +106,12 @@ fn echo_service_accepts_echoes_times_out_and_wakes() {
     let (tx, rx) = mpsc::channel();
     let sd = shutdown.clone();
     let h = std::thread::spawn(move || {
-        pollux_reactor::run(cfg, sd, move |a| tx.send(a[0]).unwrap(), |_| Echo { conns: HashMap::new(), next: 0 })
+        pollux_reactor::run(
+            cfg,
+            sd,
+            move |a| tx.send(a[0]).unwrap(),
+            |_| Echo { conns: HashMap::new(), next: 0 },
+        )
     });
     let addr = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     let mut clients: Vec<TcpStream> = (0..8).map(|_| TcpStream::connect(addr).unwrap()).collect();

@@ -8,8 +8,10 @@ use bytes::Bytes;
 
 /// A request or response body.
 #[non_exhaustive]
+#[derive(Default)]
 pub enum Body {
     /// No body.
+    #[default]
     Empty,
     /// Bytes in memory.
     Bytes(Bytes),
@@ -28,7 +30,7 @@ pub trait BodyStream: Send {
     /// The next piece; `None` at the end. An error ends the connection (the response is cut).
     fn next_chunk(&mut self) -> Option<io::Result<Bytes>>;
     /// The total length, if known in advance (then `Content-Length` is sent, not chunked).
-    fn len(&self) -> Option<u64> {
+    fn size_hint(&self) -> Option<u64> {
         None
     }
 }
@@ -40,7 +42,7 @@ impl Body {
             Body::Empty => Some(0),
             Body::Bytes(b) => Some(b.len() as u64),
             Body::File { len, .. } => Some(*len),
-            Body::Stream(s) => s.len(),
+            Body::Stream(s) => s.size_hint(),
         }
     }
 
@@ -55,12 +57,6 @@ impl Body {
             Body::Bytes(b) => b,
             _ => &[],
         }
-    }
-}
-
-impl Default for Body {
-    fn default() -> Self {
-        Body::Empty
     }
 }
 

@@ -18,7 +18,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use bytes::{BufMut, Bytes, BytesMut};
 use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
-use pollux_http1::{encode_chunk, encode_head, encode_last_chunk, Event, Framing, RequestDecoder, RequestHead, ResponseHead};
+use pollux_http1::{
+    encode_chunk, encode_head, encode_last_chunk, Event, Framing, RequestDecoder, RequestHead, ResponseHead,
+};
 use pollux_reactor::mio::net::TcpStream;
 
 use crate::service::Env;

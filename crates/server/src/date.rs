@@ -69,7 +69,12 @@ fn clf_stamp(secs: u64) -> [u8; 28] {
     out[4..7].copy_from_slice(MONTHS[(m - 1) as usize]);
     out[7] = b'/';
     let y = y.clamp(0, 9999) as u64;
-    out[8..12].copy_from_slice(&[b'0' + (y / 1000) as u8, b'0' + (y / 100 % 10) as u8, b'0' + (y / 10 % 10) as u8, b'0' + (y % 10) as u8]);
+    out[8..12].copy_from_slice(&[
+        b'0' + (y / 1000) as u8,
+        b'0' + (y / 100 % 10) as u8,
+        b'0' + (y / 10 % 10) as u8,
+        b'0' + (y % 10) as u8,
+    ]);
     out[12] = b':';
     out[13..15].copy_from_slice(&two(t / 3600));
     out[15] = b':';

@@ -40,7 +40,13 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         listener: ListenerConfig { backlog: opts.backlog },
         max_conns,
         grace: opts.grace,
-        timers: vec![opts.header_timeout, opts.keepalive_timeout, opts.body_timeout, opts.send_timeout, opts.linger],
+        timers: vec![
+            opts.header_timeout,
+            opts.keepalive_timeout,
+            opts.body_timeout,
+            opts.send_timeout,
+            opts.linger,
+        ],
     };
     // Open the log file here so a bad path fails before we claim to serve.
     let log_file = match &opts.access_log {
@@ -146,7 +152,11 @@ impl<H: Handler> Service for HttpService<H> {
         let token = entry.key();
         let mut conn = Conn::new(stream, peer);
         // Registered once for both directions, edge-triggered: no epoll_ctl per request.
-        if cx.registry.register(&mut conn.stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
+        if cx
+            .registry
+            .register(&mut conn.stream, Token(token), Interest::READABLE | Interest::WRITABLE)
+            .is_err()
+        {
             return;
         }
         conn.ready = CAN_WRITE;
@@ -184,7 +194,8 @@ impl<H: Handler> Service for HttpService<H> {
         // Read what each idle connection may already have received (connections accepted at
         // the last moment included): a request that arrived is answered, an idle connection
         // is closed (`Conn::run` closes idle connections while draining).
-        let tokens: Vec<usize> = self.conns.iter().filter(|(_, c)| c.state == State::Open).map(|(t, _)| t).collect();
+        let tokens: Vec<usize> =
+            self.conns.iter().filter(|(_, c)| c.state == State::Open).map(|(t, _)| t).collect();
         for t in tokens {
             if let Some(c) = self.conns.get_mut(t) {
                 c.ready |= CAN_READ;

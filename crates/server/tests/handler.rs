@@ -80,7 +80,10 @@ fn stream_bodies_are_chunked_and_handler_close_is_honoured() {
     let mut c = TcpStream::connect(addr).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let r = roundtrip(&mut c, "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n", "0\r\n\r\n");
-    assert!(r.contains("transfer-encoding: chunked\r\n") || r.contains("Transfer-Encoding: chunked\r\n"), "{r}");
+    assert!(
+        r.contains("transfer-encoding: chunked\r\n") || r.contains("Transfer-Encoding: chunked\r\n"),
+        "{r}"
+    );
     assert!(r.ends_with("7\r\nline 2\n\r\n7\r\nline 1\n\r\n7\r\nline 0\n\r\n0\r\n\r\n"), "{r}");
     let r = roundtrip(&mut c, "GET /peer HTTP/1.1\r\nHost: x\r\n\r\n", "127.0.0.1");
     assert!(r.starts_with("HTTP/1.1 200"));
