@@ -60,11 +60,14 @@ enum Reading {
 pub struct RequestDecoder {
     limits: Limits,
     state: Reading,
+    /// A cleared map handed back by the caller, reused for the next head so that steady-state
+    /// decoding allocates no header map.
+    spare: Option<HeaderMap>,
 }
 
 impl RequestDecoder {
     pub fn new(limits: Limits) -> Self {
-        RequestDecoder { limits, state: Reading::Head(LineScan::default()) }
+        RequestDecoder { limits, state: Reading::Head(LineScan::default()), spare: None }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -78,6 +81,15 @@ impl RequestDecoder {
             self.state = Reading::Failed(e);
         }
         result
+    }
+
+    /// Gives a header map back for reuse (typically the response's, once encoded): the next
+    /// head is parsed into it, keeping its allocation. Oversized maps are dropped.
+    pub fn recycle_headers(&mut self, mut map: HeaderMap) {
+        if map.capacity() <= 64 {
+            map.clear();
+            self.spare = Some(map);
+        }
     }
 
     /// True between messages: no byte of the next message consumed yet.
@@ -110,7 +122,7 @@ impl RequestDecoder {
                     return Ok(None);
                 };
                 let line_end = scan.first_line_end().ok_or(Error::InvalidRequestLine)?;
-                let head = parse_head(buf.split_to(end).freeze(), line_end, &self.limits)?;
+                let head = parse_head(buf.split_to(end).freeze(), line_end, &self.limits, self.spare.take())?;
                 self.state = match head.body {
                     BodyKind::Empty => Reading::End,
                     BodyKind::Length(n) => Reading::Length(n),

@@ -69,17 +69,22 @@ pub fn encode_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     // An unregistered code gets an empty reason-phrase, which RFC 9112 §4 allows.
     out.extend_from_slice(head.status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    if !head.server.is_empty() && !head.headers.contains_key(SERVER) {
-        line(out, b"Server", head.server);
-    }
-    if !head.date.is_empty() && !head.headers.contains_key(DATE) {
-        line(out, b"Date", head.date);
-    }
+    // One pass over the handler's fields, noting Server and Date on the way, instead of two
+    // hash lookups per response (they showed in the profile).
+    let (mut has_server, mut has_date) = (false, false);
     for (name, value) in head.headers {
         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == CONNECTION {
             continue;
         }
+        has_server |= name == SERVER;
+        has_date |= name == DATE;
         line(out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if !head.server.is_empty() && !has_server {
+        line(out, b"Server", head.server);
+    }
+    if !head.date.is_empty() && !has_date {
+        line(out, b"Date", head.date);
     }
     match head.framing {
         Framing::Length(n) => {
@@ -172,8 +177,8 @@ mod tests {
         h.insert("content-type", HeaderValue::from_static("text/plain"));
         assert_eq!(
             encode(&h, Framing::Length(12), false, false),
-            "HTTP/1.1 200 OK\r\nServer: pollux\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\
-             content-type: text/plain\r\nContent-Length: 12\r\n\r\n"
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nServer: pollux\r\n\
+             Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 12\r\n\r\n"
         );
     }
 

@@ -14,6 +14,7 @@ use crate::{request_line, Error, Limits, RequestHead};
 /// httparse wants a slice of slots to fill. Up to this many live on the stack; a larger
 /// `max_headers` falls back to one heap allocation per head.
 const STACK_FIELDS: usize = 100;
+const SMALL_FIELDS: usize = 16;
 
 /// Parses a complete head: `head[..request_line_end]` is the request-line, then field lines,
 /// then the empty line.
@@ -21,10 +22,11 @@ pub(crate) fn parse_head(
     head: Bytes,
     request_line_end: usize,
     limits: &Limits,
+    spare: Option<HeaderMap>,
 ) -> Result<RequestHead, Error> {
     let line = request_line::parse(&head, request_line_end, limits.max_target)?;
     let mut semantics = Semantics::default();
-    let headers = parse_fields(&head, request_line_end + 2, limits.max_headers, |name, value| {
+    let headers = parse_fields(&head, request_line_end + 2, limits.max_headers, spare, |name, value| {
         semantics.field(name, value)
     })?;
     let outcome = semantics.finish(line.version, limits)?;
@@ -45,17 +47,31 @@ pub(crate) fn parse_fields<F>(
     src: &Bytes,
     start: usize,
     max_fields: usize,
-    on_field: F,
+    spare: Option<HeaderMap>,
+    mut on_field: F,
 ) -> Result<HeaderMap, Error>
 where
     F: FnMut(&HeaderName, &[u8]) -> Result<(), Error>,
 {
+    // Most heads have a handful of fields: a small slot array costs little to initialise on
+    // every request (100 empty slots were a 3 KiB memset each time); more fields retry with
+    // room for the limit.
+    if max_fields > SMALL_FIELDS {
+        let mut slots = [httparse::EMPTY_HEADER; SMALL_FIELDS];
+        match build(src, start, &mut slots, spare, &mut on_field) {
+            Err(Error::TooManyHeaders) => {}
+            done => return done,
+        }
+    } else {
+        let mut slots = [httparse::EMPTY_HEADER; SMALL_FIELDS];
+        return build(src, start, &mut slots[..max_fields], spare, &mut on_field);
+    }
     if max_fields <= STACK_FIELDS {
         let mut slots = [httparse::EMPTY_HEADER; STACK_FIELDS];
-        build(src, start, &mut slots[..max_fields], on_field)
+        build(src, start, &mut slots[..max_fields], None, &mut on_field)
     } else {
         let mut slots = vec![httparse::EMPTY_HEADER; max_fields];
-        build(src, start, &mut slots, on_field)
+        build(src, start, &mut slots, None, &mut on_field)
     }
 }
 
@@ -63,7 +79,8 @@ fn build<'b, F>(
     src: &'b Bytes,
     start: usize,
     slots: &mut [httparse::Header<'b>],
-    mut on_field: F,
+    spare: Option<HeaderMap>,
+    on_field: &mut F,
 ) -> Result<HeaderMap, Error>
 where
     F: FnMut(&HeaderName, &[u8]) -> Result<(), Error>,
@@ -77,7 +94,10 @@ where
         Err(httparse::Error::HeaderValue) => return Err(Error::InvalidHeaderValue),
         Err(_) => return Err(Error::InvalidHeaderName),
     };
-    let mut map = HeaderMap::try_with_capacity(fields.len()).map_err(|_| Error::TooManyHeaders)?;
+    let mut map = match spare {
+        Some(m) => m,
+        None => HeaderMap::try_with_capacity(fields.len()).map_err(|_| Error::TooManyHeaders)?,
+    };
     for field in fields.iter() {
         let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::InvalidHeaderName)?;
         let value = trim_ows(field.value);
@@ -98,7 +118,7 @@ mod tests {
     fn head(raw: &[u8]) -> Result<RequestHead, Error> {
         let limits = Limits { max_headers: 4, ..Limits::default() };
         let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap_or(raw.len());
-        parse_head(Bytes::copy_from_slice(raw), line_end, &limits)
+        parse_head(Bytes::copy_from_slice(raw), line_end, &limits, None)
     }
 
     #[test]
@@ -152,7 +172,7 @@ mod tests {
         }
         raw.extend_from_slice(b"\r\n");
         let limits = Limits { max_headers: 300, ..Limits::default() };
-        let h = parse_head(Bytes::from(raw), 14, &limits).expect("valid");
+        let h = parse_head(Bytes::from(raw), 14, &limits, None).expect("valid");
         assert_eq!(h.headers.len(), 201);
     }
 }

@@ -86,8 +86,9 @@ pub struct RunConfig {
     pub timers: Vec<Duration>,
 }
 
-/// A default for `max_conns`: what the descriptor limit allows, leaving room for the files a
-/// connection may have open while it sends them. Raises the soft `RLIMIT_NOFILE` to the hard
+/// A default for `max_conns`: what the descriptor limit allows, less a reserve for the
+/// process's own descriptors (stdio, epoll, wakers, listeners, logs) and for files being sent
+/// (32 plus 1/16 of the limit). Raises the soft `RLIMIT_NOFILE` to the hard
 /// limit first, as a server that expects many connections should.
 pub fn default_max_conns() -> usize {
     let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
@@ -104,7 +105,7 @@ pub fn default_max_conns() -> usize {
         }
     }
     let nofile = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
-    (nofile.saturating_sub(32) / 2).max(1)
+    nofile.saturating_sub(32 + nofile / 16).max(1)
 }
 
 /// Binds every address once per worker, then runs one worker thread per listener set until a

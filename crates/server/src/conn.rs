@@ -425,6 +425,8 @@ fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight, peer: &Soc
     if let Some(uri) = uri {
         env.log.record(peer, env.clock.clf(), &method, &uri, version, parts.status, sent);
     }
+    // The next request's fields go into this map: no header map is allocated per request.
+    a.decoder.recycle_headers(parts.headers);
     close
 }
 
