@@ -339,3 +339,81 @@ fn unsafe_kill(pid: u32, sig: i32) {
     let rc = unsafe { libc::kill(pid as i32, sig) };
     assert_eq!(rc, 0);
 }
+
+#[test]
+fn access_log_is_common_log_format() {
+    let root = TempRoot::new("log");
+    let log = root.0.join("..").join(format!("clf-{}.log", std::process::id()));
+    let mut cmd = Command::new(pollux_bin());
+    cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log"]).arg(&log);
+    let s = spawn(cmd);
+    request(s.addr, "GET /index.html?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    request(s.addr, "HEAD /missing HTTP/1.0\r\n\r\n");
+    request(s.addr, "GET /bad\"quote HTTP/1.1\r\nHost: x\r\n\r\n");
+    std::thread::sleep(Duration::from_millis(200));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let _ = std::fs::remove_file(&log);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    // host ident authuser [date] "request" status bytes
+    let re_ok = |l: &str, req: &str, tail: &str| {
+        l.starts_with("127.0.0.1 - - [")
+            && l.contains(" +0000] ")
+            && l.contains(&format!("\"{req}\""))
+            && l.ends_with(tail)
+    };
+    assert!(re_ok(lines[0], "GET /index.html?x=1 HTTP/1.1", " 200 15"), "{}", lines[0]);
+    assert!(re_ok(lines[1], "HEAD /missing HTTP/1.0", " 404 0"), "{}", lines[1]);
+    // A request refused by the parser is logged too, with "-" for the request line.
+    assert!(re_ok(lines[2], "-", " 400 16"), "{}", lines[2]);
+}
+
+#[test]
+fn stalled_body_gets_408_after_the_body_timeout() {
+    let root = TempRoot::new("bodyto");
+    let s = serve(&root.0, &["--body-timeout", "1s"]);
+    let mut c = connect(s.addr);
+    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part").unwrap();
+    let t = Instant::now();
+    let data = read_all(&mut c, Duration::from_secs(5));
+    let e = t.elapsed();
+    assert!(data.starts_with(b"HTTP/1.1 408 "), "{}", String::from_utf8_lossy(&data));
+    assert!(e >= Duration::from_millis(800) && e < Duration::from_secs(4), "after {e:?}");
+}
+
+#[test]
+fn client_that_stops_reading_is_dropped_after_the_send_timeout() {
+    let root = TempRoot::new("sendto");
+    let size = 32usize << 20;
+    std::fs::write(root.0.join("big.bin"), vec![7u8; size]).unwrap();
+    let s = serve(&root.0, &["--send-timeout", "1s"]);
+    let mut c = connect(s.addr);
+    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let data = read_all(&mut c, Duration::from_secs(5));
+    assert!(data.starts_with(b"HTTP/1.1 200"));
+    assert!(data.len() < size, "the stalled download was cut ({} of {size} bytes arrived)", data.len());
+}
+
+#[test]
+fn second_signal_exits_at_once() {
+    let root = TempRoot::new("twice");
+    let mut s = serve(&root.0, &["--grace", "30s"]);
+    // An unfinished request keeps the graceful shutdown waiting.
+    let mut c = connect(s.addr);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    unsafe_kill(s.child.id(), libc::SIGTERM);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(s.child.try_wait().unwrap().is_none(), "the first signal waits for the request in flight");
+    let t = Instant::now();
+    unsafe_kill(s.child.id(), libc::SIGINT);
+    loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            assert!(!st.success());
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(2), "second signal did not exit at once");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

@@ -83,6 +83,12 @@ impl RequestDecoder {
         result
     }
 
+    /// Back to the start of a stream (for a pooled decoder taken up by another connection),
+    /// keeping the recycled header map.
+    pub fn reset(&mut self) {
+        self.state = Reading::Head(LineScan::default());
+    }
+
     /// Gives a header map back for reuse (typically the response's, once encoded): the next
     /// head is parsed into it, keeping its allocation. Oversized maps are dropped.
     pub fn recycle_headers(&mut self, mut map: HeaderMap) {

@@ -131,11 +131,11 @@ impl Active {
 
     /// Makes a used box fit for the pool; `false` if it should rather be dropped (it grew big
     /// serving something large, and the pool must not pin that memory).
-    pub(crate) fn reset(&mut self, decoder: RequestDecoder) -> bool {
+    pub(crate) fn reset(&mut self) -> bool {
         self.rbuf.clear();
         self.wbuf.clear();
         self.wpos = 0;
-        self.decoder = decoder;
+        self.decoder.reset();
         self.request = None;
         self.sending = None;
         self.rbuf.capacity() <= 64 * 1024 && self.wbuf.capacity() <= 256 * 1024
@@ -297,7 +297,7 @@ impl Conn {
                 }
                 Err(e) => {
                     a.request = None;
-                    error_response(env, a, e.status());
+                    error_response(env, a, &self.peer, e.status());
                     self.state = State::Closing;
                 }
             }
@@ -320,7 +320,7 @@ impl Conn {
             return;
         }
         a.request = None;
-        error_response(env, a, StatusCode::REQUEST_TIMEOUT);
+        error_response(env, a, &self.peer, StatusCode::REQUEST_TIMEOUT);
         self.state = State::Closing;
         self.ready |= CAN_WRITE;
     }
@@ -438,8 +438,8 @@ fn wants_close(headers: &HeaderMap) -> bool {
         .any(|v| v.as_bytes().split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")))
 }
 
-/// A small plain-text error answer that closes the connection.
-fn error_response<H>(env: &mut Env<H>, a: &mut Active, status: StatusCode) {
+/// A small plain-text error answer that closes the connection (and its access-log line).
+fn error_response<H>(env: &mut Env<H>, a: &mut Active, peer: &SocketAddr, status: StatusCode) {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     let mut body = Vec::with_capacity(40);
@@ -457,6 +457,7 @@ fn error_response<H>(env: &mut Env<H>, a: &mut Active, status: StatusCode) {
         },
     );
     a.wbuf.extend_from_slice(&body);
+    env.log.record_refused(peer, env.clock.clf(), status, body.len() as u64);
 }
 
 fn read_file_into(file: &std::fs::File, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {

@@ -65,6 +65,16 @@ impl Log {
         let _ = writeln!(b, " {:?}\" {} {}", version, status.as_u16(), bytes);
     }
 
+    /// A request refused before it was understood (400, 408, ...): `"-"` as the request line.
+    pub(crate) fn record_refused(&mut self, peer: &SocketAddr, stamp: &[u8], status: StatusCode, bytes: u64) {
+        if self.out.is_none() {
+            return;
+        }
+        let _ = write!(self.buf, "{} - - ", peer.ip());
+        self.buf.extend_from_slice(stamp);
+        let _ = writeln!(self.buf, " \"-\" {} {}", status.as_u16(), bytes);
+    }
+
     /// Writes what the turn logged. A failing log never stops the server.
     pub(crate) fn flush(&mut self) {
         if self.buf.is_empty() {

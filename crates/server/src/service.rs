@@ -93,7 +93,7 @@ impl<H> Env<H> {
     }
 
     pub(crate) fn put_active(&mut self, mut a: Box<Active>) {
-        if a.reset(RequestDecoder::new(self.opts.limits)) {
+        if a.reset() {
             self.pool.put(a);
         }
     }
