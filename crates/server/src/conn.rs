@@ -10,29 +10,26 @@
 //! `write`), and reads more only when nothing is waiting to be written — which is also the
 //! backpressure: a client that does not read our answers stops being read.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
-use std::os::fd::AsRawFd;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
-use pollux_http1::{
-    encode_chunk, encode_head, encode_last_chunk, Event, Framing, RequestDecoder, RequestHead, ResponseHead,
-};
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+use pollux_http1::{Event, RequestDecoder, RequestHead};
 use pollux_reactor::mio::net::TcpStream;
 
+use crate::io::{flush, read_some, Flushed, Read};
+use crate::respond::{error_response, respond};
 use crate::service::Env;
-use crate::{Body, BodyStream, ConnInfo, Handler};
+use crate::{Body, BodyStream, Handler};
 
 /// Answers of one batch are gathered up to this size before they are written.
-const WBUF_HIGH: usize = 64 * 1024;
+pub(crate) const WBUF_HIGH: usize = 64 * 1024;
 /// Files up to this size are copied into the write buffer (one `pread`, batched with the other
 /// answers); larger ones go out with `sendfile`.
-const INLINE_FILE: u64 = 16 * 1024;
+pub(crate) const INLINE_FILE: u64 = 16 * 1024;
 /// Free space the read buffer offers each `read`.
-const READ_CHUNK: usize = 8 * 1024;
+pub(crate) const READ_CHUNK: usize = 8 * 1024;
 
 /// Readiness bits remembered between events (edge-triggered: an edge is reported once, and we
 /// may not act on it at once, e.g. while our own answers wait to be written).
@@ -85,36 +82,30 @@ pub(crate) struct Conn {
 
 /// The parts of a connection that only a busy connection needs.
 pub(crate) struct Active {
-    rbuf: BytesMut,
-    wbuf: Vec<u8>,
-    wpos: usize,
-    decoder: RequestDecoder,
-    request: Option<InFlight>,
-    sending: Option<Sending>,
+    pub(crate) rbuf: BytesMut,
+    pub(crate) wbuf: Vec<u8>,
+    pub(crate) wpos: usize,
+    pub(crate) decoder: RequestDecoder,
+    pub(crate) request: Option<InFlight>,
+    pub(crate) sending: Option<Sending>,
 }
 
-struct InFlight {
-    head: RequestHead,
-    body: BodyParts,
+pub(crate) struct InFlight {
+    pub(crate) head: RequestHead,
+    pub(crate) body: BodyParts,
 }
 
 /// A body as it arrives: usually one zero-copy piece of the read buffer.
-enum BodyParts {
+pub(crate) enum BodyParts {
     None,
     One(Bytes),
     Many(BytesMut),
 }
 
 /// A response body that does not fit the write buffer, sent after it.
-enum Sending {
+pub(crate) enum Sending {
     File { file: std::fs::File, offset: u64, left: u64 },
     Stream { stream: Box<dyn BodyStream>, chunked: bool, left: Option<u64> },
-}
-
-/// Outcome of one attempt to write everything pending.
-enum Flushed {
-    All,
-    Blocked,
 }
 
 impl Active {
@@ -141,7 +132,7 @@ impl Active {
         self.rbuf.capacity() <= 64 * 1024 && self.wbuf.capacity() <= 256 * 1024
     }
 
-    fn has_output(&self) -> bool {
+    pub(crate) fn has_output(&self) -> bool {
         self.wpos < self.wbuf.len() || self.sending.is_some()
     }
 
@@ -356,245 +347,11 @@ impl BodyParts {
         }
     }
 
-    fn into_body(self) -> Body {
+    pub(crate) fn into_body(self) -> Body {
         match self {
             BodyParts::None => Body::Empty,
             BodyParts::One(b) => Body::Bytes(b),
             BodyParts::Many(m) => Body::Bytes(m.freeze()),
-        }
-    }
-}
-
-/// Calls the handler and encodes its answer. Returns whether the connection must close.
-fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight, peer: &SocketAddr) -> bool {
-    let InFlight { head, body } = r;
-    let method = head.method.clone();
-    let version = head.version;
-    let keep_alive = head.keep_alive;
-    let uri = env.log.enabled().then(|| head.uri.clone());
-    let mut req = Request::new(body.into_body());
-    *req.method_mut() = head.method;
-    *req.uri_mut() = head.uri;
-    *req.version_mut() = version;
-    *req.headers_mut() = head.headers;
-    let info = ConnInfo::new(*peer);
-    let handler = &env.handler;
-    let resp = catch_unwind(AssertUnwindSafe(|| handler.call(req, &info))).unwrap_or_else(|_| {
-        // The default panic hook has printed the message; the worker carries on.
-        let mut r = Response::new(Body::from("500 Internal Server Error\n"));
-        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        r
-    });
-    let (parts, body) = resp.into_parts();
-    let len = body.len();
-    let framing = Framing::choose(&method, version, parts.status, len);
-    let close = !keep_alive || framing == Framing::Close || wants_close(&parts.headers);
-    let with_body = method != Method::HEAD && !matches!(framing, Framing::None);
-    encode_head(
-        &mut a.wbuf,
-        &ResponseHead {
-            status: parts.status,
-            headers: &parts.headers,
-            framing,
-            close,
-            keep_alive_header: version == Version::HTTP_10 && !close,
-            date: env.clock.http(),
-            server: env.server_name.as_bytes(),
-        },
-    );
-    let mut sent = 0;
-    let mut close = close;
-    if with_body {
-        sent = len.unwrap_or(0);
-        match body {
-            Body::Empty => {}
-            Body::Bytes(b) => a.wbuf.extend_from_slice(&b),
-            Body::File { file, offset, len } if len <= INLINE_FILE => {
-                if read_file_into(&file, offset, len, &mut a.wbuf).is_err() {
-                    // The head promised `len` bytes we cannot deliver: the only honest end
-                    // of this message is closing the connection.
-                    close = true;
-                }
-            }
-            Body::File { file, offset, len } => a.sending = Some(Sending::File { file, offset, left: len }),
-            Body::Stream(stream) => {
-                a.sending = Some(Sending::Stream { stream, chunked: framing == Framing::Chunked, left: len })
-            }
-        }
-    }
-    if let Some(uri) = uri {
-        env.log.record(peer, env.clock.clf(), &method, &uri, version, parts.status, sent);
-    }
-    // The next request's fields go into this map: no header map is allocated per request.
-    a.decoder.recycle_headers(parts.headers);
-    close
-}
-
-/// `Connection: close` from the handler.
-fn wants_close(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(CONNECTION)
-        .iter()
-        .any(|v| v.as_bytes().split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")))
-}
-
-/// A small plain-text error answer that closes the connection (and its access-log line).
-fn error_response<H>(env: &mut Env<H>, a: &mut Active, peer: &SocketAddr, status: StatusCode) {
-    let mut headers = HeaderMap::new();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    let mut body = Vec::with_capacity(40);
-    let _ = writeln!(body, "{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
-    encode_head(
-        &mut a.wbuf,
-        &ResponseHead {
-            status,
-            headers: &headers,
-            framing: Framing::Length(body.len() as u64),
-            close: true,
-            keep_alive_header: false,
-            date: env.clock.http(),
-            server: env.server_name.as_bytes(),
-        },
-    );
-    a.wbuf.extend_from_slice(&body);
-    env.log.record_refused(peer, env.clock.clf(), status, body.len() as u64);
-}
-
-fn read_file_into(file: &std::fs::File, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
-    use std::os::unix::fs::FileExt;
-    let start = out.len();
-    out.resize(start + len as usize, 0);
-    let res = file.read_exact_at(&mut out[start..], offset);
-    if res.is_err() {
-        out.truncate(start);
-    }
-    res
-}
-
-enum Read {
-    /// Bytes arrived (maybe more wait).
-    Bytes,
-    /// Nothing more to read now.
-    Drained,
-    /// The peer closed its side.
-    Eof,
-}
-
-/// One `read(2)` into the spare capacity of the read buffer.
-fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) -> io::Result<Read> {
-    if a.rbuf.capacity() - a.rbuf.len() < READ_CHUNK / 2 {
-        a.rbuf.reserve(READ_CHUNK);
-    }
-    loop {
-        let dst = a.rbuf.chunk_mut();
-        let want = dst.len();
-        // SAFETY: `dst` is writable, uninitialised capacity of `want` bytes owned by `rbuf`;
-        // read(2) writes at most `want` bytes into it and reports how many.
-        let n = unsafe { libc::read(stream.as_raw_fd(), dst.as_mut_ptr().cast(), want) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => {
-                    *ready &= !CAN_READ;
-                    return Ok(Read::Drained);
-                }
-                _ => return Err(e),
-            }
-        }
-        if n == 0 {
-            *ready &= !CAN_READ;
-            return Ok(Read::Eof);
-        }
-        let n = n as usize;
-        // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
-        unsafe { a.rbuf.advance_mut(n) };
-        if n < want && *ready & HUP == 0 {
-            // A short read drained the socket; with edge triggering the next arrival raises a
-            // new edge, so the extra read that would only return EAGAIN is saved. (With the
-            // peer's FIN already reported there is no next edge: then read on until 0.)
-            *ready &= !CAN_READ;
-        }
-        return Ok(Read::Bytes);
-    }
-}
-
-/// Writes the write buffer, then the file or stream body behind it, until done or blocked.
-fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool) -> io::Result<Flushed> {
-    loop {
-        if a.wpos < a.wbuf.len() {
-            match stream.write(&a.wbuf[a.wpos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    a.wpos += n;
-                    *progress = true;
-                    continue;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        a.wbuf.clear();
-        a.wpos = 0;
-        match a.sending.as_mut() {
-            None => return Ok(Flushed::All),
-            Some(Sending::File { file, offset, left }) => {
-                if *left == 0 {
-                    a.sending = None;
-                    continue;
-                }
-                let mut off = *offset as libc::off_t;
-                let count = (*left).min(1 << 30) as usize;
-                // SAFETY: both descriptors are open for the duration of the call; `off` is a
-                // valid pointer to an off_t the kernel updates.
-                let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
-                        io::ErrorKind::Interrupted => continue,
-                        _ => return Err(e),
-                    }
-                }
-                if n == 0 {
-                    // The file shrank under us; the promised length cannot be met.
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                *progress = true;
-                *offset += n as u64;
-                *left -= n as u64;
-            }
-            Some(Sending::Stream { stream: body, chunked, left }) => {
-                while a.wbuf.len() < WBUF_HIGH {
-                    match body.next_chunk() {
-                        Some(Ok(b)) => {
-                            if *chunked {
-                                encode_chunk(&mut a.wbuf, &b);
-                            } else {
-                                let take = left.map_or(b.len(), |l| (l as usize).min(b.len()));
-                                a.wbuf.extend_from_slice(&b[..take]);
-                                if let Some(l) = left.as_mut() {
-                                    *l -= take as u64;
-                                }
-                            }
-                        }
-                        Some(Err(e)) => return Err(e),
-                        None => {
-                            if *chunked {
-                                encode_last_chunk(&mut a.wbuf);
-                            } else if left.is_some_and(|l| l > 0) {
-                                return Err(io::ErrorKind::UnexpectedEof.into());
-                            }
-                            a.sending = None;
-                            break;
-                        }
-                    }
-                }
-                if a.wbuf.is_empty() && a.sending.is_none() {
-                    return Ok(Flushed::All);
-                }
-            }
         }
     }
 }

@@ -20,7 +20,9 @@ mod config;
 mod conn;
 mod date;
 mod handler;
+mod io;
 mod log;
+mod respond;
 mod service;
 
 pub use body::{Body, BodyStream};

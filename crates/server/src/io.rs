@@ -1,0 +1,145 @@
+//! Moving bytes: `read(2)` into the pooled read buffer, and writing the answers — the write
+//! buffer first, then a file (`sendfile(2)`) or a stream behind it.
+
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+
+use bytes::BufMut;
+use pollux_http1::{encode_chunk, encode_last_chunk};
+use pollux_reactor::mio::net::TcpStream;
+
+use crate::conn::{Active, Sending, CAN_READ, HUP, READ_CHUNK, WBUF_HIGH};
+
+/// Outcome of one attempt to write everything pending.
+pub(crate) enum Flushed {
+    All,
+    Blocked,
+}
+
+pub(crate) enum Read {
+    /// Bytes arrived (maybe more wait).
+    Bytes,
+    /// Nothing more to read now.
+    Drained,
+    /// The peer closed its side.
+    Eof,
+}
+
+/// One `read(2)` into the spare capacity of the read buffer.
+pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) -> io::Result<Read> {
+    if a.rbuf.capacity() - a.rbuf.len() < READ_CHUNK / 2 {
+        a.rbuf.reserve(READ_CHUNK);
+    }
+    loop {
+        let dst = a.rbuf.chunk_mut();
+        let want = dst.len();
+        // SAFETY: `dst` is writable, uninitialised capacity of `want` bytes owned by `rbuf`;
+        // read(2) writes at most `want` bytes into it and reports how many.
+        let n = unsafe { libc::read(stream.as_raw_fd(), dst.as_mut_ptr().cast(), want) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::Interrupted => continue,
+                io::ErrorKind::WouldBlock => {
+                    *ready &= !CAN_READ;
+                    return Ok(Read::Drained);
+                }
+                _ => return Err(e),
+            }
+        }
+        if n == 0 {
+            *ready &= !CAN_READ;
+            return Ok(Read::Eof);
+        }
+        let n = n as usize;
+        // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+        unsafe { a.rbuf.advance_mut(n) };
+        if n < want && *ready & HUP == 0 {
+            // A short read drained the socket; with edge triggering the next arrival raises a
+            // new edge, so the extra read that would only return EAGAIN is saved. (With the
+            // peer's FIN already reported there is no next edge: then read on until 0.)
+            *ready &= !CAN_READ;
+        }
+        return Ok(Read::Bytes);
+    }
+}
+
+/// Writes the write buffer, then the file or stream body behind it, until done or blocked.
+pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool) -> io::Result<Flushed> {
+    loop {
+        if a.wpos < a.wbuf.len() {
+            match stream.write(&a.wbuf[a.wpos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    a.wpos += n;
+                    *progress = true;
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        a.wbuf.clear();
+        a.wpos = 0;
+        match a.sending.as_mut() {
+            None => return Ok(Flushed::All),
+            Some(Sending::File { file, offset, left }) => {
+                if *left == 0 {
+                    a.sending = None;
+                    continue;
+                }
+                let mut off = *offset as libc::off_t;
+                let count = (*left).min(1 << 30) as usize;
+                // SAFETY: both descriptors are open for the duration of the call; `off` is a
+                // valid pointer to an off_t the kernel updates.
+                let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
+                if n < 0 {
+                    let e = io::Error::last_os_error();
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                        io::ErrorKind::Interrupted => continue,
+                        _ => return Err(e),
+                    }
+                }
+                if n == 0 {
+                    // The file shrank under us; the promised length cannot be met.
+                    return Err(io::ErrorKind::UnexpectedEof.into());
+                }
+                *progress = true;
+                *offset += n as u64;
+                *left -= n as u64;
+            }
+            Some(Sending::Stream { stream: body, chunked, left }) => {
+                while a.wbuf.len() < WBUF_HIGH {
+                    match body.next_chunk() {
+                        Some(Ok(b)) => {
+                            if *chunked {
+                                encode_chunk(&mut a.wbuf, &b);
+                            } else {
+                                let take = left.map_or(b.len(), |l| (l as usize).min(b.len()));
+                                a.wbuf.extend_from_slice(&b[..take]);
+                                if let Some(l) = left.as_mut() {
+                                    *l -= take as u64;
+                                }
+                            }
+                        }
+                        Some(Err(e)) => return Err(e),
+                        None => {
+                            if *chunked {
+                                encode_last_chunk(&mut a.wbuf);
+                            } else if left.is_some_and(|l| l > 0) {
+                                return Err(io::ErrorKind::UnexpectedEof.into());
+                            }
+                            a.sending = None;
+                            break;
+                        }
+                    }
+                }
+                if a.wbuf.is_empty() && a.sending.is_none() {
+                    return Ok(Flushed::All);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Turning a decoded request into an encoded answer: the handler call (panics caught), the
+//! framing decision, the body placement, and the access-log line.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use pollux_http1::{encode_head, Framing, ResponseHead};
+
+use crate::conn::{Active, InFlight, Sending, INLINE_FILE};
+use crate::service::Env;
+use crate::{Body, ConnInfo, Handler};
+
+/// Calls the handler and encodes its answer. Returns whether the connection must close.
+pub(crate) fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight, peer: &SocketAddr) -> bool {
+    let InFlight { head, body } = r;
+    let method = head.method.clone();
+    let version = head.version;
+    let keep_alive = head.keep_alive;
+    let uri = env.log.enabled().then(|| head.uri.clone());
+    let mut req = Request::new(body.into_body());
+    *req.method_mut() = head.method;
+    *req.uri_mut() = head.uri;
+    *req.version_mut() = version;
+    *req.headers_mut() = head.headers;
+    let info = ConnInfo::new(*peer);
+    let handler = &env.handler;
+    let resp = catch_unwind(AssertUnwindSafe(|| handler.call(req, &info))).unwrap_or_else(|_| {
+        // The default panic hook has printed the message; the worker carries on.
+        let mut r = Response::new(Body::from("500 Internal Server Error\n"));
+        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+        r
+    });
+    let (parts, body) = resp.into_parts();
+    let len = body.len();
+    let framing = Framing::choose(&method, version, parts.status, len);
+    let close = !keep_alive || framing == Framing::Close || wants_close(&parts.headers);
+    let with_body = method != Method::HEAD && !matches!(framing, Framing::None);
+    encode_head(
+        &mut a.wbuf,
+        &ResponseHead {
+            status: parts.status,
+            headers: &parts.headers,
+            framing,
+            close,
+            keep_alive_header: version == Version::HTTP_10 && !close,
+            date: env.clock.http(),
+            server: env.server_name.as_bytes(),
+        },
+    );
+    let mut sent = 0;
+    let mut close = close;
+    if with_body {
+        sent = len.unwrap_or(0);
+        match body {
+            Body::Empty => {}
+            Body::Bytes(b) => a.wbuf.extend_from_slice(&b),
+            Body::File { file, offset, len } if len <= INLINE_FILE => {
+                if read_file_into(&file, offset, len, &mut a.wbuf).is_err() {
+                    // The head promised `len` bytes we cannot deliver: the only honest end
+                    // of this message is closing the connection.
+                    close = true;
+                }
+            }
+            Body::File { file, offset, len } => a.sending = Some(Sending::File { file, offset, left: len }),
+            Body::Stream(stream) => {
+                a.sending = Some(Sending::Stream { stream, chunked: framing == Framing::Chunked, left: len })
+            }
+        }
+    }
+    if let Some(uri) = uri {
+        env.log.record(peer, env.clock.clf(), &method, &uri, version, parts.status, sent);
+    }
+    // The next request's fields go into this map: no header map is allocated per request.
+    a.decoder.recycle_headers(parts.headers);
+    close
+}
+
+/// `Connection: close` from the handler.
+fn wants_close(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .any(|v| v.as_bytes().split(|&c| c == b',').any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close")))
+}
+
+/// A small plain-text error answer that closes the connection (and its access-log line).
+pub(crate) fn error_response<H>(env: &mut Env<H>, a: &mut Active, peer: &SocketAddr, status: StatusCode) {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut body = Vec::with_capacity(40);
+    let _ = writeln!(body, "{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    encode_head(
+        &mut a.wbuf,
+        &ResponseHead {
+            status,
+            headers: &headers,
+            framing: Framing::Length(body.len() as u64),
+            close: true,
+            keep_alive_header: false,
+            date: env.clock.http(),
+            server: env.server_name.as_bytes(),
+        },
+    );
+    a.wbuf.extend_from_slice(&body);
+    env.log.record_refused(peer, env.clock.clf(), status, body.len() as u64);
+}
+
+fn read_file_into(file: &std::fs::File, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let start = out.len();
+    out.resize(start + len as usize, 0);
+    let res = file.read_exact_at(&mut out[start..], offset);
+    if res.is_err() {
+        out.truncate(start);
+    }
+    res
+}
