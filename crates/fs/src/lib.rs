@@ -5,7 +5,11 @@
 //! never a byte from outside the root. Path resolution lives in [`path`], where every decoded
 //! segment is checked before it touches the file system.
 
+mod cache;
+mod encoding;
 pub mod path;
+
+pub use encoding::Compression;
 
 use std::fs::File;
 use std::io;
