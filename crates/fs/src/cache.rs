@@ -1,15 +1,22 @@
 //! What the handler knows about a file: its facts (length, times, validators) and, for small
-//! files, its bytes.
+//! files, its bytes — cached per worker thread.
 //!
-//! STUB (uncached): every lookup stats and, for the body, opens the file. The per-worker cache
-//! replaces the inside of `lookup` without changing this interface.
+//! A hit costs no system call: an entry is trusted for [`REVALIDATE`] after it was last checked,
+//! then one `stat` confirms it (same device, inode, length and mtime) or drops it. This is
+//! nginx's `open_file_cache_valid` idea with a one-second window, so an edited file is seen
+//! within a second. Files up to [`MAX_MEMORY_FILE`] are held in memory, bounded per worker by
+//! [`MAX_MEMORY_BYTES`] and [`MAX_ENTRIES`]; larger files are opened per request and sent with
+//! `sendfile`. Each worker thread has its own cache (`thread_local!`): nothing is shared or
+//! locked on the request path.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::{File, Metadata};
-use std::io;
+use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -34,8 +41,8 @@ pub(crate) struct FileFacts {
 #[derive(Debug, Clone)]
 pub(crate) struct Opened {
     pub(crate) facts: Arc<FileFacts>,
-    /// The resolved path on disk.
-    pub(crate) path: PathBuf,
+    /// The resolved path on disk (shared: cloning an `Opened` allocates nothing).
+    pub(crate) path: Arc<Path>,
     memory: Option<Bytes>,
 }
 
@@ -43,8 +50,8 @@ impl Opened {
     /// The body for bytes `offset..offset + len` of the file.
     pub(crate) fn body(&self, offset: u64, len: u64) -> io::Result<Body> {
         if let Some(m) = &self.memory {
-            let (a, b) = (offset as usize, (offset + len) as usize);
-            return Ok(Body::Bytes(m.slice(a..b.min(m.len()))));
+            let end = (offset.saturating_add(len) as usize).min(m.len());
+            return Ok(Body::Bytes(m.slice((offset as usize).min(end)..end)));
         }
         let file = File::open(&self.path)?;
         Ok(Body::File { file, offset, len })
@@ -56,18 +63,105 @@ impl Opened {
     }
 }
 
+/// How long a cached entry is trusted without a `stat`.
+pub(crate) const REVALIDATE: Duration = Duration::from_secs(1);
+/// Files up to this size are kept in memory: they are answered with no system call but the
+/// socket write (and pipelined answers share one write).
+pub(crate) const MAX_MEMORY_FILE: u64 = 64 * 1024;
+/// Bytes of file content one worker keeps in memory.
+pub(crate) const MAX_MEMORY_BYTES: usize = 32 * 1024 * 1024;
+/// Entries one worker keeps (facts of large files and directories too).
+pub(crate) const MAX_ENTRIES: usize = 8192;
+
+thread_local! {
+    static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
+}
+
+#[derive(Default)]
+struct Cache {
+    map: HashMap<(PathBuf, bool), Entry>,
+    memory_bytes: usize,
+}
+
+struct Entry {
+    opened: Opened,
+    checked: Instant,
+}
+
 /// Looks up `root/rel`. With `follow_symlinks` false, a path whose real location is outside
 /// `root` is reported as `NotFound` (the caller's 404).
 pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Result<Opened> {
-    let path = root.join(rel);
-    let meta = std::fs::metadata(&path)?;
+    let key = (root.join(rel), follow_symlinks);
+    let now = Instant::now();
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if let Some(e) = cache.map.get_mut(&key) {
+            if now.duration_since(e.checked) < REVALIDATE {
+                return Ok(e.opened.clone());
+            }
+            if std::fs::metadata(&key.0).is_ok_and(|m| same_file(&e.opened.facts, &m)) {
+                e.checked = now;
+                return Ok(e.opened.clone());
+            }
+            cache.remove(&key);
+        }
+        let opened = load(root, &key.0, follow_symlinks)?;
+        cache.insert(key, Entry { opened: opened.clone(), checked: now });
+        Ok(opened)
+    })
+}
+
+/// A fresh look at the file system: stat, the symlink policy, and the content if small.
+fn load(root: &Path, path: &Path, follow_symlinks: bool) -> io::Result<Opened> {
+    let meta = std::fs::metadata(path)?;
     if !follow_symlinks {
-        let real = path.canonicalize()?;
-        if !real.starts_with(root) {
+        // The path was built from checked segments, but a symlink inside the root may point
+        // out of it: only what really lies under the root is served.
+        if !path.canonicalize()?.starts_with(root) {
             return Err(io::ErrorKind::NotFound.into());
         }
     }
-    Ok(Opened { facts: Arc::new(facts(&meta)), path, memory: None })
+    let facts = facts(&meta);
+    let memory = if meta.is_file() && meta.len() <= MAX_MEMORY_FILE { read_small(path, &facts)? } else { None };
+    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory })
+}
+
+/// The content of a small file, unless it changed while we read it (then it is served from
+/// the file this time and cached next time).
+fn read_small(path: &Path, facts: &FileFacts) -> io::Result<Option<Bytes>> {
+    let mut f = File::open(path)?;
+    let mut buf = Vec::with_capacity(facts.len as usize + 1);
+    f.by_ref().take(MAX_MEMORY_FILE + 1).read_to_end(&mut buf)?;
+    let unchanged = buf.len() as u64 == facts.len && f.metadata().is_ok_and(|m| same_file(facts, &m));
+    Ok(unchanged.then(|| Bytes::from(buf)))
+}
+
+fn same_file(f: &FileFacts, m: &Metadata) -> bool {
+    f.len == m.len() && f.id == (m.dev(), m.ino()) && m.modified().is_ok_and(|t| t == f.modified)
+}
+
+impl Cache {
+    fn remove(&mut self, key: &(PathBuf, bool)) {
+        if let Some(e) = self.map.remove(key) {
+            self.memory_bytes -= e.opened.memory.as_ref().map_or(0, Bytes::len);
+        }
+    }
+
+    fn insert(&mut self, key: (PathBuf, bool), e: Entry) {
+        let size = e.opened.memory.as_ref().map_or(0, Bytes::len);
+        // Evict arbitrary entries (hash order, so effectively random) until the new one fits:
+        // cheap, bounded, and good enough when the working set is smaller than the cache.
+        while !self.map.is_empty()
+            && (self.map.len() >= MAX_ENTRIES || self.memory_bytes + size > MAX_MEMORY_BYTES)
+        {
+            let Some(victim) = self.map.keys().next().cloned() else { break };
+            self.remove(&victim);
+        }
+        self.memory_bytes += size;
+        if let Some(old) = self.map.insert(key, e) {
+            self.memory_bytes -= old.opened.memory.as_ref().map_or(0, Bytes::len);
+        }
+    }
 }
 
 pub(crate) fn facts(meta: &Metadata) -> FileFacts {
@@ -82,5 +176,87 @@ pub(crate) fn facts(meta: &Metadata) -> FileFacts {
             .unwrap_or(HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT")),
         is_dir: meta.is_dir(),
         id: (meta.dev(), meta.ino()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("pollux-cache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("mkdir");
+        d.canonicalize().expect("canonical")
+    }
+
+    #[test]
+    fn small_files_are_held_in_memory_and_edits_are_seen_after_revalidation() {
+        let root = tmp("small");
+        std::fs::write(root.join("a.txt"), "one").expect("write");
+        let o = lookup(&root, Path::new("a.txt"), false).expect("found");
+        assert_eq!(o.bytes().map(|b| &b[..]), Some(&b"one"[..]));
+        // Rewritten with a different length: within the window the cached copy is served, as
+        // designed; after it, the stat notices and the new content is loaded.
+        std::fs::write(root.join("a.txt"), "three").expect("write");
+        assert_eq!(lookup(&root, Path::new("a.txt"), false).expect("found").facts.len, 3);
+        CACHE.with(|c| {
+            for e in c.borrow_mut().map.values_mut() {
+                e.checked -= REVALIDATE;
+            }
+        });
+        let o = lookup(&root, Path::new("a.txt"), false).expect("found");
+        assert_eq!(o.bytes().map(|b| &b[..]), Some(&b"three"[..]));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn large_files_are_not_held_and_bodies_are_ranges_of_the_file() {
+        let root = tmp("large");
+        let data: Vec<u8> = (0..(MAX_MEMORY_FILE + 10)).map(|i| i as u8).collect();
+        std::fs::write(root.join("big"), &data).expect("write");
+        let o = lookup(&root, Path::new("big"), false).expect("found");
+        assert!(o.bytes().is_none());
+        match o.body(5, 10).expect("body") {
+            Body::File { offset: 5, len: 10, .. } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn symlinks_out_of_the_root_are_not_found_unless_followed() {
+        let root = tmp("link");
+        let outside = tmp("link-outside");
+        std::fs::write(outside.join("secret"), "s").expect("write");
+        std::os::unix::fs::symlink(outside.join("secret"), root.join("l")).expect("symlink");
+        let err = lookup(&root, Path::new("l"), false).expect_err("escapes");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(lookup(&root, Path::new("l"), true).is_ok());
+        let _ = std::fs::remove_dir_all(&root);
+        let _ = std::fs::remove_dir_all(&outside);
+    }
+
+    #[test]
+    fn memory_stays_within_its_bound() {
+        let mut c = Cache::default();
+        let blob = Bytes::from(vec![0u8; 1 << 20]);
+        for i in 0..100 {
+            let opened = Opened {
+                facts: Arc::new(FileFacts {
+                    len: blob.len() as u64,
+                    modified: UNIX_EPOCH,
+                    etag: HeaderValue::from_static("\"x\""),
+                    last_modified: HeaderValue::from_static("x"),
+                    is_dir: false,
+                    id: (0, i),
+                }),
+                path: Path::new("/x").into(),
+                memory: Some(blob.clone()),
+            };
+            c.insert((PathBuf::from(format!("/f{i}")), false), Entry { opened, checked: Instant::now() });
+            assert!(c.memory_bytes <= MAX_MEMORY_BYTES);
+        }
+        assert_eq!(c.memory_bytes, c.map.len() << 20);
     }
 }

@@ -25,6 +25,9 @@ use crate::{Body, BodyStream, Handler};
 
 /// Answers of one batch are gathered up to this size before they are written.
 pub(crate) const WBUF_HIGH: usize = 64 * 1024;
+/// In-memory bodies above this size are written from their own buffer (see
+/// [`Sending::Bytes`]); smaller ones are copied so pipelined answers share one write.
+pub(crate) const INLINE_BYTES: usize = 16 * 1024;
 /// Files up to this size are copied into the write buffer (one `pread`, batched with the other
 /// answers); larger ones go out with `sendfile`.
 pub(crate) const INLINE_FILE: u64 = 16 * 1024;
@@ -104,8 +107,19 @@ pub(crate) enum BodyParts {
 
 /// A response body that does not fit the write buffer, sent after it.
 pub(crate) enum Sending {
-    File { file: std::fs::File, offset: u64, left: u64 },
-    Stream { stream: Box<dyn BodyStream>, chunked: bool, left: Option<u64> },
+    /// A large in-memory body: written straight from its `Bytes` (with the head, in one
+    /// `writev`) instead of being copied into the write buffer.
+    Bytes(Bytes),
+    File {
+        file: std::fs::File,
+        offset: u64,
+        left: u64,
+    },
+    Stream {
+        stream: Box<dyn BodyStream>,
+        chunked: bool,
+        left: Option<u64>,
+    },
 }
 
 impl Active {

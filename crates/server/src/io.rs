@@ -68,10 +68,22 @@ pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) 
 pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool) -> io::Result<Flushed> {
     loop {
         if a.wpos < a.wbuf.len() {
-            match stream.write(&a.wbuf[a.wpos..]) {
+            let pending = &a.wbuf[a.wpos..];
+            // The head and a large in-memory body leave together in one writev.
+            let res = match &a.sending {
+                Some(Sending::Bytes(body)) => {
+                    stream.write_vectored(&[io::IoSlice::new(pending), io::IoSlice::new(body)])
+                }
+                _ => stream.write(pending),
+            };
+            match res {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
-                    a.wpos += n;
+                    let head = n.min(pending.len());
+                    a.wpos += head;
+                    if let Some(Sending::Bytes(body)) = a.sending.as_mut() {
+                        bytes::Buf::advance(body, n - head);
+                    }
                     *progress = true;
                     continue;
                 }
@@ -84,6 +96,22 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
         a.wpos = 0;
         match a.sending.as_mut() {
             None => return Ok(Flushed::All),
+            Some(Sending::Bytes(body)) => {
+                if body.is_empty() {
+                    a.sending = None;
+                    continue;
+                }
+                match stream.write(body) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => {
+                        bytes::Buf::advance(body, n);
+                        *progress = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
             Some(Sending::File { file, offset, left }) => {
                 if *left == 0 {
                     a.sending = None;

@@ -9,7 +9,7 @@ use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use pollux_http1::{encode_head, Framing, ResponseHead};
 
-use crate::conn::{Active, InFlight, Sending, INLINE_FILE};
+use crate::conn::{Active, InFlight, Sending, INLINE_BYTES, INLINE_FILE};
 use crate::service::Env;
 use crate::{Body, ConnInfo, Handler};
 
@@ -56,6 +56,7 @@ pub(crate) fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight,
         sent = len.unwrap_or(0);
         match body {
             Body::Empty => {}
+            Body::Bytes(b) if b.len() > INLINE_BYTES => a.sending = Some(Sending::Bytes(b)),
             Body::Bytes(b) => a.wbuf.extend_from_slice(&b),
             Body::File { file, offset, len } if len <= INLINE_FILE => {
                 if read_file_into(&file, offset, len, &mut a.wbuf).is_err() {

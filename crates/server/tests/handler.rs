@@ -28,9 +28,14 @@ fn app(req: Request<Body>, conn: &ConnInfo) -> Response<Body> {
         "/panic" => panic!("handler bug"),
         "/stream" => Response::new(Body::Stream(Box::new(Counter(3)))),
         "/peer" => Response::new(Body::from(conn.peer.ip().to_string())),
+        "/big" => Response::new(Body::from(big_body())),
         "/close" => Response::builder().header("connection", "close").body(Body::from("bye")).unwrap(),
         _ => Response::new(Body::from("ok")),
     }
+}
+
+fn big_body() -> Vec<u8> {
+    (0..(3 << 20) as u32).map(|i| (i % 253) as u8).collect()
 }
 
 fn start() -> (SocketAddr, Shutdown, std::thread::JoinHandle<std::io::Result<()>>) {
@@ -98,6 +103,27 @@ fn stream_bodies_are_chunked_and_handler_close_is_honoured() {
     let mut all = Vec::new();
     c.read_to_end(&mut all).unwrap();
     assert!(String::from_utf8_lossy(&all).ends_with("\r\n\r\nline 2\nline 1\nline 0\n"));
+    shutdown.begin();
+    h.join().unwrap().unwrap();
+}
+
+#[test]
+fn large_in_memory_body_goes_out_whole_between_pipelined_answers() {
+    let (addr, shutdown, h) = start();
+    let mut c = TcpStream::connect(addr).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(
+        b"GET /big HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    c.read_to_end(&mut all).unwrap();
+    let body = big_body();
+    let head_end = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(all[..head_end].starts_with(b"HTTP/1.1 200"));
+    assert!(all[head_end..].starts_with(&body), "the body arrived whole and in order");
+    let rest = String::from_utf8_lossy(&all[head_end + body.len()..]).into_owned();
+    assert!(rest.starts_with("HTTP/1.1 200") && rest.ends_with("ok"), "{rest}");
     shutdown.begin();
     h.join().unwrap().unwrap();
 }
