@@ -31,3 +31,8 @@ pub use handler::{ConnInfo, Handler};
 pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;
 pub use service::serve;
+
+// The README's example app must keep compiling.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
