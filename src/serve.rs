@@ -46,6 +46,35 @@ pub(crate) struct ServeArgs {
     /// Access log in Common Log Format: `off`, `-` (stderr) or a file path.
     #[arg(long, default_value = "-")]
     access_log: String,
+    /// List directories that have no index.html (HTML, or JSON for `Accept: application/json`);
+    /// without it they are 404.
+    #[arg(long)]
+    listing: bool,
+    /// Serve and list dotfiles; without it any path segment starting with `.` is 404, except
+    /// `.well-known`.
+    #[arg(long)]
+    hidden: bool,
+    /// Follow symlinks that point outside ROOT (by default only targets inside ROOT are served).
+    #[arg(long)]
+    follow_symlinks: bool,
+    /// Serve DIR for requests whose Host is NAME (repeatable; port ignored, case-insensitive).
+    #[arg(long = "vhost", value_name = "NAME=DIR")]
+    vhosts: Vec<String>,
+    /// For GET/HEAD paths that match nothing, serve FILE with 200 (single-page apps). A relative
+    /// FILE is looked up under the request's root.
+    #[arg(long, value_name = "FILE")]
+    fallback: Option<PathBuf>,
+    /// Custom not-found page, sent with status 404. A relative FILE is looked up under the
+    /// request's root.
+    #[arg(long = "404", value_name = "FILE")]
+    not_found: Option<PathBuf>,
+    /// Cache-Control for files (repeatable): `GLOB=VALUE` (e.g. `*.html=no-cache`, first match
+    /// wins) or a bare VALUE for the rest (e.g. `max-age=3600`).
+    #[arg(long = "cache-control", value_name = "[GLOB=]VALUE")]
+    cache_control: Vec<String>,
+    /// Content coding (gzip, brotli, zstd) for compressible files.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    compress: String,
 }
 
 /// `10s`, `500ms`, `2m` or a bare number of seconds.
@@ -65,8 +94,24 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let handler = pollux_fs::ServeDir::new(&args.root)
-        .with_context(|| format!("cannot serve {}", args.root.display()))?;
+    let mut handler = pollux_fs::ServeDir::new(&args.root)
+        .with_context(|| format!("cannot serve {}", args.root.display()))?
+        .listing(args.listing)
+        .hidden(args.hidden)
+        .follow_symlinks(args.follow_symlinks)
+        .compression(pollux_fs::Compression::new(args.compress == "on"));
+    for v in &args.vhosts {
+        handler = handler.vhost_spec(v).context("--vhost")?;
+    }
+    if let Some(f) = &args.fallback {
+        handler = handler.fallback(f).context("--fallback")?;
+    }
+    if let Some(f) = &args.not_found {
+        handler = handler.not_found_page(f).context("--404")?;
+    }
+    for rule in &args.cache_control {
+        handler = handler.cache_control(rule).context("--cache-control")?;
+    }
     let root = handler.root().to_path_buf();
     let defaults = Options::default();
     let opts = Options {

@@ -1,7 +1,9 @@
 //! `pollux serve` never hands out a byte from outside its root: every request-target of the
 //! corpus's `traversal.txt` (SecLists LFI list, dotdotpwn patterns) is sent to the real binary
 //! on its own connection, with a secret file placed next to the root and a symlink inside the
-//! root pointing at it. Plus the ordinary behaviour those checks lean on: index files,
+//! root pointing at it, plus this test's own hostile targets (overlong UTF-8, double and mixed
+//! encodings, back slashes, chained symlinks, dotfiles holding the secret inside the root).
+//! Plus the ordinary behaviour those checks lean on: index files,
 //! directory redirects, HEAD, 404, symlinks out of the root, UTF-8 names.
 #![allow(clippy::unwrap_used)]
 
@@ -46,6 +48,13 @@ impl Site {
         std::fs::write(www.join("中文.txt"), UTF8_FILE).unwrap();
         std::os::unix::fs::symlink("../secret.txt", www.join("link")).unwrap();
         std::os::unix::fs::symlink("..", www.join("linkdir")).unwrap();
+        // A link to a link that escapes, and dotfiles inside the root holding the secret:
+        // hidden files are 404 without --hidden, so they must not leak either.
+        std::os::unix::fs::symlink("linkdir", www.join("chain")).unwrap();
+        std::fs::write(www.join(".env"), &marker).unwrap();
+        std::fs::create_dir_all(www.join(".git")).unwrap();
+        std::fs::write(www.join(".git/config"), &marker).unwrap();
+        std::fs::write(www.join("sub/.htpasswd"), &marker).unwrap();
         let server = serve(&www, &[]);
         Site { tmp, marker, server }
     }
@@ -140,6 +149,48 @@ fn own_targets() -> Vec<String> {
         "/%252e%252e/secret.txt",
         "/..;/secret.txt",
         "/sub/..%c0%af..%c0%afsecret.txt",
+        // Overlong UTF-8 for `.` and `/` (must never decode to `..`).
+        "/%c0%ae%c0%ae/secret.txt",
+        "/sub/%c0%ae%c0%ae/%c0%ae%c0%ae/secret.txt",
+        "/%e0%80%ae%e0%80%ae/secret.txt",
+        "/%c0%2e%c0%2e/secret.txt",
+        // Double and mixed encodings.
+        "/%252e%252e%252fsecret.txt",
+        "/%25%32%65%25%32%65/secret.txt",
+        "/.%2e/secret.txt",
+        "/%2e./secret.txt",
+        "/sub/.%2E/.%2e/secret.txt",
+        // Mixed and back slashes, raw and encoded.
+        "/sub\\..\\..\\secret.txt",
+        "/sub/..\\../secret.txt",
+        "/sub%5c..%5c..%5csecret.txt",
+        "/sub%5C%2e%2e%5C%2e%2e%5Csecret.txt",
+        "/sub/%2e%2e%5c%2e%2e/secret.txt",
+        "/%2f%2e%2e%2fsecret.txt",
+        "/sub%2f..%2f..%2fsecret.txt",
+        // Symlink escapes, through a second link and with a trailing slash or dot.
+        "/chain/secret.txt",
+        "/chain/www/../secret.txt",
+        "/linkdir/",
+        "/chain/",
+        "/linkdir/.",
+        "/sub/../link",
+        "/link/.",
+        // Dotfiles inside the root.
+        "/.env",
+        "/%2eenv",
+        "/%2Eenv",
+        "/./.env",
+        "/sub/../.env",
+        "/.git/config",
+        "/%2egit/config",
+        "/.git/",
+        "/.git",
+        "/sub/.htpasswd",
+        "/sub/%2ehtpasswd",
+        "/.env%00",
+        "/.env/",
+        "http://x/.env",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -304,4 +355,23 @@ fn percent_encoded_utf8_names_are_served() {
     assert_eq!((r.status, r.text().as_str()), (200, UTF8_FILE));
     let r = get(site.addr(), "/%e4%b8%ad%e6%96%87.txt");
     assert_eq!((r.status, r.text().as_str()), (200, UTF8_FILE));
+}
+
+#[test]
+fn listings_never_show_or_enter_what_lies_outside_the_root() {
+    let site = Site::new();
+    std::fs::remove_file(site.root().join("index.html")).unwrap();
+    let server = serve(&site.root(), &["--listing"]);
+    // (`/linkdir/www/` goes out and comes back in: it is the root itself, and may be listed.)
+    for target in ["/linkdir/", "/chain/", "/.git/"] {
+        let r = get(server.addr, target);
+        assert_eq!(r.status, 404, "GET {target}: {}", r.text());
+    }
+    let r = get(server.addr, "/");
+    assert_eq!(r.status, 200);
+    let page = r.text();
+    for hidden in ["linkdir", "chain", "\"./link\"", ".env", ".git"] {
+        assert!(!page.contains(hidden), "the listing shows {hidden}:\n{page}");
+    }
+    assert!(page.contains("./sub/"), "{page}");
 }

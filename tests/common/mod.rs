@@ -231,3 +231,25 @@ pub fn request(addr: SocketAddr, raw: &str) -> Resp {
         .next()
         .unwrap_or_else(|| panic!("no response to {raw:?}; got {:?}", String::from_utf8_lossy(&data)))
 }
+
+/// `METHOD target` with extra header fields, on a fresh connection (`Connection: close`).
+pub fn send(addr: SocketAddr, method: &str, target: &str, fields: &[(&str, &str)]) -> Resp {
+    let mut raw = format!("{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (n, v) in fields {
+        raw.push_str(&format!("{n}: {v}\r\n"));
+    }
+    raw.push_str("\r\n");
+    request(addr, &raw)
+}
+
+/// `GET target` with extra header fields.
+pub fn get_with(addr: SocketAddr, target: &str, fields: &[(&str, &str)]) -> Resp {
+    send(addr, "GET", target, fields)
+}
+
+/// Runs `curl -sS` with `args`; returns (status code, stdout bytes, stderr text).
+pub fn curl(args: &[&str]) -> (i32, Vec<u8>, String) {
+    let out =
+        Command::new("curl").arg("-sS").args(args).output().expect("run curl (scripts/test.sh installs it)");
+    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+}

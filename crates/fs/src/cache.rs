@@ -114,6 +114,11 @@ pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Resu
 /// A fresh look at the file system: stat, the symlink policy, and the content if small.
 fn load(root: &Path, path: &Path, follow_symlinks: bool) -> io::Result<Opened> {
     let meta = std::fs::metadata(path)?;
+    // A FIFO or device under the root would block the worker on open or read: only regular
+    // files and directories exist as far as the web is concerned.
+    if !meta.is_file() && !meta.is_dir() {
+        return Err(io::ErrorKind::NotFound.into());
+    }
     if !follow_symlinks {
         // The path was built from checked segments, but a symlink inside the root may point
         // out of it: only what really lies under the root is served.
@@ -122,7 +127,8 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool) -> io::Result<Opened> {
         }
     }
     let facts = facts(&meta);
-    let memory = if meta.is_file() && meta.len() <= MAX_MEMORY_FILE { read_small(path, &facts)? } else { None };
+    let memory =
+        if meta.is_file() && meta.len() <= MAX_MEMORY_FILE { read_small(path, &facts)? } else { None };
     Ok(Opened { facts: Arc::new(facts), path: path.into(), memory })
 }
 

@@ -4,10 +4,14 @@
 //! slash (`%2f`) can never create a new segment. `.` segments are dropped and `..` pops a
 //! segment, but never above the root. A decoded segment holding NUL, `/` or `\`, or that is not
 //! UTF-8, refuses the whole request (404): there is no honest file by that name.
+//!
+//! Dotfiles: [`is_hidden`] says whether a resolved path has a segment starting with `.`. The
+//! handler answers those 404 unless `--hidden`, except `.well-known` (RFC 8615), which exists to
+//! be fetched (ACME challenges, `security.txt`). This follows static-web-server's
+//! `--ignore-hidden-files` and Caddy's `hide`, but hides by default: a forgotten `.git` or
+//! `.env` in a served tree is the common leak.
 
-use std::path::PathBuf;
-
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTROLS};
 
@@ -31,7 +35,9 @@ pub fn resolve(request_path: &str) -> Option<PathBuf> {
     if !request_path.starts_with('/') {
         return None;
     }
-    let mut parts: Vec<String> = Vec::new();
+    // One allocation: segments go straight into the PathBuf (`decode_utf8` borrows when a
+    // segment has no escapes), and `..` pops the last one, which on an empty path does nothing.
+    let mut out = PathBuf::with_capacity(request_path.len());
     for raw in request_path.split('/') {
         let seg = percent_decode_str(raw).decode_utf8().ok()?;
         if seg.contains(['\0', '/', '\\']) {
@@ -40,12 +46,26 @@ pub fn resolve(request_path: &str) -> Option<PathBuf> {
         match &*seg {
             "" | "." => {}
             ".." => {
-                parts.pop();
+                out.pop();
             }
-            _ => parts.push(seg.into_owned()),
+            _ => out.push(&*seg),
         }
     }
-    Some(parts.iter().collect())
+    Some(out)
+}
+
+/// Whether a resolved path names a dotfile or something inside a dot-directory, other than
+/// `.well-known` (RFC 8615).
+pub fn is_hidden(rel: &Path) -> bool {
+    rel.iter().any(|seg| {
+        let b = seg.as_encoded_bytes();
+        b.first() == Some(&b'.') && b != b".well-known"
+    })
+}
+
+/// A resolved path as `a/b`, for globs and extensions (segments are UTF-8 by construction).
+pub(crate) fn as_str(rel: &Path) -> &str {
+    rel.to_str().unwrap_or("")
 }
 
 /// The absolute URL path (`/a/b`) for a relative path that [`resolve`] produced.
@@ -88,5 +108,21 @@ mod tests {
         assert_eq!(resolve("/..%5c..%5cwindows"), None);
         assert_eq!(resolve("/%ff"), None);
         assert_eq!(resolve("relative"), None);
+        // Overlong UTF-8 for `.` and `/` is not UTF-8: refused, never decoded to `..`.
+        assert_eq!(resolve("/%c0%ae%c0%ae/etc/passwd"), None);
+        assert_eq!(resolve("/..%c0%af..%c0%afetc"), None);
+        // Double encoding decodes once: `%252e` is the file named `%2e`, not a dot.
+        assert_eq!(resolve("/%252e%252e/x"), Some(PathBuf::from("%2e%2e/x")));
+    }
+
+    #[test]
+    fn dotfiles_are_hidden_but_well_known_is_not() {
+        assert!(is_hidden(Path::new(".git/config")));
+        assert!(is_hidden(Path::new("a/.env")));
+        assert!(is_hidden(Path::new("...")));
+        assert!(!is_hidden(Path::new(".well-known/acme-challenge/x")));
+        assert!(!is_hidden(Path::new("a/b.txt")));
+        assert!(is_hidden(&resolve("/a/%2egit/x").unwrap_or_default()));
+        assert!(!is_hidden(&resolve("/a/.git/../b").unwrap_or_default()));
     }
 }

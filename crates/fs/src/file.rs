@@ -1,0 +1,189 @@
+//! The response for one file that was found: validators, preconditions, ranges and content
+//! coding, in the order RFC 9110 §13.2.2 gives them.
+//!
+//! ```text
+//!  Range? (GET only, valid syntax, ≤ 16 ranges) ─ If-Range ok? ─► identity, ranged
+//!                                  otherwise ─► Compression::select ─► encoded or identity, full
+//!  preconditions against the chosen representation's ETag ─► 412 / 304
+//!  ranged: 206 (one range) / 206 multipart/byteranges / 416      full: 200
+//! ```
+//!
+//! The representation is chosen before the preconditions because its entity-tag is what they
+//! compare against: a client holding the gzip copy sends the gzip ETag back.
+
+use std::time::SystemTime;
+
+use http::header::{
+    HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG,
+    LAST_MODIFIED, RANGE, VARY, X_CONTENT_TYPE_OPTIONS,
+};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use pollux_server::{Body, BodyStream};
+
+use crate::cache::Opened;
+use crate::conditional::{self, Precondition, Validators};
+use crate::pages;
+use crate::range::{self, Ranges};
+use crate::ServeDir;
+
+const BYTES: HeaderValue = HeaderValue::from_static("bytes");
+const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
+
+/// Serves `file`, found at `rel` (`a/b.html`; its extension gives the type, its path the
+/// Cache-Control rule), with `status` 200 (or 404 for a custom not-found page, which gets no
+/// preconditions and no ranges).
+pub(crate) fn respond(
+    dir: &ServeDir,
+    req: Request<Body>,
+    rel: &str,
+    file: &Opened,
+    status: StatusCode,
+) -> Response<Body> {
+    let facts = &file.facts;
+    let content_type = crate::mime::content_type(rel);
+    let ok = status == StatusCode::OK;
+    let identity = Validators { etag: &facts.etag, modified: facts.modified };
+
+    // §14.2: Range is only defined for GET; an invalid or over-long one is ignored.
+    let ranges = match req.headers().get(RANGE) {
+        Some(v) if ok && req.method() == Method::GET => range::parse(v.as_bytes(), facts.len)
+            .filter(|_| conditional::if_range(req.headers(), identity, SystemTime::now())),
+        _ => None,
+    };
+    let encoded = match ranges {
+        None => dir.compression.select(req.headers(), file, &content_type),
+        Some(_) => None,
+    };
+    let etag = encoded.as_ref().map_or(&facts.etag, |e| &e.etag);
+    let varies = dir.compression.varies(&content_type);
+    let cache_control = dir.cache_control.for_path(rel);
+
+    let precondition = if ok {
+        conditional::evaluate(req.headers(), req.method(), Validators { etag, modified: facts.modified })
+    } else {
+        Precondition::Pass
+    };
+    if precondition == Precondition::Failed {
+        return pages::plain(StatusCode::PRECONDITION_FAILED);
+    }
+
+    let is_head = req.method() == Method::HEAD;
+    // The request's header map, emptied, carries the response's fields: no new map per request.
+    let mut h = reuse(req);
+    if ok {
+        // §15.4.5: a 304 carries the fields a 200 would have had that describe the cache entry.
+        // A custom 404 page gets none: it is not the representation of the target.
+        h.insert(ETAG, etag.clone());
+        h.insert(LAST_MODIFIED, facts.last_modified.clone());
+        if let Some(cc) = cache_control {
+            h.insert(CACHE_CONTROL, cc.clone());
+        }
+    }
+    if varies {
+        h.insert(VARY, ACCEPT_ENCODING);
+    }
+    if precondition == Precondition::NotModified {
+        return with(StatusCode::NOT_MODIFIED, h, Body::Empty);
+    }
+    h.insert(X_CONTENT_TYPE_OPTIONS, NOSNIFF);
+
+    match ranges {
+        None => {
+            let body = match encoded {
+                Some(enc) => {
+                    h.insert(CONTENT_ENCODING, HeaderValue::from_static(enc.coding.token()));
+                    enc.body
+                }
+                None => {
+                    // Ranges are served on the identity representation only, so only it
+                    // advertises them (§14.3).
+                    if ok {
+                        h.insert(ACCEPT_RANGES, BYTES);
+                    }
+                    match head_body(file, is_head) {
+                        Some(b) => b,
+                        None => match file.body(0, facts.len) {
+                            Ok(b) => b,
+                            Err(e) => return pages::io_error(&e),
+                        },
+                    }
+                }
+            };
+            h.insert(CONTENT_TYPE, content_type);
+            with(status, h, body)
+        }
+        Some(Ranges::Unsatisfiable) => {
+            let mut r = pages::plain(StatusCode::RANGE_NOT_SATISFIABLE);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", facts.len)) {
+                r.headers_mut().insert(CONTENT_RANGE, v);
+            }
+            r.headers_mut().insert(ACCEPT_RANGES, BYTES);
+            r
+        }
+        Some(Ranges::Satisfiable(rs)) if rs.len() == 1 => {
+            let r = &rs[0];
+            let body = match file.body(r.start, r.end - r.start) {
+                Ok(b) => b,
+                Err(e) => return pages::io_error(&e),
+            };
+            if let Ok(v) = HeaderValue::from_str(&range::content_range(r, facts.len)) {
+                h.insert(CONTENT_RANGE, v);
+            }
+            h.insert(CONTENT_TYPE, content_type);
+            with(StatusCode::PARTIAL_CONTENT, h, body)
+        }
+        Some(Ranges::Satisfiable(rs)) => {
+            let boundary = range::boundary(facts.etag.as_bytes());
+            let whole = match file.body(0, facts.len) {
+                Ok(b) => b,
+                Err(e) => return pages::io_error(&e),
+            };
+            let parts = match range::Multipart::new(whole, &rs, facts.len, content_type.as_bytes(), &boundary)
+            {
+                Ok(m) => m,
+                Err(e) => return pages::io_error(&e),
+            };
+            if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")) {
+                h.insert(CONTENT_TYPE, v);
+            }
+            with(StatusCode::PARTIAL_CONTENT, h, Body::Stream(Box::new(parts)))
+        }
+    }
+}
+
+/// For HEAD of a file not held in memory, a body that only states its length: the server
+/// sends no body bytes for HEAD (it only reads the length for `Content-Length`), so there is
+/// no reason to open the file.
+fn head_body(file: &Opened, is_head: bool) -> Option<Body> {
+    if !is_head || file.bytes().is_some() {
+        return None;
+    }
+    Some(Body::Stream(Box::new(LengthOnly(file.facts.len))))
+}
+
+/// A body of known length that is never sent (HEAD).
+#[derive(Debug)]
+struct LengthOnly(u64);
+
+impl BodyStream for LengthOnly {
+    fn next_chunk(&mut self) -> Option<std::io::Result<bytes::Bytes>> {
+        None
+    }
+    fn size_hint(&self) -> Option<u64> {
+        Some(self.0)
+    }
+}
+
+fn reuse(req: Request<Body>) -> HeaderMap {
+    let mut h = req.into_parts().0.headers;
+    h.clear();
+    h
+}
+
+fn with(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
+    let mut r = Response::new(body);
+    *r.status_mut() = status;
+    *r.headers_mut() = headers;
+    r
+}
