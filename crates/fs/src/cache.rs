@@ -13,6 +13,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -77,10 +78,20 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
+/// One worker's cache. Entries are grouped by root (a handful: the default root and the
+/// virtual hosts) and keyed by the relative path's bytes, so a hit needs neither a joined
+/// `PathBuf` nor `Path`'s component-wise hashing — both showed in the profile.
 #[derive(Default)]
 struct Cache {
-    map: HashMap<(PathBuf, bool), Entry>,
+    roots: Vec<RootCache>,
+    entries: usize,
     memory_bytes: usize,
+}
+
+struct RootCache {
+    root: PathBuf,
+    follow_symlinks: bool,
+    map: HashMap<Box<[u8]>, Entry>,
 }
 
 struct Entry {
@@ -91,22 +102,23 @@ struct Entry {
 /// Looks up `root/rel`. With `follow_symlinks` false, a path whose real location is outside
 /// `root` is reported as `NotFound` (the caller's 404).
 pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Result<Opened> {
-    let key = (root.join(rel), follow_symlinks);
+    let key = rel.as_os_str().as_bytes();
     let now = Instant::now();
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
-        if let Some(e) = cache.map.get_mut(&key) {
+        let r = cache.root_index(root, follow_symlinks);
+        if let Some(e) = cache.roots[r].map.get_mut(key) {
             if now.duration_since(e.checked) < REVALIDATE {
                 return Ok(e.opened.clone());
             }
-            if std::fs::metadata(&key.0).is_ok_and(|m| same_file(&e.opened.facts, &m)) {
+            if std::fs::metadata(&e.opened.path).is_ok_and(|m| same_file(&e.opened.facts, &m)) {
                 e.checked = now;
                 return Ok(e.opened.clone());
             }
-            cache.remove(&key);
+            cache.remove(r, key);
         }
-        let opened = load(root, &key.0, follow_symlinks)?;
-        cache.insert(key, Entry { opened: opened.clone(), checked: now });
+        let opened = load(root, &root.join(rel), follow_symlinks)?;
+        cache.insert(r, key.into(), Entry { opened: opened.clone(), checked: now });
         Ok(opened)
     })
 }
@@ -147,26 +159,46 @@ fn same_file(f: &FileFacts, m: &Metadata) -> bool {
 }
 
 impl Cache {
-    fn remove(&mut self, key: &(PathBuf, bool)) {
-        if let Some(e) = self.map.remove(key) {
+    fn root_index(&mut self, root: &Path, follow_symlinks: bool) -> usize {
+        let bytes = root.as_os_str().as_bytes();
+        if let Some(i) = self
+            .roots
+            .iter()
+            .position(|r| r.follow_symlinks == follow_symlinks && r.root.as_os_str().as_bytes() == bytes)
+        {
+            return i;
+        }
+        self.roots.push(RootCache { root: root.to_path_buf(), follow_symlinks, map: HashMap::new() });
+        self.roots.len() - 1
+    }
+
+    fn remove(&mut self, r: usize, key: &[u8]) {
+        if let Some(e) = self.roots[r].map.remove(key) {
+            self.entries -= 1;
             self.memory_bytes -= e.opened.memory.as_ref().map_or(0, Bytes::len);
         }
     }
 
-    fn insert(&mut self, key: (PathBuf, bool), e: Entry) {
+    fn insert(&mut self, r: usize, key: Box<[u8]>, e: Entry) {
         let size = e.opened.memory.as_ref().map_or(0, Bytes::len);
+        self.remove(r, &key);
         // Evict arbitrary entries (hash order, so effectively random) until the new one fits:
         // cheap, bounded, and good enough when the working set is smaller than the cache.
-        while !self.map.is_empty()
-            && (self.map.len() >= MAX_ENTRIES || self.memory_bytes + size > MAX_MEMORY_BYTES)
+        while self.entries > 0 && (self.entries >= MAX_ENTRIES || self.memory_bytes + size > MAX_MEMORY_BYTES)
         {
-            let Some(victim) = self.map.keys().next().cloned() else { break };
-            self.remove(&victim);
+            let Some((vr, victim)) = self
+                .roots
+                .iter()
+                .enumerate()
+                .find_map(|(i, rc)| rc.map.keys().next().map(|k| (i, k.clone())))
+            else {
+                break;
+            };
+            self.remove(vr, &victim);
         }
+        self.entries += 1;
         self.memory_bytes += size;
-        if let Some(old) = self.map.insert(key, e) {
-            self.memory_bytes -= old.opened.memory.as_ref().map_or(0, Bytes::len);
-        }
+        self.roots[r].map.insert(key, e);
     }
 }
 
@@ -207,8 +239,10 @@ mod tests {
         std::fs::write(root.join("a.txt"), "three").expect("write");
         assert_eq!(lookup(&root, Path::new("a.txt"), false).expect("found").facts.len, 3);
         CACHE.with(|c| {
-            for e in c.borrow_mut().map.values_mut() {
-                e.checked -= REVALIDATE;
+            for rc in c.borrow_mut().roots.iter_mut() {
+                for e in rc.map.values_mut() {
+                    e.checked -= REVALIDATE;
+                }
             }
         });
         let o = lookup(&root, Path::new("a.txt"), false).expect("found");
@@ -246,6 +280,7 @@ mod tests {
     #[test]
     fn memory_stays_within_its_bound() {
         let mut c = Cache::default();
+        let r = c.root_index(Path::new("/"), false);
         let blob = Bytes::from(vec![0u8; 1 << 20]);
         for i in 0..100 {
             let opened = Opened {
@@ -260,9 +295,10 @@ mod tests {
                 path: Path::new("/x").into(),
                 memory: Some(blob.clone()),
             };
-            c.insert((PathBuf::from(format!("/f{i}")), false), Entry { opened, checked: Instant::now() });
+            c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: Instant::now() });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);
         }
-        assert_eq!(c.memory_bytes, c.map.len() << 20);
+        assert_eq!(c.memory_bytes, c.roots[r].map.len() << 20);
+        assert_eq!(c.entries, c.roots[r].map.len());
     }
 }
