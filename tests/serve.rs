@@ -11,14 +11,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn curl(args: &[&str]) -> std::process::Output {
-    Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl is installed by scripts/test.sh")
-}
-
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the command name (which may hold spaces) start after the last ')'.

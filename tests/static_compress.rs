@@ -7,7 +7,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
@@ -63,14 +62,6 @@ fn set_mtime(p: &Path, t: SystemTime) {
 
 fn varies(r: &Resp) -> bool {
     r.header("vary").is_some_and(|v| v.to_ascii_lowercase().contains("accept-encoding"))
-}
-
-fn curl(args: &[&str]) -> std::process::Output {
-    Command::new("curl")
-        .args(["-sS", "--max-time", "20"])
-        .args(args)
-        .output()
-        .expect("curl is installed by scripts/test.sh")
 }
 
 #[test]

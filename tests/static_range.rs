@@ -197,19 +197,19 @@ fn if_range_honours_the_range_only_on_a_match() {
 fn curl_range_downloads_the_right_bytes() {
     let s = site();
     let url = format!("http://{}/big.bin", s.server.addr);
-    let (code, out, err) = curl(&["-r", "1000-1999", &url]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out == s.data[1000..2000]);
-    let (code, out, err) = curl(&["-r", "-100", &url]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out == s.data[LEN - 100..]);
+    let out = curl(&["-r", "1000-1999", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == s.data[1000..2000]);
+    let out = curl(&["-r", "-100", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == s.data[LEN - 100..]);
     // Resuming a download: `-C` sends an open range from the given offset.
-    let (code, out, err) = curl(&["-C", "299000", &url]);
-    assert_eq!(code, 0, "{err}");
-    assert!(out == s.data[299_000..]);
-    let (_, head, _) =
+    let out = curl(&["-C", "299000", &url]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout == s.data[299_000..]);
+    let out =
         curl(&["-r", "0-3", "-o", "/dev/null", "-D", "-", &format!("http://{}/small.txt", s.server.addr)]);
-    let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+    let head = String::from_utf8(out.stdout).unwrap().to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 206"), "{head}");
     assert!(head.contains("content-range: bytes 0-3/10"), "{head}");
 }

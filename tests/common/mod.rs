@@ -247,9 +247,7 @@ pub fn get_with(addr: SocketAddr, target: &str, fields: &[(&str, &str)]) -> Resp
     send(addr, "GET", target, fields)
 }
 
-/// Runs `curl -sS` with `args`; returns (status code, stdout bytes, stderr text).
-pub fn curl(args: &[&str]) -> (i32, Vec<u8>, String) {
-    let out =
-        Command::new("curl").arg("-sS").args(args).output().expect("run curl (scripts/test.sh installs it)");
-    (out.status.code().unwrap_or(-1), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+/// Runs `curl -sS --max-time 20` with `args` (scripts/test.sh installs curl).
+pub fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl").args(["-sS", "--max-time", "20"]).args(args).output().expect("run curl")
 }
