@@ -41,6 +41,11 @@ pub trait Service {
     fn on_turn_end(&mut self, cx: &mut Ctx<'_, Self::Message>) {
         let _ = cx;
     }
+    /// Work is pending that needs no readiness edge (a connection that yielded its turn):
+    /// the next `epoll_wait` must not block.
+    fn wants_turn(&self) -> bool {
+        false
+    }
     /// Open connections; the worker stops accepting at its share of `max_conns`, and exits
     /// a graceful shutdown when this reaches zero.
     fn connections(&self) -> usize;
@@ -213,6 +218,9 @@ impl Worker {
             if let Some(d) = drain_deadline {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
+            if service.wants_turn() {
+                timeout = Some(Duration::ZERO);
             }
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}

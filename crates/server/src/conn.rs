@@ -40,6 +40,8 @@ pub(crate) const CAN_READ: u8 = 1;
 pub(crate) const CAN_WRITE: u8 = 2;
 /// The peer's FIN was seen: read until 0, not just until a short read.
 pub(crate) const HUP: u8 = 4;
+/// Stopped at its turn budget with the socket still writable: run again next turn.
+pub(crate) const YIELDED: u8 = 8;
 
 /// Where the connection is in its life (RFC 9112 §9.3 persistence, §9.6 tear-down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,6 +220,10 @@ impl Conn {
                 }
                 match flush(&mut self.stream, a, progress)? {
                     Flushed::All => {}
+                    Flushed::Yield => {
+                        self.ready |= YIELDED;
+                        return Ok(());
+                    }
                     Flushed::Blocked => {
                         self.ready &= !CAN_WRITE;
                         return Ok(());

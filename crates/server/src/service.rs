@@ -11,7 +11,7 @@ use pollux_reactor::mio::{event::Event, Interest, Token};
 use pollux_reactor::{Ctx, ListenerConfig, Pool, RunConfig, Service, TimerKind};
 use slab::Slab;
 
-use crate::conn::{Active, Conn, State, Wait, CAN_READ, CAN_WRITE, HUP};
+use crate::conn::{Active, Conn, State, Wait, CAN_READ, CAN_WRITE, HUP, YIELDED};
 use crate::date::Clock;
 use crate::log::Log;
 use crate::{AccessLog, Handler, Options};
@@ -63,6 +63,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             Log::open(&AccessLog::Off).unwrap_or_else(|_| unreachable!("opening no log cannot fail"))
         });
         HttpService {
+            yielded: Vec::new(),
             conns: Slab::new(),
             env: Env {
                 handler: handler.clone(),
@@ -102,6 +103,8 @@ impl<H> Env<H> {
 struct HttpService<H> {
     conns: Slab<Conn>,
     env: Env<H>,
+    /// Connections that yielded at their turn budget, run again at the end of the turn.
+    yielded: Vec<usize>,
 }
 
 impl<H: Handler> HttpService<H> {
@@ -111,6 +114,10 @@ impl<H: Handler> HttpService<H> {
         let Some(conn) = self.conns.get_mut(token) else { return };
         let before = conn.wait();
         let progress = conn.run(&mut self.env, cx.draining);
+        if conn.ready & YIELDED != 0 {
+            conn.ready &= !YIELDED;
+            self.yielded.push(token);
+        }
         let after = conn.wait();
         let kind = match after {
             Wait::Nothing => {
@@ -204,8 +211,18 @@ impl<H: Handler> Service for HttpService<H> {
         }
     }
 
-    fn on_turn_end(&mut self, _cx: &mut Ctx<'_, ()>) {
+    fn on_turn_end(&mut self, cx: &mut Ctx<'_, ()>) {
+        // Each yielded connection gets one more turn; the ones that yield again wait for the
+        // next loop turn (which polls without blocking, see `wants_turn`).
+        let again = std::mem::take(&mut self.yielded);
+        for &token in &again {
+            self.drive(cx, token);
+        }
         self.env.log.flush();
+    }
+
+    fn wants_turn(&self) -> bool {
+        !self.yielded.is_empty()
     }
 
     fn connections(&self) -> usize {
