@@ -110,6 +110,7 @@ fn respond(
             keep_alive_header: keep_alive && version == http::Version::HTTP_10,
             date: b"Sun, 06 Nov 1994 08:49:37 GMT",
             server: b"pollux",
+            server_and_date: b"Server: pollux\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
         },
     );
     let blank = head.windows(4).position(|w| w == b"\r\n\r\n");

@@ -10,11 +10,21 @@ pub(crate) struct Clock {
     http: [u8; 29],
     /// `[10/Oct/2000:13:55:36 +0000]`, as Common Log Format wants.
     clf: [u8; 28],
+    /// `Server: NAME\r\nDate: …\r\n`, ready to copy into a response head.
+    server_and_date: Vec<u8>,
+    server: String,
 }
 
 impl Clock {
-    pub(crate) fn new() -> Self {
-        let mut c = Clock { second: u64::MAX, http: [b' '; 29], clf: [b' '; 28] };
+    /// A clock whose pre-encoded lines name `server` (empty: no `Server` line).
+    pub(crate) fn new(server: &str) -> Self {
+        let mut c = Clock {
+            second: u64::MAX,
+            http: [b' '; 29],
+            clf: [b' '; 28],
+            server_and_date: Vec::new(),
+            server: server.to_owned(),
+        };
         c.refresh();
         c
     }
@@ -32,6 +42,20 @@ impl Clock {
             self.http.copy_from_slice(s.as_bytes());
         }
         self.clf = clf_stamp(secs);
+        let b = &mut self.server_and_date;
+        b.clear();
+        if !self.server.is_empty() {
+            b.extend_from_slice(b"Server: ");
+            b.extend_from_slice(self.server.as_bytes());
+            b.extend_from_slice(b"\r\n");
+        }
+        b.extend_from_slice(b"Date: ");
+        b.extend_from_slice(&self.http);
+        b.extend_from_slice(b"\r\n");
+    }
+
+    pub(crate) fn server_and_date(&self) -> &[u8] {
+        &self.server_and_date
     }
 
     pub(crate) fn http(&self) -> &[u8] {
@@ -100,7 +124,8 @@ mod tests {
 
     #[test]
     fn http_date_is_imf_fixdate() {
-        let c = Clock::new();
+        let c = Clock::new("pollux");
+        assert!(c.server_and_date().starts_with(b"Server: pollux\r\nDate: "));
         assert!(c.http().ends_with(b" GMT"));
         assert_eq!(c.http()[3], b',');
     }

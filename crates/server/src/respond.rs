@@ -48,6 +48,7 @@ pub(crate) fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight,
             keep_alive_header: version == Version::HTTP_10 && !close,
             date: env.clock.http(),
             server: env.server_name.as_bytes(),
+            server_and_date: env.clock.server_and_date(),
         },
     );
     let mut sent = 0;
@@ -103,6 +104,7 @@ pub(crate) fn error_response<H>(env: &mut Env<H>, a: &mut Active, peer: &SocketA
             keep_alive_header: false,
             date: env.clock.http(),
             server: env.server_name.as_bytes(),
+            server_and_date: env.clock.server_and_date(),
         },
     );
     a.wbuf.extend_from_slice(&body);

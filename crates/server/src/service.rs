@@ -69,7 +69,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
                 handler: handler.clone(),
                 opts: opts.clone(),
                 pool: Pool::new(POOL_MAX),
-                clock: Clock::new(),
+                clock: Clock::new(&opts.server_name),
                 log,
                 server_name: opts.server_name.clone(),
             },
