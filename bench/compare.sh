@@ -2,7 +2,9 @@
 # Side-by-side benchmark: pollux against nginx, lighttpd, h2o and the ceiling server, one core
 # each, in one run (the kit in ../shared/bench pins every server to CPU 0 and wrk to CPU 1).
 #
-# Usage: bench/compare.sh [--seconds N] [--only plain,plain16,small,small16,asset,big,idle]
+# Usage: bench/compare.sh [--runs N] [--seconds N] [--only plain,plain16,small,small16,asset,big,idle]
+#   --runs N repeats the whole comparison N times and prints per-cell medians (bench/median.py):
+#   on this shared machine one run moves by ±15%, too much for targets that sit near parity.
 #   --app    is target/release/examples/hello (plaintext scenarios)
 #   --static is target/release/pollux serve (file scenarios and idle-connection memory)
 # Needs: apt-get install -y nginx lighttpd h2o wrk gcc python3 (installed here if missing).
@@ -22,6 +24,17 @@ cargo build --release --bin pollux --example hello
 # 10,000 idle connections need descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 bin=$PWD/target/release
+runs=1
+if [ "${1:-}" = --runs ]; then runs=$2; shift 2; fi
+if [ "$runs" -gt 1 ]; then
+  for i in $(seq "$runs"); do
+    "$kit/compare.sh" \
+      --app "$bin/examples/hello --bind 127.0.0.1:{port} --workers 1" \
+      --static "$bin/pollux serve {root} --bind 127.0.0.1:{port} --workers 1 --access-log off" \
+      "$@" | tee /dev/stderr
+  done | python3 bench/median.py
+  exit
+fi
 exec "$kit/compare.sh" \
   --app "$bin/examples/hello --bind 127.0.0.1:{port} --workers 1" \
   --static "$bin/pollux serve {root} --bind 127.0.0.1:{port} --workers 1 --access-log off" \
