@@ -84,6 +84,10 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
                 Some(Sending::Bytes(body)) => {
                     stream.write_vectored(&[io::IoSlice::new(pending), io::IoSlice::new(body)])
                 }
+                // A file follows: MSG_MORE holds the head back so it leaves in the same
+                // segments as the first sendfile pages (nginx and lighttpd cork for the same
+                // reason) instead of as a packet of its own.
+                Some(Sending::File { left, .. }) if *left > 0 => send_more(stream, pending),
                 _ => stream.write(pending),
             };
             match res {
@@ -183,5 +187,18 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
                 }
             }
         }
+    }
+}
+
+/// `send(2)` with `MSG_MORE`: the kernel queues the bytes without pushing a segment.
+fn send_more(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the duration of the call.
+    let n = unsafe {
+        libc::send(stream.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_MORE | libc::MSG_NOSIGNAL)
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
     }
 }
