@@ -45,6 +45,8 @@ pub(crate) struct Opened {
     /// The resolved path on disk (shared: cloning an `Opened` allocates nothing).
     pub(crate) path: Arc<Path>,
     memory: Option<Bytes>,
+    /// An open descriptor for a larger file, shared by every response that sends it.
+    file: Option<Arc<File>>,
 }
 
 impl Opened {
@@ -54,7 +56,10 @@ impl Opened {
             let end = (offset.saturating_add(len) as usize).min(m.len());
             return Ok(Body::Bytes(m.slice((offset as usize).min(end)..end)));
         }
-        let file = File::open(&self.path)?;
+        let file = match &self.file {
+            Some(f) => f.clone(),
+            None => Arc::new(File::open(&self.path)?),
+        };
         Ok(Body::File { file, offset, len })
     }
 
@@ -67,12 +72,19 @@ impl Opened {
 /// How long a cached entry is trusted without a `stat`.
 pub(crate) const REVALIDATE: Duration = Duration::from_secs(1);
 /// Files up to this size are kept in memory: they are answered with no system call but the
-/// socket write (and pipelined answers share one write).
-pub(crate) const MAX_MEMORY_FILE: u64 = 64 * 1024;
+/// socket write (and pipelined answers share one write). Larger ones are cheaper through
+/// `sendfile` from a kept descriptor, which copies nothing in the server: for the 64 KiB
+/// benchmark file 20-22 µs of server CPU per request against 40-45 µs when written from
+/// memory (the same as `INLINE_BYTES`, where the write path stops copying).
+pub(crate) const MAX_MEMORY_FILE: u64 = 16 * 1024;
 /// Bytes of file content one worker keeps in memory.
 pub(crate) const MAX_MEMORY_BYTES: usize = 32 * 1024 * 1024;
 /// Entries one worker keeps (facts of large files and directories too).
 pub(crate) const MAX_ENTRIES: usize = 8192;
+/// Descriptors of larger files one worker keeps open (nginx's `open_file_cache` idea): a hit
+/// then costs `sendfile` alone, not `open` + `sendfile` + `close`. Bounded so the cache never
+/// takes more than a sliver of `RLIMIT_NOFILE` from the connections.
+pub(crate) const MAX_OPEN_FILES: usize = 128;
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
@@ -86,6 +98,7 @@ struct Cache {
     roots: Vec<RootCache>,
     entries: usize,
     memory_bytes: usize,
+    open_files: usize,
 }
 
 struct RootCache {
@@ -117,14 +130,16 @@ pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Resu
             }
             cache.remove(r, key);
         }
-        let opened = load(root, &root.join(rel), follow_symlinks)?;
+        let keep_open = cache.open_files < MAX_OPEN_FILES;
+        let opened = load(root, &root.join(rel), follow_symlinks, keep_open)?;
         cache.insert(r, key.into(), Entry { opened: opened.clone(), checked: now });
         Ok(opened)
     })
 }
 
-/// A fresh look at the file system: stat, the symlink policy, and the content if small.
-fn load(root: &Path, path: &Path, follow_symlinks: bool) -> io::Result<Opened> {
+/// A fresh look at the file system: stat, the symlink policy, and the content if small (or,
+/// with `keep_open`, an open descriptor if large).
+fn load(root: &Path, path: &Path, follow_symlinks: bool, keep_open: bool) -> io::Result<Opened> {
     let meta = std::fs::metadata(path)?;
     // A FIFO or device under the root would block the worker on open or read: only regular
     // files and directories exist as far as the web is concerned.
@@ -139,9 +154,13 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool) -> io::Result<Opened> {
         }
     }
     let facts = facts(&meta);
-    let memory =
-        if meta.is_file() && meta.len() <= MAX_MEMORY_FILE { read_small(path, &facts)? } else { None };
-    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory })
+    let (mut memory, mut file) = (None, None);
+    if meta.is_file() && meta.len() <= MAX_MEMORY_FILE {
+        memory = read_small(path, &facts)?;
+    } else if meta.is_file() && keep_open {
+        file = open_same(path, &facts)?.map(Arc::new);
+    }
+    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory, file })
 }
 
 /// The content of a small file, unless it changed while we read it (then it is served from
@@ -152,6 +171,12 @@ fn read_small(path: &Path, facts: &FileFacts) -> io::Result<Option<Bytes>> {
     f.by_ref().take(MAX_MEMORY_FILE + 1).read_to_end(&mut buf)?;
     let unchanged = buf.len() as u64 == facts.len && f.metadata().is_ok_and(|m| same_file(facts, &m));
     Ok(unchanged.then(|| Bytes::from(buf)))
+}
+
+/// The file opened, unless what opened is not what was stat'ed (replaced in between).
+fn open_same(path: &Path, facts: &FileFacts) -> io::Result<Option<File>> {
+    let f = File::open(path)?;
+    Ok(f.metadata().is_ok_and(|m| same_file(facts, &m)).then_some(f))
 }
 
 fn same_file(f: &FileFacts, m: &Metadata) -> bool {
@@ -176,6 +201,7 @@ impl Cache {
         if let Some(e) = self.roots[r].map.remove(key) {
             self.entries -= 1;
             self.memory_bytes -= e.opened.memory.as_ref().map_or(0, Bytes::len);
+            self.open_files -= usize::from(e.opened.file.is_some());
         }
     }
 
@@ -198,6 +224,7 @@ impl Cache {
         }
         self.entries += 1;
         self.memory_bytes += size;
+        self.open_files += usize::from(e.opened.file.is_some());
         self.roots[r].map.insert(key, e);
     }
 }
@@ -238,13 +265,7 @@ mod tests {
         // designed; after it, the stat notices and the new content is loaded.
         std::fs::write(root.join("a.txt"), "three").expect("write");
         assert_eq!(lookup(&root, Path::new("a.txt"), false).expect("found").facts.len, 3);
-        CACHE.with(|c| {
-            for rc in c.borrow_mut().roots.iter_mut() {
-                for e in rc.map.values_mut() {
-                    e.checked -= REVALIDATE;
-                }
-            }
-        });
+        expire_all();
         let o = lookup(&root, Path::new("a.txt"), false).expect("found");
         assert_eq!(o.bytes().map(|b| &b[..]), Some(&b"three"[..]));
         let _ = std::fs::remove_dir_all(&root);
@@ -261,6 +282,68 @@ mod tests {
             Body::File { offset: 5, len: 10, .. } => {}
             other => panic!("unexpected {other:?}"),
         }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    fn expire_all() {
+        CACHE.with(|c| {
+            for rc in c.borrow_mut().roots.iter_mut() {
+                for e in rc.map.values_mut() {
+                    e.checked -= REVALIDATE;
+                }
+            }
+        });
+    }
+
+    fn file_bytes(body: Body) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        match body {
+            Body::File { file, offset, len } => {
+                let mut out = vec![0; len as usize];
+                file.read_exact_at(&mut out, offset).expect("read");
+                out
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn large_files_share_one_descriptor_and_a_replaced_file_is_seen_after_revalidation() {
+        let root = tmp("fd");
+        let len = MAX_MEMORY_FILE as usize + 100;
+        std::fs::write(root.join("f"), vec![b'a'; len]).expect("write");
+        let o = lookup(&root, Path::new("f"), false).expect("found");
+        let (b1, b2) = (o.body(0, 4).expect("body"), o.body(0, 4).expect("body"));
+        match (&b1, &b2) {
+            (Body::File { file: f1, .. }, Body::File { file: f2, .. }) => assert!(Arc::ptr_eq(f1, f2)),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(file_bytes(b1), b"aaaa");
+        // Replaced by rename (a new inode), as deploy tools do: after the window the stat sees
+        // the new identity and the new file is opened.
+        std::fs::write(root.join("g"), vec![b'b'; len + 1]).expect("write");
+        std::fs::rename(root.join("g"), root.join("f")).expect("rename");
+        expire_all();
+        let o = lookup(&root, Path::new("f"), false).expect("found");
+        assert_eq!(o.facts.len, len as u64 + 1);
+        assert_eq!(file_bytes(o.body(0, 4).expect("body")), b"bbbb");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn open_descriptors_stay_within_their_bound() {
+        let root = tmp("fds");
+        let n = MAX_OPEN_FILES + 20;
+        for i in 0..n {
+            std::fs::write(root.join(format!("f{i}")), vec![b'x'; MAX_MEMORY_FILE as usize + 1])
+                .expect("write");
+        }
+        for i in 0..n {
+            let o = lookup(&root, Path::new(&format!("f{i}")), false).expect("found");
+            // Past the bound a file is opened per response instead: still served.
+            assert_eq!(file_bytes(o.body(0, 1).expect("body")), b"x");
+        }
+        CACHE.with(|c| assert!(c.borrow().open_files <= MAX_OPEN_FILES));
         let _ = std::fs::remove_dir_all(&root);
     }
 
@@ -294,6 +377,7 @@ mod tests {
                 }),
                 path: Path::new("/x").into(),
                 memory: Some(blob.clone()),
+                file: None,
             };
             c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: Instant::now() });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);

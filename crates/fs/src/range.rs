@@ -117,7 +117,7 @@ pub(crate) fn content_range(r: &Range<u64>, len: u64) -> String {
 #[derive(Debug)]
 enum Source {
     Memory(Bytes),
-    File(std::fs::File),
+    File(std::sync::Arc<std::fs::File>),
 }
 
 /// A `multipart/byteranges` body (§14.6), produced part by part.
@@ -321,9 +321,14 @@ mod tests {
         std::fs::write(&path, &data).unwrap_or_else(|e| panic!("{e}"));
         let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("{e}"));
         let _ = std::fs::remove_file(&path);
-        let mut m =
-            Multipart::new(Body::File { file, offset: 0, len: 300_000 }, &[5..250_000], 300_000, b"x/y", "B")
-                .unwrap_or_else(|e| panic!("{e}"));
+        let mut m = Multipart::new(
+            Body::File { file: file.into(), offset: 0, len: 300_000 },
+            &[5..250_000],
+            300_000,
+            b"x/y",
+            "B",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         let mut got = Vec::new();
         while let Some(c) = m.next_chunk() {
             let c = c.unwrap_or_else(|e| panic!("{e}"));

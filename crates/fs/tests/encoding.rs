@@ -52,8 +52,9 @@ fn call(h: &ServeDir, method: &str, target: &str, accept: &str) -> Response<Body
 fn bytes(body: Body) -> Vec<u8> {
     match body {
         Body::Bytes(b) => b.to_vec(),
-        Body::File { mut file, offset, len } => {
+        Body::File { file, offset, len } => {
             let mut out = Vec::new();
+            let mut file = &*file;
             file.seek(SeekFrom::Start(offset)).unwrap();
             file.take(len).read_to_end(&mut out).unwrap();
             out

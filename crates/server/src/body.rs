@@ -3,6 +3,7 @@
 use std::fmt;
 use std::fs::File;
 use std::io;
+use std::sync::Arc;
 
 use bytes::Bytes;
 
@@ -17,8 +18,9 @@ pub enum Body {
     Bytes(Bytes),
     /// `len` bytes of `file` from `offset`. Small regions are copied into the write buffer;
     /// large ones go out with `sendfile(2)`, so a slow reader never makes the server hold the
-    /// file in memory.
-    File { file: File, offset: u64, len: u64 },
+    /// file in memory. The file is shared so a cache can keep one descriptor open for many
+    /// responses (no `open`/`close` per request).
+    File { file: Arc<File>, offset: u64, len: u64 },
     /// Chunks produced on demand, as the socket can take them (chunked unless the length
     /// is known).
     Stream(Box<dyn BodyStream>),

@@ -113,7 +113,7 @@ pub(crate) enum Sending {
     /// `writev`) instead of being copied into the write buffer.
     Bytes(Bytes),
     File {
-        file: std::fs::File,
+        file: std::sync::Arc<std::fs::File>,
         offset: u64,
         left: u64,
     },

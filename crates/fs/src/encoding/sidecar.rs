@@ -13,6 +13,7 @@ use std::ffi::OsString;
 use std::fs::{Metadata, OpenOptions};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
@@ -78,7 +79,7 @@ pub(crate) fn open(
     }
     Some(Encoded {
         coding,
-        body: Body::File { file, offset: 0, len: found.len },
+        body: Body::File { file: Arc::new(file), offset: 0, len: found.len },
         len: found.len,
         etag: found.etag.clone(),
     })
