@@ -116,6 +116,8 @@ pub(crate) enum Sending {
         file: std::sync::Arc<std::fs::File>,
         offset: u64,
         left: u64,
+        /// `TCP_CORK` is set for the length of this body (see `io::flush`).
+        corked: bool,
     },
     Stream {
         stream: Box<dyn BodyStream>,
