@@ -31,7 +31,7 @@ if [ "$runs" -gt 1 ]; then
     "$kit/compare.sh" \
       --app "$bin/examples/hello --bind 127.0.0.1:{port} --workers 1" \
       --static "$bin/pollux serve {root} --bind 127.0.0.1:{port} --workers 1 --access-log off" \
-      "$@" | tee /dev/stderr
+      "$@" | tee -a /dev/stderr
   done | python3 bench/median.py
   exit
 fi

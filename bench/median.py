@@ -32,7 +32,8 @@ for (sc, metric), runs in rows.items():
     peers = [m[p] for p in PEERS if m[p] is not None]
     best = (min(peers) if lower_is_better else max(peers)) if peers else None
     ratio = m["candidate"] / best if best and m["candidate"] is not None else None
-    per_run = ",".join(r.get("candidate/best", "-") for r in runs)
+    # A run whose ratio is undefined (h2o's idle growth can be 0) shows the candidate's figure.
+    per_run = ",".join((r.get("candidate/best") or "").strip("-") or r["candidate"] for r in runs)
     fmt = lambda v: "-" if v is None else (f"{v:.2f}" if v < 100 else f"{v:.0f}")
     print("\t".join([sc, metric, str(len(runs))] + [fmt(m[k]) for k in ["candidate"] + PEERS + ["limit"]]
                     + [fmt(best), "-" if ratio is None else f"{ratio:.2f}", per_run]))
