@@ -168,6 +168,7 @@ impl ServeDir {
         }
         // Checked against the default root; a virtual host without the file answers plain 404.
         let rel = crate::path::resolve(&format!("/{}", file.display()))
+            .map(std::borrow::Cow::into_owned)
             .ok_or_else(|| err(io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path")))?;
         if !self.root.join(&rel).is_file() {
             return Err(err(io::Error::new(

@@ -29,7 +29,7 @@ mod vhost;
 pub use config::{ConfigError, ServeDir};
 pub use encoding::Compression;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use http::header::{HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
@@ -46,7 +46,10 @@ impl Handler for ServeDir {
             _ => return pages::not_allowed(),
         }
         let root = self.vhosts.root_for(&req, &self.root);
-        let Some(rel) = path::resolve(req.uri().path()) else {
+        // A clone of the URI is reference counts only; the resolved path may borrow from it
+        // while the request itself moves on to the response.
+        let uri = req.uri().clone();
+        let Some(rel) = path::resolve(uri.path()) else {
             return self.not_found(req, root);
         };
         if !self.hidden && path::is_hidden(&rel) {
@@ -57,7 +60,7 @@ impl Handler for ServeDir {
             // links if it were answered with the file).
             Ok(o) if !o.facts.is_dir && req.uri().path().ends_with('/') => self.not_found(req, root),
             Ok(o) if !o.facts.is_dir => file::respond(self, req, path::as_str(&rel), &o, StatusCode::OK),
-            Ok(_) => self.directory(req, root, rel),
+            Ok(_) => self.directory(req, root, &rel),
             Err(e) if pages::is_not_found(&e) => self.not_found(req, root),
             Err(e) => pages::io_error(&e),
         }
@@ -65,9 +68,9 @@ impl Handler for ServeDir {
 }
 
 impl ServeDir {
-    fn directory(&self, req: Request<Body>, root: &Path, rel: PathBuf) -> Response<Body> {
+    fn directory(&self, req: Request<Body>, root: &Path, rel: &Path) -> Response<Body> {
         if !req.uri().path().ends_with('/') {
-            return redirect_to_slash(&req, &rel);
+            return redirect_to_slash(&req, rel);
         }
         let index = rel.join("index.html");
         match cache::lookup(root, &index, self.follow_symlinks) {
@@ -83,12 +86,12 @@ impl ServeDir {
             return self.not_found(req, root);
         }
         let (key, desc) = listing::sort_from_query(req.uri().query());
-        let mut entries = match listing::read(&root.join(&rel), root, self.hidden, self.follow_symlinks) {
+        let mut entries = match listing::read(&root.join(rel), root, self.hidden, self.follow_symlinks) {
             Ok(v) => v,
             Err(e) => return pages::io_error(&e),
         };
         listing::sort(&mut entries, key, desc);
-        let url = path::to_url(&rel);
+        let url = path::to_url(rel);
         let url = if url.ends_with('/') { url } else { url + "/" };
         listing::response(&entries, &url, key, desc, listing::wants_json(req.headers()))
     }

@@ -66,7 +66,9 @@ pub(crate) fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight,
                     close = true;
                 }
             }
-            Body::File { file, offset, len } => a.sending = Some(Sending::File { file, offset, left: len, corked: false }),
+            Body::File { file, offset, len } => {
+                a.sending = Some(Sending::File { file, offset, left: len, corked: false })
+            }
             Body::Stream(stream) => {
                 a.sending = Some(Sending::Stream { stream, chunked: framing == Framing::Chunked, left: len })
             }
