@@ -47,6 +47,8 @@ pub(crate) struct Opened {
     memory: Option<Bytes>,
     /// An open descriptor for a larger file, shared by every response that sends it.
     file: Option<Arc<File>>,
+    /// `Content-Type` from the file's name, worked out once rather than per response.
+    pub(crate) content_type: HeaderValue,
 }
 
 impl Opened {
@@ -160,7 +162,9 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool, keep_open: bool) -> io:
     } else if meta.is_file() && keep_open {
         file = open_same(path, &facts)?.map(Arc::new);
     }
-    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory, file })
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let content_type = crate::mime::content_type(name);
+    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory, file, content_type })
 }
 
 /// The content of a small file, unless it changed while we read it (then it is served from
@@ -378,6 +382,7 @@ mod tests {
                 path: Path::new("/x").into(),
                 memory: Some(blob.clone()),
                 file: None,
+                content_type: HeaderValue::from_static("x/y"),
             };
             c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: Instant::now() });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);

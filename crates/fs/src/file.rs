@@ -41,7 +41,7 @@ pub(crate) fn respond(
     status: StatusCode,
 ) -> Response<Body> {
     let facts = &file.facts;
-    let content_type = crate::mime::content_type(rel);
+    let content_type = file.content_type.clone();
     let ok = status == StatusCode::OK;
     let identity = Validators { etag: &facts.etag, modified: facts.modified };
 
