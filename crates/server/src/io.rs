@@ -21,9 +21,11 @@ pub(crate) enum Flushed {
 
 /// Bytes of file body one connection may send per loop turn, so one download cannot hold the
 /// worker for a whole send buffer (megabytes) while other connections wait. Measured on the
-/// 32 MiB, 4-connection benchmark: no budget 0.93–1.14 GB/s, 512 KiB no better, 64 KiB
-/// 1.16–1.38, 128 KiB 1.30–1.67 (h2o 1.87–2.21 in the same minute; docs/benchmarks.md).
-pub(crate) const TURN_BUDGET: u64 = 128 * 1024;
+/// 32 MiB, 4-connection benchmark with the body corked (see `set_cork`), six alternating
+/// 4-second runs each: 128 KiB 1.69 GB/s mean, 512 KiB 1.96, 2 MiB 1.86, nginx 1.69 (its
+/// `sendfile_max_chunk` is 2 MiB). Before corking, budgets above 128 KiB were no better,
+/// because every call ended in a small pushed segment (docs/benchmarks.md).
+pub(crate) const TURN_BUDGET: u64 = 512 * 1024;
 
 pub(crate) enum Read {
     /// Bytes arrived (maybe more wait).
