@@ -17,7 +17,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::HeaderValue;
@@ -92,6 +92,16 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
+/// The monotonic clock at the kernel's tick resolution (`CLOCK_MONOTONIC_COARSE`, a few ms):
+/// plenty for a one-second window, and it reads a cached value where `Instant::now` reads the
+/// TSC — the latter showed as 1.5% of the cycles of a pipelined 1 KiB file request.
+fn coarse_now() -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// One worker's cache. Entries are grouped by root (a handful: the default root and the
 /// virtual hosts) and keyed by the relative path's bytes, so a hit needs neither a joined
 /// `PathBuf` nor `Path`'s component-wise hashing — both showed in the profile.
@@ -111,19 +121,20 @@ struct RootCache {
 
 struct Entry {
     opened: Opened,
-    checked: Instant,
+    /// When the entry was last confirmed, in [`coarse_now`]'s clock.
+    checked: Duration,
 }
 
 /// Looks up `root/rel`. With `follow_symlinks` false, a path whose real location is outside
 /// `root` is reported as `NotFound` (the caller's 404).
 pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Result<Opened> {
     let key = rel.as_os_str().as_bytes();
-    let now = Instant::now();
+    let now = coarse_now();
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let r = cache.root_index(root, follow_symlinks);
         if let Some(e) = cache.roots[r].map.get_mut(key) {
-            if now.duration_since(e.checked) < REVALIDATE {
+            if now.saturating_sub(e.checked) < REVALIDATE {
                 return Ok(e.opened.clone());
             }
             if std::fs::metadata(&e.opened.path).is_ok_and(|m| same_file(&e.opened.facts, &m)) {
@@ -293,7 +304,7 @@ mod tests {
         CACHE.with(|c| {
             for rc in c.borrow_mut().roots.iter_mut() {
                 for e in rc.map.values_mut() {
-                    e.checked -= REVALIDATE;
+                    e.checked = e.checked.saturating_sub(REVALIDATE);
                 }
             }
         });
@@ -384,7 +395,7 @@ mod tests {
                 file: None,
                 content_type: HeaderValue::from_static("x/y"),
             };
-            c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: Instant::now() });
+            c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: coarse_now() });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);
         }
         assert_eq!(c.memory_bytes, c.roots[r].map.len() << 20);

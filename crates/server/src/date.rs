@@ -1,6 +1,6 @@
 //! Dates formatted once a second, per worker: the `Date` header and the access-log stamp.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 /// Cached renderings of the current second.
 #[derive(Debug)]
@@ -29,15 +29,19 @@ impl Clock {
         c
     }
 
-    /// Re-renders if the second changed; cheap otherwise (one vDSO clock read).
+    /// Re-renders if the second changed; cheap otherwise: one read of the kernel's tick-time
+    /// clock (`CLOCK_REALTIME_COARSE`, no TSC read), which lags the second's turn by at most a
+    /// tick — nothing to a field of one-second resolution.
     pub(crate) fn refresh(&mut self) {
-        let now = SystemTime::now();
-        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
+        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+        let secs = ts.tv_sec.max(0) as u64;
         if secs == self.second {
             return;
         }
         self.second = secs;
-        let s = httpdate::fmt_http_date(now);
+        let s = httpdate::fmt_http_date(UNIX_EPOCH + std::time::Duration::from_secs(secs));
         if s.len() == 29 {
             self.http.copy_from_slice(s.as_bytes());
         }
