@@ -1,12 +1,13 @@
-//! What the handler knows about a file: its facts (length, times, validators) and, for small
-//! files, its bytes — cached per worker thread.
+//! What the handler knows about a file: its facts (length, times, validators, type) and, for
+//! small files, its bytes or, for larger ones, an open descriptor — cached per worker thread.
 //!
 //! A hit costs no system call: an entry is trusted for [`REVALIDATE`] after it was last checked,
 //! then one `stat` confirms it (same device, inode, length and mtime) or drops it. This is
-//! nginx's `open_file_cache_valid` idea with a one-second window, so an edited file is seen
-//! within a second. Files up to [`MAX_MEMORY_FILE`] are held in memory, bounded per worker by
-//! [`MAX_MEMORY_BYTES`] and [`MAX_ENTRIES`]; larger files are opened per request and sent with
-//! `sendfile`. Each worker thread has its own cache (`thread_local!`): nothing is shared or
+//! nginx's `open_file_cache_valid` idea with a one-second window, so an edited or replaced file
+//! is seen within a second. Files up to [`MAX_MEMORY_FILE`] are held in memory, bounded per
+//! worker by [`MAX_MEMORY_BYTES`] and [`MAX_ENTRIES`]; up to [`MAX_OPEN_FILES`] larger ones are
+//! kept open and sent from that descriptor with `sendfile` (past the bound, opened per
+//! request). Each worker thread has its own cache (`thread_local!`): nothing is shared or
 //! locked on the request path.
 
 use std::cell::RefCell;

@@ -206,32 +206,10 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
 
 /// `send(2)` with `MSG_MORE`: the kernel queues the bytes without pushing a segment.
 fn send_more(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: `buf` is valid for reads of `buf.len()` bytes for the duration of the call.
-    let n = unsafe {
-        libc::send(stream.as_raw_fd(), buf.as_ptr().cast(), buf.len(), libc::MSG_MORE | libc::MSG_NOSIGNAL)
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+    socket2::SockRef::from(stream).send_with_flags(buf, libc::MSG_MORE | libc::MSG_NOSIGNAL)
 }
 
+/// `TCP_CORK` on or off; turning it off pushes what it held.
 fn set_cork(stream: &TcpStream, on: bool) -> io::Result<()> {
-    let v: libc::c_int = on.into();
-    // SAFETY: `v` is a valid c_int for the duration of the call, its size passed with it.
-    let r = unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_CORK,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    socket2::SockRef::from(stream).set_cork(on)
 }
