@@ -90,6 +90,37 @@ fn big_file_goes_out_whole() {
 }
 
 #[test]
+fn many_large_files_are_served_under_a_low_descriptor_limit() {
+    // The file cache keeps descriptors of larger files open. Under a low RLIMIT_NOFILE it
+    // must keep fewer, and a descriptor it cannot keep must never fail the request.
+    let root = TempRoot::new("fds");
+    let n = 60;
+    for i in 0..n {
+        std::fs::write(root.0.join(format!("f{i}.bin")), vec![b'a' + (i % 26) as u8; 20_000 + i]).unwrap();
+    }
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=64:64", "--"]).arg(pollux_bin()).arg("serve").arg(&root.0);
+    cmd.args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
+    let s = spawn(cmd);
+    let urls: Vec<String> = (0..n).map(|i| format!("http://{}/f{i}.bin", s.addr)).collect();
+    for round in 0..2 {
+        // One curl, one keep-alive connection, every file in turn.
+        let args = ["-o", "/dev/null", "-w", "%{http_code} %{size_download}\n"];
+        let mut all: Vec<&str> = Vec::new();
+        for u in &urls {
+            all.extend_from_slice(&args);
+            all.push(u);
+        }
+        let out = curl(&all);
+        let lines: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect();
+        assert_eq!(lines.len(), n, "round {round}: {lines:?}");
+        for (i, l) in lines.iter().enumerate() {
+            assert_eq!(l, &format!("200 {}", 20_000 + i), "round {round}, f{i}.bin");
+        }
+    }
+}
+
+#[test]
 fn binds_ipv6_and_several_addresses() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {
         eprintln!("SKIP: this machine has no IPv6 loopback");

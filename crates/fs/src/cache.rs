@@ -85,9 +85,23 @@ pub(crate) const MAX_MEMORY_BYTES: usize = 32 * 1024 * 1024;
 /// Entries one worker keeps (facts of large files and directories too).
 pub(crate) const MAX_ENTRIES: usize = 8192;
 /// Descriptors of larger files one worker keeps open (nginx's `open_file_cache` idea): a hit
-/// then costs `sendfile` alone, not `open` + `sendfile` + `close`. Bounded so the cache never
-/// takes more than a sliver of `RLIMIT_NOFILE` from the connections.
+/// then costs `sendfile` alone, not `open` + `sendfile` + `close`. At most this many, and at
+/// most [`open_files_allowed`]'s share of `RLIMIT_NOFILE`, so the caches never take the
+/// descriptors the connections need.
 pub(crate) const MAX_OPEN_FILES: usize = 128;
+
+/// This worker's bound on kept descriptors: [`MAX_OPEN_FILES`], or less under a low
+/// descriptor limit — all workers' caches together take at most a 32nd of it (the reactor
+/// keeps a 16th plus 32 in reserve beyond its connections).
+fn open_files_allowed() -> usize {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the struct we pass.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 0;
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (lim.rlim_cur as usize / 32 / workers).min(MAX_OPEN_FILES)
+}
 
 thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
@@ -106,12 +120,13 @@ fn coarse_now() -> Duration {
 /// One worker's cache. Entries are grouped by root (a handful: the default root and the
 /// virtual hosts) and keyed by the relative path's bytes, so a hit needs neither a joined
 /// `PathBuf` nor `Path`'s component-wise hashing — both showed in the profile.
-#[derive(Default)]
 struct Cache {
     roots: Vec<RootCache>,
     entries: usize,
     memory_bytes: usize,
     open_files: usize,
+    /// [`open_files_allowed`], read when the worker's cache is created.
+    open_files_max: usize,
 }
 
 struct RootCache {
@@ -144,7 +159,7 @@ pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Resu
             }
             cache.remove(r, key);
         }
-        let keep_open = cache.open_files < MAX_OPEN_FILES;
+        let keep_open = cache.open_files < cache.open_files_max;
         let opened = load(root, &root.join(rel), follow_symlinks, keep_open)?;
         cache.insert(r, key.into(), Entry { opened: opened.clone(), checked: now });
         Ok(opened)
@@ -172,7 +187,9 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool, keep_open: bool) -> io:
     if meta.is_file() && meta.len() <= MAX_MEMORY_FILE {
         memory = read_small(path, &facts)?;
     } else if meta.is_file() && keep_open {
-        file = open_same(path, &facts)?.map(Arc::new);
+        // Keeping a descriptor is an optimisation: if the open fails (the descriptor table is
+        // full, say) the response opens the file itself, or reports why it cannot.
+        file = open_same(path, &facts).ok().flatten().map(Arc::new);
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let content_type = crate::mime::content_type(name);
@@ -197,6 +214,18 @@ fn open_same(path: &Path, facts: &FileFacts) -> io::Result<Option<File>> {
 
 fn same_file(f: &FileFacts, m: &Metadata) -> bool {
     f.len == m.len() && f.id == (m.dev(), m.ino()) && m.modified().is_ok_and(|t| t == f.modified)
+}
+
+impl Default for Cache {
+    fn default() -> Cache {
+        Cache {
+            roots: Vec::new(),
+            entries: 0,
+            memory_bytes: 0,
+            open_files: 0,
+            open_files_max: open_files_allowed(),
+        }
+    }
 }
 
 impl Cache {
@@ -359,7 +388,7 @@ mod tests {
             // Past the bound a file is opened per response instead: still served.
             assert_eq!(file_bytes(o.body(0, 1).expect("body")), b"x");
         }
-        CACHE.with(|c| assert!(c.borrow().open_files <= MAX_OPEN_FILES));
+        CACHE.with(|c| assert!(c.borrow().open_files <= c.borrow().open_files_max.min(MAX_OPEN_FILES)));
         let _ = std::fs::remove_dir_all(&root);
     }
 
