@@ -1,0 +1,58 @@
+#!/bin/bash
+# Paired CPU-per-request measurement: pollux and one peer, both pinned to CPU 0, driven in
+# alternating wrk runs (pinned to CPU 1), so drift of this shared machine hits both alike.
+# compare.sh measures each server in its own 5-second window one after the other, and a
+# change of machine state between the windows lands in the ratio (±15% on single runs).
+#
+# Usage: bench/paired.sh plain|small [ROUNDS=10] [SECONDS=4]
+#   plain  target/release/examples/hello against nginx, GET /plaintext
+#   small  target/release/pollux serve against lighttpd, GET /index.html (1 KiB)
+# Prints, per round, user and system µs per request of each (ticks from /proc/PID/stat over
+# the run, divided by wrk's request count), then the mean of each and the ratio of means.
+# Needs: apt-get install -y nginx lighttpd wrk (and ../shared/bench beside the repository).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kit=$(cd ../shared/bench && pwd)
+case=${1:?plain or small}; rounds=${2:-10}; secs=${3:-4}
+cargo build --release --bin pollux --example hello
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+work=$(mktemp -d /tmp/paired.XXXXXX); chmod 755 "$work"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+"$kit/setup-www.sh" "$work/www" >/dev/null; chmod -R a+rX "$work/www"
+port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+pp=$(port) cp=$(port)
+if [ "$case" = plain ]; then
+  path=/plaintext
+  mkdir -p "$work/ngx/logs"; ln -s "$work/www" "$work/ngx/www"
+  sed -e "s|@PORT@|$pp|g" "$kit/peers/nginx.conf" > "$work/ngx/nginx.conf"
+  taskset -c 0 nginx -p "$work/ngx" -c nginx.conf & pids+=($!)
+  taskset -c 0 target/release/examples/hello --bind "127.0.0.1:$cp" --workers 1 >/dev/null & pids+=($!)
+else
+  path=/index.html
+  sed -e "s|@ROOT@|$work/www|g" -e "s|@PORT@|$pp|g" "$kit/peers/lighttpd.conf" > "$work/lighttpd.conf"
+  taskset -c 0 lighttpd -D -f "$work/lighttpd.conf" & pids+=($!)
+  taskset -c 0 target/release/pollux serve "$work/www" --bind "127.0.0.1:$cp" --workers 1 --access-log off \
+    >/dev/null & pids+=($!)
+fi
+peer_pid=${pids[0]} cand_pid=${pids[1]}
+sleep 1
+# nginx serves from a worker process, a child of its master.
+[ "$case" = plain ] && peer_pid=$(pgrep -P "$peer_pid" | head -1)
+run() { # PORT PID -> "user_us sys_us"
+  local a b n
+  a=$(awk '{print $14, $15}' "/proc/$2/stat")
+  n=$(taskset -c 1 wrk -t1 -c64 -d"${secs}s" "http://127.0.0.1:$1$path" | awk '/requests in/ {print $1}')
+  b=$(awk '{print $14, $15}' "/proc/$2/stat")
+  awk -v a="$a" -v b="$b" -v n="$n" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); f = 1e6 / hz / n
+    printf "%.2f %.2f", (y[1] - x[1]) * f, (y[2] - x[2]) * f }'
+}
+printf "round\tpeer_user\tpeer_sys\tpollux_user\tpollux_sys\tratio\n"
+for r in $(seq "$rounds"); do
+  p=$(run "$pp" "$peer_pid"); c=$(run "$cp" "$cand_pid")
+  echo "$r $p $c" | awk '{printf "%d\t%s\t%s\t%s\t%s\t%.2f\n", $1, $2, $3, $4, $5, ($4 + $5) / ($2 + $3)}'
+done | tee "$work/rows"
+awk '{pu += $2; ps += $3; cu += $4; cs += $5; n++} END {
+  printf "mean\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\n", pu/n, ps/n, cu/n, cs/n, (cu + cs) / (pu + ps) }' "$work/rows"
