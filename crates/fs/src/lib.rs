@@ -24,21 +24,31 @@ mod mime;
 mod pages;
 pub mod path;
 mod range;
+mod single;
 mod vhost;
 
 pub use config::{ConfigError, ServeDir};
 pub use encoding::Compression;
+pub use single::ServeFile;
 
 use std::path::Path;
 
 use http::header::{HeaderValue, LOCATION};
 use http::{Method, Request, Response, StatusCode};
-use pollux_server::{Body, ConnInfo, Handler};
+use pollux_server::{Body, ConnInfo, Handler, Reply};
 
 use crate::config::PageFile;
 
 impl Handler for ServeDir {
-    fn call(&self, req: Request<Body>, _conn: &ConnInfo) -> Response<Body> {
+    fn call(&self, req: Request<Body>, _conn: &ConnInfo) -> Reply {
+        Reply::Now(self.serve(req))
+    }
+}
+
+impl ServeDir {
+    /// Answers `req` from this directory: the whole static-file pipeline of the diagram
+    /// above. The application framework mounts it this way.
+    pub fn serve(&self, req: Request<Body>) -> Response<Body> {
         // RFC 9110 §9.3.7 / §15.5.6: the resource answers GET and HEAD; OPTIONS says so.
         match *req.method() {
             Method::GET | Method::HEAD => {}
@@ -65,9 +75,7 @@ impl Handler for ServeDir {
             Err(e) => pages::io_error(&e),
         }
     }
-}
 
-impl ServeDir {
     fn directory(&self, req: Request<Body>, root: &Path, rel: &Path) -> Response<Body> {
         if !req.uri().path().ends_with('/') {
             return redirect_to_slash(&req, rel);

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{Request, Response};
 use pollux_fs::{Compression, ServeDir};
-use pollux_server::{Body, ConnInfo, Handler};
+use pollux_server::Body;
 
 struct Root(PathBuf);
 
@@ -46,7 +46,7 @@ fn call(h: &ServeDir, method: &str, target: &str, accept: &str) -> Response<Body
         .header("accept-encoding", accept)
         .body(Body::Empty)
         .unwrap();
-    h.call(req, &ConnInfo::new("127.0.0.1:1".parse().unwrap()))
+    h.serve(req)
 }
 
 fn bytes(body: Body) -> Vec<u8> {

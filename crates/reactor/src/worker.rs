@@ -115,7 +115,8 @@ pub fn default_max_conns() -> usize {
 
 /// Binds every address once per worker, then runs one worker thread per listener set until a
 /// graceful shutdown completes. `on_bound` is called with the bound addresses before serving
-/// (print them there), `make` builds each worker's service.
+/// (print them there), `make` builds each worker's service from its index and the
+/// [`Remote`] other threads use to reach it.
 pub fn run<S, F>(
     cfg: RunConfig,
     shutdown: Shutdown,
@@ -124,7 +125,7 @@ pub fn run<S, F>(
 ) -> io::Result<()>
 where
     S: Service,
-    F: Fn(usize) -> S + Send + Sync + 'static,
+    F: Fn(usize, Remote<S::Message>) -> S + Send + Sync + 'static,
 {
     let workers = cfg.workers.max(1);
     let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
@@ -145,8 +146,10 @@ where
         let shutdown = shutdown.clone();
         let cfg = cfg.clone();
         let h = std::thread::Builder::new().name(format!("worker-{id}")).spawn(move || {
-            let service = make(id);
-            Worker::new(id, listeners, &cfg, per_conns, shutdown)?.run(service)
+            let worker = Worker::new(id, listeners, &cfg, per_conns, shutdown)?;
+            let mailbox = Mailbox::new(worker.waker.clone());
+            let service = make(id, mailbox.remote());
+            worker.run(service, mailbox)
         })?;
         handles.push(h);
     }
@@ -201,9 +204,8 @@ impl Worker {
         })
     }
 
-    fn run<S: Service>(mut self, mut service: S) -> io::Result<()> {
+    fn run<S: Service>(mut self, mut service: S, mailbox: Mailbox<S::Message>) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
-        let mailbox: Mailbox<S::Message> = Mailbox::new(self.waker.clone());
         // Accept is edge-triggered too: after a pause or at the connection limit, pending
         // connections produce no new edge, so we must try again ourselves.
         let mut accept_wanted = true;

@@ -110,7 +110,7 @@ fn echo_service_accepts_echoes_times_out_and_wakes() {
             cfg,
             sd,
             move |a| tx.send(a[0]).unwrap(),
-            |_| Echo { conns: HashMap::new(), next: 0 },
+            |_, _| Echo { conns: HashMap::new(), next: 0 },
         )
     });
     let addr = rx.recv_timeout(Duration::from_secs(5)).unwrap();

@@ -12,14 +12,16 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use http::StatusCode;
 use pollux_http1::{Event, RequestDecoder, RequestHead};
 use pollux_reactor::mio::net::TcpStream;
 
+use crate::handler::{Deferred, Finished};
 use crate::io::{flush, read_some, Flushed, Read};
-use crate::respond::{error_response, respond};
+use crate::respond::{error_response, finish, respond, Answer, Asked};
 use crate::service::Env;
 use crate::{Body, BodyStream, Handler};
 
@@ -69,6 +71,8 @@ pub(crate) enum Wait {
     Body,
     /// The client to take our bytes (send timeout).
     Send,
+    /// A deferred answer (no timer: how long work may take is the application's business).
+    Handler,
     /// The client to close after our last answer.
     Linger,
     /// Nothing: closed.
@@ -78,6 +82,8 @@ pub(crate) enum Wait {
 pub(crate) struct Conn {
     pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
+    /// This connection's key in the worker's slab, which deferred answers come back to.
+    pub(crate) token: usize,
     pub(crate) active: Option<Box<Active>>,
     pub(crate) state: State,
     pub(crate) ready: u8,
@@ -93,6 +99,15 @@ pub(crate) struct Active {
     pub(crate) decoder: RequestDecoder,
     pub(crate) request: Option<InFlight>,
     pub(crate) sending: Option<Sending>,
+    /// A request whose answer was deferred; nothing after it is decoded until it arrives.
+    pub(crate) waiting: Option<Waiting>,
+}
+
+/// A deferred answer the connection waits for. Dropping it (the connection closed or was
+/// recycled) drops the [`Deferred`], which tells the responder's side not to bother.
+pub(crate) struct Waiting {
+    pub(crate) asked: Asked,
+    pub(crate) deferred: Deferred,
 }
 
 pub(crate) struct InFlight {
@@ -135,6 +150,7 @@ impl Active {
             decoder,
             request: None,
             sending: None,
+            waiting: None,
         })
     }
 
@@ -147,6 +163,7 @@ impl Active {
         self.decoder.reset();
         self.request = None;
         self.sending = None;
+        self.waiting = None;
         self.rbuf.capacity() <= 64 * 1024 && self.wbuf.capacity() <= 256 * 1024
     }
 
@@ -156,13 +173,17 @@ impl Active {
 
     /// Nothing buffered, nothing half-done: the box can go back to the pool.
     fn is_idle(&self) -> bool {
-        !self.has_output() && self.rbuf.is_empty() && self.request.is_none() && self.decoder.is_idle()
+        !self.has_output()
+            && self.rbuf.is_empty()
+            && self.request.is_none()
+            && self.waiting.is_none()
+            && self.decoder.is_idle()
     }
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr) -> Conn {
-        Conn { stream, peer, active: None, state: State::Open, ready: 0, peer_done: false }
+    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, token: usize) -> Conn {
+        Conn { stream, peer, token, active: None, state: State::Open, ready: 0, peer_done: false }
     }
 
     /// Whether the connection holds no buffers and no partial request.
@@ -179,6 +200,7 @@ impl Conn {
             State::Open => match &self.active {
                 None => Wait::Idle,
                 Some(a) if a.has_output() => Wait::Send,
+                Some(a) if a.waiting.is_some() => Wait::Handler,
                 Some(a) if a.request.is_some() => Wait::Body,
                 Some(a) if a.is_idle() => Wait::Idle,
                 Some(_) => Wait::Head,
@@ -261,6 +283,11 @@ impl Conn {
             if self.process(env) {
                 continue;
             }
+            if self.active.as_ref().is_some_and(|a| a.waiting.is_some()) {
+                // Not a byte more until the deferred answer is in: the answers after it must
+                // wait anyway, and reading on would let a client pile up requests.
+                return Ok(());
+            }
             if self.peer_done {
                 // Everything the peer sent is answered; a partial request will never finish.
                 self.state = State::Closed;
@@ -284,7 +311,11 @@ impl Conn {
     fn process<H: Handler>(&mut self, env: &mut Env<H>) -> bool {
         let Some(a) = self.active.as_mut() else { return false };
         let start = a.wbuf.len();
-        while self.state == State::Open && a.sending.is_none() && a.wbuf.len() < WBUF_HIGH {
+        while self.state == State::Open
+            && a.sending.is_none()
+            && a.waiting.is_none()
+            && a.wbuf.len() < WBUF_HIGH
+        {
             match a.decoder.decode(&mut a.rbuf) {
                 Ok(None) => break,
                 Ok(Some(Event::Head(head))) => {
@@ -303,9 +334,10 @@ impl Conn {
                 }
                 Ok(Some(Event::End(_trailers))) => {
                     let Some(r) = a.request.take() else { continue };
-                    let close = respond(env, a, r, &self.peer);
-                    if close {
-                        self.state = State::Closing;
+                    match respond(env, a, r, &self.peer, self.token) {
+                        Answer::Sent { close: true } => self.state = State::Closing,
+                        Answer::Sent { close: false } => {}
+                        Answer::Waiting(asked, deferred) => a.waiting = Some(Waiting { asked, deferred }),
                     }
                 }
                 Err(e) => {
@@ -316,6 +348,20 @@ impl Conn {
             }
         }
         a.wbuf.len() > start || a.sending.is_some()
+    }
+
+    /// A deferred answer arrived from another thread: encode it if it is the one this
+    /// connection waits for (a connection that gave up, or a recycled slot, ignores it).
+    /// Returns whether it was taken.
+    pub(crate) fn finished<H>(&mut self, env: &mut Env<H>, done: Finished) -> bool {
+        let Some(a) = self.active.as_mut() else { return false };
+        let Some(w) = a.waiting.take_if(|w| Arc::ptr_eq(&w.deferred.shared, &done.shared)) else {
+            return false;
+        };
+        if finish(env, a, w.asked, done.response, &self.peer) {
+            self.state = State::Closing;
+        }
+        true
     }
 
     /// Called by the header or body timer: 408, then close.

@@ -27,7 +27,7 @@ mod service;
 
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options};
-pub use handler::{ConnInfo, Handler};
+pub use handler::{ConnInfo, Deferred, Finished, Handler, Reply, Responder};
 pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;
 pub use service::serve;

@@ -6,33 +6,79 @@ use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use pollux_http1::{encode_head, Framing, ResponseHead};
 
 use crate::conn::{Active, InFlight, Sending, INLINE_BYTES, INLINE_FILE};
+use crate::handler::{Deferred, Reply};
 use crate::service::Env;
-use crate::{Body, ConnInfo, Handler};
+use crate::{Body, Handler};
 
-/// Calls the handler and encodes its answer. Returns whether the connection must close.
-pub(crate) fn respond<H: Handler>(env: &mut Env<H>, a: &mut Active, r: InFlight, peer: &SocketAddr) -> bool {
+/// What encoding an answer needs to know of its request, kept while a deferred answer is
+/// computed elsewhere.
+pub(crate) struct Asked {
+    method: Method,
+    version: Version,
+    keep_alive: bool,
+    /// For the access log, when it is on.
+    uri: Option<Uri>,
+}
+
+/// What became of a request handed to the handler.
+pub(crate) enum Answer {
+    /// Encoded; `true` if the connection must close after it.
+    Sent { close: bool },
+    /// The handler deferred it: encode with [`finish`] when it arrives.
+    Waiting(Asked, Deferred),
+}
+
+/// Calls the handler and encodes its answer, unless the handler defers it.
+pub(crate) fn respond<H: Handler>(
+    env: &mut Env<H>,
+    a: &mut Active,
+    r: InFlight,
+    peer: &SocketAddr,
+    token: usize,
+) -> Answer {
     let InFlight { head, body } = r;
-    let method = head.method.clone();
-    let version = head.version;
-    let keep_alive = head.keep_alive;
-    let uri = env.log.enabled().then(|| head.uri.clone());
+    let asked = Asked {
+        method: head.method.clone(),
+        version: head.version,
+        keep_alive: head.keep_alive,
+        uri: env.log.enabled().then(|| head.uri.clone()),
+    };
     let mut req = Request::new(body.into_body());
     *req.method_mut() = head.method;
     *req.uri_mut() = head.uri;
-    *req.version_mut() = version;
+    *req.version_mut() = asked.version;
     *req.headers_mut() = head.headers;
-    let info = ConnInfo::new(*peer);
-    let handler = &env.handler;
-    let resp = catch_unwind(AssertUnwindSafe(|| handler.call(req, &info))).unwrap_or_else(|_| {
+    env.info.set(*peer, token);
+    let (handler, info) = (&env.handler, &env.info);
+    let reply = catch_unwind(AssertUnwindSafe(|| handler.call(req, info))).unwrap_or_else(|_| {
         // The default panic hook has printed the message; the worker carries on.
-        let mut r = Response::new(Body::from("500 Internal Server Error\n"));
-        *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-        r
+        Reply::Now(internal_error())
     });
+    match reply {
+        Reply::Now(resp) => Answer::Sent { close: finish(env, a, asked, resp, peer) },
+        Reply::Later(d) => Answer::Waiting(asked, d),
+    }
+}
+
+pub(crate) fn internal_error() -> Response<Body> {
+    let mut r = Response::new(Body::from("500 Internal Server Error\n"));
+    *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    r
+}
+
+/// Encodes the answer to `asked`. Returns whether the connection must close.
+pub(crate) fn finish<H>(
+    env: &mut Env<H>,
+    a: &mut Active,
+    asked: Asked,
+    resp: Response<Body>,
+    peer: &SocketAddr,
+) -> bool {
+    let Asked { method, version, keep_alive, uri } = asked;
     let (parts, body) = resp.into_parts();
     let len = body.len();
     let framing = Framing::choose(&method, version, parts.status, len);

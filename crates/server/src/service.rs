@@ -13,8 +13,9 @@ use slab::Slab;
 
 use crate::conn::{Active, Conn, State, Wait, CAN_READ, CAN_WRITE, HUP, YIELDED};
 use crate::date::Clock;
+use crate::handler::Finished;
 use crate::log::Log;
-use crate::{AccessLog, Handler, Options};
+use crate::{AccessLog, ConnInfo, Handler, Options};
 
 // One timer queue per thing a connection can wait for (see `Wait`); the durations come from
 // `Options` in this order.
@@ -57,7 +58,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
     let handler = Arc::new(handler);
     let opts = Arc::new(opts);
     let shutdown = opts.shutdown.clone();
-    pollux_reactor::run(run, shutdown, on_bound, move |_worker| {
+    pollux_reactor::run(run, shutdown, on_bound, move |_worker, remote| {
         let log = Log::open(&opts.access_log).unwrap_or_else(|e| {
             eprintln!("pollux: access log: {e}; logging off");
             Log::open(&AccessLog::Off).unwrap_or_else(|_| unreachable!("opening no log cannot fail"))
@@ -72,6 +73,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
                 clock: Clock::new(&opts.server_name),
                 log,
                 server_name: opts.server_name.clone(),
+                info: ConnInfo::for_worker(remote),
             },
         }
     })
@@ -85,6 +87,8 @@ pub(crate) struct Env<H> {
     pub(crate) clock: Clock,
     pub(crate) log: Log,
     pub(crate) server_name: String,
+    /// Handed to the handler, refilled per request (no clone of the worker's remote).
+    pub(crate) info: ConnInfo,
 }
 
 impl<H> Env<H> {
@@ -110,7 +114,7 @@ struct HttpService<H> {
 impl<H: Handler> HttpService<H> {
     /// Runs a connection and sets its timer from what it now waits for (lesson: derive from
     /// state every time round).
-    fn drive(&mut self, cx: &mut Ctx<'_, ()>, token: usize) {
+    fn drive(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         let Some(conn) = self.conns.get_mut(token) else { return };
         let before = conn.wait();
         let progress = conn.run(&mut self.env, cx.draining);
@@ -129,6 +133,10 @@ impl<H: Handler> HttpService<H> {
             Wait::Body => BODY,
             Wait::Send => SEND,
             Wait::Linger => LINGER,
+            Wait::Handler => {
+                cx.timers.cancel(token);
+                return;
+            }
         };
         // The head timeout runs from the first byte of a head to its end, whatever trickles in
         // between; the others restart whenever bytes move.
@@ -142,7 +150,7 @@ impl<H: Handler> HttpService<H> {
         }
     }
 
-    fn remove(&mut self, cx: &mut Ctx<'_, ()>, token: usize) {
+    fn remove(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         cx.timers.cancel(token);
         if let Some(mut conn) = self.conns.try_remove(token) {
             conn.close(&mut self.env);
@@ -152,12 +160,12 @@ impl<H: Handler> HttpService<H> {
 }
 
 impl<H: Handler> Service for HttpService<H> {
-    type Message = ();
+    type Message = Finished;
 
-    fn on_accept(&mut self, cx: &mut Ctx<'_, ()>, stream: TcpStream, peer: SocketAddr) {
+    fn on_accept(&mut self, cx: &mut Ctx<'_, Finished>, stream: TcpStream, peer: SocketAddr) {
         let entry = self.conns.vacant_entry();
         let token = entry.key();
-        let mut conn = Conn::new(stream, peer);
+        let mut conn = Conn::new(stream, peer, token);
         // Registered once for both directions, edge-triggered: no epoll_ctl per request.
         if cx
             .registry
@@ -171,7 +179,7 @@ impl<H: Handler> Service for HttpService<H> {
         cx.timers.arm(token, HEAD, cx.now);
     }
 
-    fn on_ready(&mut self, cx: &mut Ctx<'_, ()>, token: usize, ev: &Event) {
+    fn on_ready(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, ev: &Event) {
         let Some(conn) = self.conns.get_mut(token) else { return };
         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
             conn.ready |= CAN_READ;
@@ -186,7 +194,7 @@ impl<H: Handler> Service for HttpService<H> {
         self.drive(cx, token);
     }
 
-    fn on_timer(&mut self, cx: &mut Ctx<'_, ()>, token: usize, kind: TimerKind) {
+    fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
         let Some(conn) = self.conns.get_mut(token) else { return };
         if kind == HEAD || kind == BODY {
             self.env.clock.refresh();
@@ -197,7 +205,16 @@ impl<H: Handler> Service for HttpService<H> {
         }
     }
 
-    fn on_shutdown(&mut self, cx: &mut Ctx<'_, ()>) {
+    fn on_message(&mut self, cx: &mut Ctx<'_, Finished>, done: Finished) {
+        let token = done.shared.token;
+        let Some(conn) = self.conns.get_mut(token) else { return };
+        self.env.clock.refresh();
+        if conn.finished(&mut self.env, done) {
+            self.drive(cx, token);
+        }
+    }
+
+    fn on_shutdown(&mut self, cx: &mut Ctx<'_, Finished>) {
         // Read what each idle connection may already have received (connections accepted at
         // the last moment included): a request that arrived is answered, an idle connection
         // is closed (`Conn::run` closes idle connections while draining).
@@ -211,7 +228,7 @@ impl<H: Handler> Service for HttpService<H> {
         }
     }
 
-    fn on_turn_end(&mut self, cx: &mut Ctx<'_, ()>) {
+    fn on_turn_end(&mut self, cx: &mut Ctx<'_, Finished>) {
         // Each yielded connection gets one more turn; the ones that yield again wait for the
         // next loop turn (which polls without blocking, see `wants_turn`).
         let again = std::mem::take(&mut self.yielded);
