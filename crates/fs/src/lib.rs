@@ -15,6 +15,7 @@
 //! segments ([`path`]) and can never name anything above the root.
 
 mod cache;
+pub mod coding;
 mod conditional;
 mod config;
 mod encoding;

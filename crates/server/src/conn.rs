@@ -285,7 +285,12 @@ impl Conn {
             }
             if self.active.as_ref().is_some_and(|a| a.waiting.is_some()) {
                 // Not a byte more until the deferred answer is in: the answers after it must
-                // wait anyway, and reading on would let a client pile up requests.
+                // wait anyway, and reading on would let a client pile up requests. A FIN is no
+                // reason to give up (a client may half-close and still read), a reset is: the
+                // answer could never be delivered, and dropping the wait cancels the work.
+                if self.ready & HUP != 0 && matches!(self.stream.take_error(), Ok(Some(_)) | Err(_)) {
+                    self.state = State::Closed;
+                }
                 return Ok(());
             }
             if self.peer_done {

@@ -40,15 +40,21 @@ use http::{HeaderMap, HeaderValue};
 use pollux_server::Body;
 
 use crate::cache::{FileFacts, Opened};
-use accept::{Accept, Offer};
+pub(crate) use accept::{Accept, Offer};
+pub(crate) use codec::compress;
 use sidecar::Sidecar;
 use store::Store;
+pub(crate) use types::compressible;
 
-/// A content coding we can send.
+/// A content coding pollux can send (RFC 9110 §8.4.1). Public through [`crate::coding`].
+#[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) enum Coding {
+pub enum Coding {
+    /// Brotli (RFC 7932).
     Br,
+    /// Zstandard (RFC 8878).
     Zstd,
+    /// gzip (RFC 1952).
     Gzip,
 }
 
@@ -56,8 +62,8 @@ impl Coding {
     /// Every coding, in our order of preference at equal weight: smallest output first.
     pub(crate) const ALL: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
 
-    /// The `Content-Encoding` token.
-    pub(crate) fn token(self) -> &'static str {
+    /// The `Content-Encoding` token: `br`, `zstd` or `gzip`.
+    pub fn token(self) -> &'static str {
         match self {
             Coding::Br => "br",
             Coding::Zstd => "zstd",

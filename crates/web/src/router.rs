@@ -1,0 +1,442 @@
+//! Routes: path patterns (`matchit`) to per-method handlers, nested routers, mounted services
+//! and a fallback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::header::{HeaderValue, ALLOW};
+use http::{Method, Request, StatusCode};
+use pollux_server::Body;
+
+use crate::app::App;
+use crate::extract::Cx;
+use crate::handler::{erase, Endpoint, Handler};
+use crate::middleware::{run_chain, Middleware};
+use crate::response::{IntoResponse, Response};
+
+/// Bodies larger than this are refused (413) by the body extractors unless
+/// [`Router::body_limit`] says otherwise; axum's default too.
+pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// The handlers of one path, by method. Made by [`get`], [`post`], … and chained:
+/// `get(list).post(create)`.
+///
+/// HEAD is answered by the GET handler (the server drops the body); OPTIONS is answered with
+/// `204` and `Allow` unless a handler is given for it; other methods get `405` and `Allow`.
+pub struct MethodRouter<S = ()> {
+    pub(crate) methods: Vec<(Method, Endpoint<S>)>,
+    pub(crate) any: Option<Endpoint<S>>,
+    pub(crate) blocking: bool,
+    pub(crate) allow: HeaderValue,
+}
+
+impl<S> Clone for MethodRouter<S> {
+    fn clone(&self) -> Self {
+        MethodRouter {
+            methods: self.methods.clone(),
+            any: self.any.clone(),
+            blocking: self.blocking,
+            allow: self.allow.clone(),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for MethodRouter<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.methods.iter().map(|(m, _)| m.as_str()).collect();
+        f.debug_struct("MethodRouter").field("methods", &names).field("blocking", &self.blocking).finish()
+    }
+}
+
+macro_rules! method_fns {
+    ($($name:ident $chain:ident $method:ident),*) => {
+        $(
+            #[doc = concat!("Routes ", stringify!($method), " requests to `handler`.")]
+            pub fn $name<H: Handler<T, S>, T, S: 'static>(handler: H) -> MethodRouter<S> {
+                MethodRouter::new().on(Method::$method, handler)
+            }
+        )*
+        impl<S: 'static> MethodRouter<S> {
+            $(
+                #[doc = concat!("Also routes ", stringify!($method), " requests to `handler`.")]
+                pub fn $chain<H: Handler<T, S>, T>(self, handler: H) -> Self {
+                    self.on(Method::$method, handler)
+                }
+            )*
+        }
+    };
+}
+
+method_fns!(get get GET, post post POST, put put PUT, delete delete DELETE, patch patch PATCH,
+    options options OPTIONS, trace trace TRACE);
+
+/// Routes every method to `handler` (no 405 on this path).
+pub fn any<H: Handler<T, S>, T, S: 'static>(handler: H) -> MethodRouter<S> {
+    let mut m = MethodRouter::new();
+    m.any = Some(erase(handler));
+    m
+}
+
+/// Routes requests with `method` (any method, extensions included) to `handler`.
+pub fn on<H: Handler<T, S>, T, S: 'static>(method: Method, handler: H) -> MethodRouter<S> {
+    MethodRouter::new().on(method, handler)
+}
+
+impl<S: 'static> Default for MethodRouter<S> {
+    fn default() -> Self {
+        MethodRouter::new()
+    }
+}
+
+impl<S: 'static> MethodRouter<S> {
+    /// No methods yet.
+    pub fn new() -> Self {
+        MethodRouter { methods: Vec::new(), any: None, blocking: false, allow: HeaderValue::from_static("") }
+    }
+
+    /// Routes `method` to `handler` (replacing an earlier handler for it).
+    pub fn on<H: Handler<T, S>, T>(mut self, method: Method, handler: H) -> Self {
+        self.methods.retain(|(m, _)| *m != method);
+        self.methods.push((method, erase(handler)));
+        self.allow = self.allow_value();
+        self
+    }
+
+    /// Runs this route's handlers on the app's blocking pool instead of the worker thread.
+    /// Use it for anything that blocks: file or database I/O, `sleep`, heavy computation.
+    /// The worker goes on serving other connections; this connection's later pipelined
+    /// requests wait their turn, so answers stay in order. When the pool's queue is full the
+    /// answer is `503 Service Unavailable` with `Retry-After`.
+    ///
+    /// ```
+    /// use pollux_web::{Router, get};
+    /// fn report() -> String {
+    ///     std::thread::sleep(std::time::Duration::from_millis(50)); // blocking is fine here
+    ///     "report".into()
+    /// }
+    /// let app = Router::new().route("/report", get(report).blocking()).into_app();
+    /// # let _ = app;
+    /// ```
+    pub fn blocking(mut self) -> Self {
+        self.blocking = true;
+        self
+    }
+
+    /// Wraps this route's handlers in `middleware` (inside the app's own layers).
+    pub fn layer(mut self, middleware: impl Middleware) -> Self {
+        let mw: Arc<dyn Middleware> = Arc::new(middleware);
+        for (_, ep) in &mut self.methods {
+            *ep = wrap(ep.clone(), mw.clone());
+        }
+        if let Some(ep) = &mut self.any {
+            *ep = wrap(ep.clone(), mw.clone());
+        }
+        self
+    }
+
+    fn allow_value(&self) -> HeaderValue {
+        let mut names: Vec<&str> = self.methods.iter().map(|(m, _)| m.as_str()).collect();
+        if names.contains(&"GET") && !names.contains(&"HEAD") {
+            names.push("HEAD");
+        }
+        if !names.contains(&"OPTIONS") {
+            names.push("OPTIONS");
+        }
+        HeaderValue::from_str(&names.join(", ")).unwrap_or(HeaderValue::from_static("OPTIONS"))
+    }
+
+    /// The endpoint for `method`, or what to answer instead.
+    pub(crate) fn select(&self, method: &Method) -> Selected<'_, S> {
+        let find = |m: &Method| self.methods.iter().find(|(k, _)| k == m).map(|(_, e)| e);
+        if let Some(e) = find(method) {
+            return Selected::Endpoint(e);
+        }
+        if *method == Method::HEAD {
+            if let Some(e) = find(&Method::GET) {
+                return Selected::Endpoint(e);
+            }
+        }
+        if let Some(e) = &self.any {
+            return Selected::Endpoint(e);
+        }
+        if *method == Method::OPTIONS {
+            return Selected::Options(&self.allow);
+        }
+        Selected::NotAllowed(&self.allow)
+    }
+}
+
+pub(crate) enum Selected<'a, S> {
+    Endpoint(&'a Endpoint<S>),
+    Options(&'a HeaderValue),
+    NotAllowed(&'a HeaderValue),
+}
+
+pub(crate) fn allow_response(status: StatusCode, allow: &HeaderValue) -> Response {
+    let mut r = if status == StatusCode::NO_CONTENT {
+        let mut r = http::Response::new(Body::Empty);
+        *r.status_mut() = status;
+        r
+    } else {
+        status.into_response()
+    };
+    r.headers_mut().insert(ALLOW, allow.clone());
+    r
+}
+
+pub(crate) fn wrap<S: 'static>(ep: Endpoint<S>, mw: Arc<dyn Middleware>) -> Endpoint<S> {
+    Arc::new(move |req: Request<Body>, cx: &Cx<'_, S>| {
+        let inner = |r: Request<Body>| ep(r, cx);
+        run_chain(std::slice::from_ref(&mw), req, cx.conn, &inner)
+    })
+}
+
+/// What a path pattern leads to.
+pub(crate) enum Target<S> {
+    Methods(MethodRouter<S>),
+    /// A server handler (such as `ServeDir`) below a prefix, which is cut from the path it sees.
+    Service {
+        prefix: String,
+        service: Arc<dyn pollux_server::Handler>,
+        layers: Vec<Arc<dyn Middleware>>,
+    },
+}
+
+impl<S> Clone for Target<S> {
+    fn clone(&self) -> Self {
+        match self {
+            Target::Methods(m) => Target::Methods(m.clone()),
+            Target::Service { prefix, service, layers } => {
+                Target::Service { prefix: prefix.clone(), service: service.clone(), layers: layers.clone() }
+            }
+        }
+    }
+}
+
+/// The routing table: path patterns to handlers, and what to do when nothing matches.
+///
+/// Patterns are `matchit`'s: `/users/{id}` matches one segment, `/files/{*path}` the rest of
+/// the path; a static segment wins over a parameter. An unmatched path is 404 (or the
+/// fallback), a matched path with another method 405 with `Allow`.
+///
+/// `S` is the application state that [`crate::extract::State`] extracts; give it with
+/// [`Router::with_state`].
+///
+/// ```
+/// use pollux_web::{Router, get, post};
+/// use pollux_web::extract::Path;
+///
+/// let api = Router::new()
+///     .route("/items", get(|| "all items").post(|body: String| body))
+///     .route("/items/{id}", get(|Path(id): Path<u32>| format!("item {id}")));
+/// let app = Router::new()
+///     .route("/", get(|| "Hello World"))
+///     .nest("/api", api)
+///     .fallback(|| (http::StatusCode::NOT_FOUND, "nothing here\n"))
+///     .into_app();
+/// # let _ = app;
+/// ```
+pub struct Router<S = ()> {
+    pub(crate) routes: Vec<(String, Target<S>)>,
+    pub(crate) fallback: Option<Endpoint<S>>,
+    /// Fallbacks of nested routers, by prefix (the longest matching prefix wins).
+    pub(crate) nested_fallbacks: Vec<(String, Endpoint<S>)>,
+    pub(crate) layers: Vec<Arc<dyn Middleware>>,
+    pub(crate) body_limit: usize,
+    pub(crate) pool: PoolConfig,
+}
+
+/// Size of the blocking pool.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PoolConfig {
+    pub(crate) threads: usize,
+    pub(crate) queue: usize,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl<S> std::fmt::Debug for Router<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let paths: Vec<&str> = self.routes.iter().map(|(p, _)| p.as_str()).collect();
+        f.debug_struct("Router").field("routes", &paths).field("layers", &self.layers.len()).finish()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
+    fn default() -> Self {
+        Router::new()
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> Router<S> {
+    /// An empty router: every path 404.
+    pub fn new() -> Self {
+        Router {
+            routes: Vec::new(),
+            fallback: None,
+            nested_fallbacks: Vec::new(),
+            layers: Vec::new(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            pool: PoolConfig { threads: default_threads(), queue: 256, timeout: None },
+        }
+    }
+
+    /// Routes `path` to `methods`. Routing the same path twice merges the methods.
+    ///
+    /// # Panics
+    /// When [`Router::with_state`] builds the table, on a pattern `matchit` refuses or two
+    /// patterns that conflict: a programming error found at start-up, never per request.
+    pub fn route(mut self, path: &str, methods: MethodRouter<S>) -> Self {
+        if let Some((_, Target::Methods(existing))) = self.routes.iter_mut().find(|(p, _)| p == path) {
+            for (m, ep) in methods.methods {
+                existing.methods.retain(|(k, _)| *k != m);
+                existing.methods.push((m, ep));
+            }
+            existing.any = methods.any.or(existing.any.take());
+            existing.blocking |= methods.blocking;
+            existing.allow = existing.allow_value();
+            return self;
+        }
+        self.routes.push((path.to_owned(), Target::Methods(methods)));
+        self
+    }
+
+    /// Mounts a server handler — [`pollux_fs::ServeDir`], say — at `prefix`: it answers
+    /// `prefix` and everything below, seeing the path with `prefix` cut off (`/static/a.css`
+    /// reaches it as `/a.css`). Redirects it makes are given the prefix back.
+    ///
+    /// ```no_run
+    /// use pollux_web::{Router, get};
+    /// use pollux_fs::ServeDir;
+    /// let app = Router::new()
+    ///     .route("/", get(|| "home"))
+    ///     .nest_service("/static", ServeDir::new("assets").expect("assets/ exists"))
+    ///     .into_app();
+    /// # let _ = app;
+    /// ```
+    pub fn nest_service(mut self, prefix: &str, service: impl pollux_server::Handler) -> Self {
+        let prefix = prefix.trim_end_matches('/').to_owned();
+        let service: Arc<dyn pollux_server::Handler> = Arc::new(service);
+        let target =
+            || Target::Service { prefix: prefix.clone(), service: service.clone(), layers: Vec::new() };
+        let exact = if prefix.is_empty() { "/".to_owned() } else { prefix.clone() };
+        self.routes.push((exact, target()));
+        self.routes.push((format!("{prefix}/{{*__pollux_rest}}"), target()));
+        self
+    }
+
+    /// Routes exactly `path` to a server handler such as [`pollux_fs::ServeFile`] (which then
+    /// sees the whole path).
+    pub fn route_service(mut self, path: &str, service: impl pollux_server::Handler) -> Self {
+        let service: Arc<dyn pollux_server::Handler> = Arc::new(service);
+        self.routes
+            .push((path.to_owned(), Target::Service { prefix: String::new(), service, layers: Vec::new() }));
+        self
+    }
+
+    /// Adds `router`'s routes under `prefix` (`/api` + `/items` = `/api/items`). Its layers
+    /// wrap its own routes only; its fallback answers unmatched paths below `prefix`.
+    pub fn nest(mut self, prefix: &str, router: Router<S>) -> Self {
+        let prefix = prefix.trim_end_matches('/');
+        let Router { routes, fallback, nested_fallbacks, layers, .. } = router;
+        for (path, mut target) in routes {
+            for mw in &layers {
+                target = apply_layer(target, mw.clone());
+            }
+            let full = if path == "/" { prefix.to_owned() } else { format!("{prefix}{path}") };
+            let full = if full.is_empty() { "/".to_owned() } else { full };
+            if let Target::Service { prefix: p, .. } = &mut target {
+                if !p.is_empty() {
+                    *p = format!("{prefix}{p}");
+                }
+            }
+            self = match target {
+                Target::Methods(m) => self.route(&full, m),
+                t => {
+                    self.routes.push((full, t));
+                    self
+                }
+            };
+        }
+        for (p, mut ep) in nested_fallbacks.into_iter().chain(fallback.map(|f| (String::new(), f))) {
+            for mw in &layers {
+                ep = wrap(ep, mw.clone());
+            }
+            self.nested_fallbacks.push((format!("{prefix}{p}"), ep));
+        }
+        self
+    }
+
+    /// Answers requests whose path matches no route (instead of the plain 404).
+    pub fn fallback<H: Handler<T, S>, T>(mut self, handler: H) -> Self {
+        self.fallback = Some(erase(handler));
+        self
+    }
+
+    /// Wraps everything this router answers — routes, mounted services, 404s and 405s — in
+    /// `middleware`. The last layer added runs first.
+    pub fn layer(mut self, middleware: impl Middleware) -> Self {
+        self.layers.push(Arc::new(middleware));
+        self
+    }
+
+    /// The largest body the body extractors accept (default 2 MiB); larger is 413. The server's
+    /// own `max_body` limit applies first.
+    pub fn body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// Size of the blocking pool: `threads` threads (default: 4 per core, at least 8) and room
+    /// for `queue` waiting requests (default 256); beyond that, blocking routes answer 503.
+    pub fn blocking_pool(mut self, threads: usize, queue: usize) -> Self {
+        self.pool.threads = threads.max(1);
+        self.pool.queue = queue;
+        self
+    }
+
+    /// Time limit for blocking routes, from the request's arrival: a request still queued when
+    /// it runs out is answered `503` with `Retry-After` (its handler never runs); one whose
+    /// handler is still running gets `504 Gateway Timeout` (the handler's late answer is
+    /// dropped). Handlers on the worker thread cannot overrun — they must not block.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.pool.timeout = Some(limit);
+        self
+    }
+
+    /// Builds the app with `state` for [`crate::extract::State`]; serve it with
+    /// [`crate::serve`] or `pollux_server::serve`.
+    pub fn with_state(self, state: S) -> App<S> {
+        App::build(self, state)
+    }
+}
+
+impl Router<()> {
+    /// Builds an app without state.
+    pub fn into_app(self) -> App<()> {
+        App::build(self, ())
+    }
+}
+
+fn apply_layer<S: 'static>(target: Target<S>, mw: Arc<dyn Middleware>) -> Target<S> {
+    match target {
+        Target::Methods(mut m) => {
+            for (_, ep) in &mut m.methods {
+                *ep = wrap(ep.clone(), mw.clone());
+            }
+            if let Some(ep) = &mut m.any {
+                *ep = wrap(ep.clone(), mw.clone());
+            }
+            Target::Methods(m)
+        }
+        Target::Service { prefix, service, mut layers } => {
+            // Later layers are outer ones (`run_chain` runs the last first).
+            layers.push(mw);
+            Target::Service { prefix, service, layers }
+        }
+    }
+}
+
+fn default_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores * 4).max(8)
+}
