@@ -251,3 +251,50 @@ pub fn get_with(addr: SocketAddr, target: &str, fields: &[(&str, &str)]) -> Resp
 pub fn curl(args: &[&str]) -> std::process::Output {
     Command::new("curl").args(["-sS", "--max-time", "20"]).args(args).output().expect("run curl")
 }
+
+/// An app served in-process on `127.0.0.1:0` by one worker; shut down when dropped.
+pub struct AppServer {
+    pub addr: SocketAddr,
+    shutdown: pollux_server::Shutdown,
+}
+
+impl Drop for AppServer {
+    fn drop(&mut self) {
+        self.shutdown.begin();
+    }
+}
+
+/// Serves `app` (any server handler: a `pollux_web::App`, a closure) in this process.
+pub fn start_app(app: impl pollux_server::Handler) -> AppServer {
+    let shutdown = pollux_server::Shutdown::new();
+    let opts = pollux_server::Options {
+        addrs: vec!["127.0.0.1:0".parse().expect("addr")],
+        workers: 1,
+        handle_signals: false,
+        shutdown: shutdown.clone(),
+        access_log: pollux_server::AccessLog::Off,
+        grace: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        pollux_server::serve(opts, app, move |a| {
+            let _ = tx.send(a[0]);
+        })
+    });
+    let addr = rx.recv_timeout(Duration::from_secs(10)).expect("server bound");
+    AppServer { addr, shutdown }
+}
+
+/// `METHOD target` with a body and its `Content-Type`.
+pub fn send_body(addr: SocketAddr, method: &str, target: &str, content_type: &str, body: &[u8]) -> Resp {
+    let mut raw = format!(
+        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(body);
+    let data = exchange(addr, &raw);
+    let (rs, _) = parse_responses(&data, &[false]);
+    rs.into_iter().next().unwrap_or_else(|| panic!("no response; got {:?}", String::from_utf8_lossy(&data)))
+}
