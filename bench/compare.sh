@@ -5,7 +5,8 @@
 # Usage: bench/compare.sh [--runs N] [--seconds N] [--only plain,plain16,small,small16,asset,big,idle]
 #   --runs N repeats the whole comparison N times and prints per-cell medians (bench/median.py):
 #   on this shared machine one run moves by ±15%, too much for targets that sit near parity.
-#   --app    is target/release/examples/hello (plaintext scenarios)
+#   --app    is target/release/examples/$APP (plaintext scenarios; APP=hello by default, the bare
+#            handler interface; APP=techempower measures the pollux-web framework)
 #   --static is target/release/pollux serve (file scenarios and idle-connection memory)
 # Needs: apt-get install -y nginx lighttpd h2o wrk gcc python3 (installed here if missing).
 set -euo pipefail
@@ -20,7 +21,8 @@ if ((${#missing[@]})); then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
-cargo build --release --bin pollux --example hello
+app=${APP:-hello}
+cargo build --release --bin pollux --example "$app"
 # 10,000 idle connections need descriptors.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 bin=$PWD/target/release
@@ -29,13 +31,13 @@ if [ "${1:-}" = --runs ]; then runs=$2; shift 2; fi
 if [ "$runs" -gt 1 ]; then
   for i in $(seq "$runs"); do
     "$kit/compare.sh" \
-      --app "$bin/examples/hello --bind 127.0.0.1:{port} --workers 1" \
+      --app "$bin/examples/$app --bind 127.0.0.1:{port} --workers 1" \
       --static "$bin/pollux serve {root} --bind 127.0.0.1:{port} --workers 1 --access-log off" \
       "$@" | tee -a /dev/stderr
   done | python3 bench/median.py
   exit
 fi
 exec "$kit/compare.sh" \
-  --app "$bin/examples/hello --bind 127.0.0.1:{port} --workers 1" \
+  --app "$bin/examples/$app --bind 127.0.0.1:{port} --workers 1" \
   --static "$bin/pollux serve {root} --bind 127.0.0.1:{port} --workers 1 --access-log off" \
   "$@"

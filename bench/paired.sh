@@ -5,7 +5,8 @@
 # change of machine state between the windows lands in the ratio (±15% on single runs).
 #
 # Usage: bench/paired.sh plain|small [ROUNDS=10] [SECONDS=4]
-#   plain  target/release/examples/hello against nginx, GET /plaintext
+#   plain  target/release/examples/$APP against nginx, GET /plaintext (APP=hello by default;
+#          APP=techempower for the pollux-web framework)
 #   small  target/release/pollux serve against lighttpd, GET /index.html (1 KiB)
 # Prints, per round, user and system µs per request of each (ticks from /proc/PID/stat over
 # the run, divided by wrk's request count), then the mean of each and the ratio of means.
@@ -14,7 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kit=$(cd ../shared/bench && pwd)
 case=${1:?plain or small}; rounds=${2:-10}; secs=${3:-4}
-cargo build --release --bin pollux --example hello
+app=${APP:-hello}
+cargo build --release --bin pollux --example "$app"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 work=$(mktemp -d /tmp/paired.XXXXXX); chmod 755 "$work"
 pids=()
@@ -28,7 +30,7 @@ if [ "$case" = plain ]; then
   mkdir -p "$work/ngx/logs"; ln -s "$work/www" "$work/ngx/www"
   sed -e "s|@PORT@|$pp|g" "$kit/peers/nginx.conf" > "$work/ngx/nginx.conf"
   taskset -c 0 nginx -p "$work/ngx" -c nginx.conf & pids+=($!)
-  taskset -c 0 target/release/examples/hello --bind "127.0.0.1:$cp" --workers 1 >/dev/null & pids+=($!)
+  taskset -c 0 "target/release/examples/$app" --bind "127.0.0.1:$cp" --workers 1 >/dev/null & pids+=($!)
 else
   path=/index.html
   sed -e "s|@ROOT@|$work/www|g" -e "s|@PORT@|$pp|g" "$kit/peers/lighttpd.conf" > "$work/lighttpd.conf"

@@ -12,6 +12,17 @@ use crate::Body;
 
 /// What the server knows about the connection a request came on, and the way to answer it
 /// later from another thread ([`ConnInfo::defer`]).
+///
+/// ```
+/// use pollux_server::{Body, ConnInfo};
+/// use http::{Request, Response};
+///
+/// fn whoami(_req: Request<Body>, conn: &ConnInfo) -> Response<Body> {
+///     Response::new(Body::from(format!("you are {}\n", conn.peer.ip())))
+/// }
+/// let resp = whoami(Request::new(Body::Empty), &ConnInfo::new(([192, 0, 2, 7], 50000).into()));
+/// assert_eq!(resp.body().as_bytes(), b"you are 192.0.2.7\n");
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ConnInfo {
@@ -26,6 +37,12 @@ pub struct ConnInfo {
 impl ConnInfo {
     /// Connection facts for a request from `peer`, outside a running server (tests, tools):
     /// replies deferred through it go nowhere.
+    ///
+    /// ```
+    /// use pollux_server::ConnInfo;
+    /// let conn = ConnInfo::new("127.0.0.1:50000".parse().unwrap());
+    /// assert_eq!(conn.peer.port(), 50000);
+    /// ```
     pub fn new(peer: SocketAddr) -> Self {
         ConnInfo { peer, token: 0, remote: None }
     }
@@ -66,6 +83,30 @@ impl ConnInfo {
 }
 
 /// A handler's answer: a response now, or one promised through [`ConnInfo::defer`].
+///
+/// A `Response<Body>` converts into `Reply::Now`, so handlers that always answer at once just
+/// return the response.
+///
+/// ```
+/// use pollux_server::{Body, ConnInfo, Reply};
+/// use http::{Request, Response, StatusCode};
+///
+/// fn answer(req: Request<Body>, conn: &ConnInfo) -> Reply {
+///     if req.uri().path() != "/slow" {
+///         return Response::new(Body::from("fast\n")).into(); // Reply::Now
+///     }
+///     let (later, responder) = conn.defer();
+///     std::thread::spawn(move || responder.send(Response::new(Body::from("slow\n"))));
+///     Reply::Later(later)
+/// }
+///
+/// let conn = ConnInfo::new(([127, 0, 0, 1], 4000).into());
+/// match answer(Request::get("/").body(Body::Empty).unwrap(), &conn) {
+///     Reply::Now(resp) => assert_eq!(resp.status(), StatusCode::OK),
+///     Reply::Later(_) => unreachable!("`/` is answered at once"),
+/// }
+/// assert!(matches!(answer(Request::get("/slow").body(Body::Empty).unwrap(), &conn), Reply::Later(_)));
+/// ```
 #[derive(Debug)]
 pub enum Reply {
     /// The response.
@@ -81,7 +122,19 @@ impl From<Response<Body>> for Reply {
 }
 
 /// The connection's half of a deferred reply (see [`ConnInfo::defer`]). Only `defer` makes
-/// one, so a handler cannot promise an answer nobody can send.
+/// one, so a handler cannot promise an answer nobody can send. Return it as [`Reply::Later`];
+/// dropping it tells the [`Responder`] nobody waits any more.
+///
+/// ```
+/// use pollux_server::{ConnInfo, Reply};
+///
+/// let conn = ConnInfo::new(([127, 0, 0, 1], 4000).into());
+/// let (later, responder) = conn.defer();
+/// let reply = Reply::Later(later); // what the handler returns
+/// assert!(!responder.is_cancelled());
+/// drop(reply); // the connection went away before the answer
+/// assert!(responder.is_cancelled());
+/// ```
 #[derive(Debug)]
 pub struct Deferred {
     pub(crate) shared: Arc<Shared>,
@@ -90,6 +143,43 @@ pub struct Deferred {
 /// The sending half of a deferred reply. `Send`: move it to the thread doing the work.
 /// Dropped without sending (the work panicked, say), it answers 500 so the client is never
 /// left waiting.
+///
+/// ```
+/// use std::sync::mpsc;
+/// use pollux_server::{Body, ConnInfo, Reply, Responder};
+/// use http::{Request, Response};
+///
+/// // One thread doing the blocking work for every request that needs it.
+/// let (jobs, queue) = mpsc::channel::<(String, Responder)>();
+/// let worker = std::thread::spawn(move || {
+///     for (path, responder) in queue {
+///         if responder.is_cancelled() {
+///             continue; // the client is gone: skip the work
+///         }
+///         // ... blocking work for `path` ...
+///         responder.send(Response::new(Body::from(format!("report for {path}\n"))));
+///     }
+/// });
+///
+/// let handler = move |req: Request<Body>, conn: &ConnInfo| -> Reply {
+///     let (later, responder) = conn.defer();
+///     match jobs.send((req.uri().path().to_owned(), responder)) {
+///         Ok(()) => Reply::Later(later),
+///         Err(mpsc::SendError((_, responder))) => {
+///             // The worker is gone: answer now. Drop the promise first, so the unsent
+///             // responder knows nobody waits and sends no 500.
+///             drop(later);
+///             drop(responder);
+///             Reply::Now(Response::new(Body::from("unavailable\n")))
+///         }
+///     }
+/// };
+/// let conn = ConnInfo::new(([127, 0, 0, 1], 4000).into());
+/// let reply = handler(Request::get("/q3").body(Body::Empty).unwrap(), &conn);
+/// assert!(matches!(reply, Reply::Later(_)));
+/// drop(handler); // closes the queue, so the worker ends
+/// worker.join().unwrap();
+/// ```
 #[derive(Debug)]
 pub struct Responder {
     shared: Arc<Shared>,
@@ -111,7 +201,14 @@ impl Drop for Deferred {
     }
 }
 
-/// A deferred response on its way back to the connection's worker.
+/// A deferred response on its way back to the connection's worker. The server makes and
+/// consumes it ([`Responder::send`] wraps the response in one); it is public only as the
+/// message type of the workers' mailboxes, and crosses threads.
+///
+/// ```
+/// fn sendable<T: Send + 'static>() {}
+/// sendable::<pollux_server::Finished>();
+/// ```
 #[derive(Debug)]
 pub struct Finished {
     pub(crate) shared: Arc<Shared>,
@@ -119,7 +216,19 @@ pub struct Finished {
 }
 
 impl Responder {
-    /// Sends the response to the connection's worker, which writes it in its turn.
+    /// Sends the response to the connection's worker, which writes it in its turn. If the
+    /// connection no longer waits, the response is dropped.
+    ///
+    /// ```
+    /// use pollux_server::{Body, ConnInfo};
+    /// use http::Response;
+    ///
+    /// let (later, responder) = ConnInfo::new(([127, 0, 0, 1], 4000).into()).defer();
+    /// std::thread::spawn(move || responder.send(Response::new(Body::from("done\n"))))
+    ///     .join()
+    ///     .unwrap();
+    /// # drop(later);
+    /// ```
     pub fn send(mut self, response: Response<Body>) {
         self.sent = true;
         self.deliver(response);
@@ -127,6 +236,14 @@ impl Responder {
 
     /// Whether the connection stopped waiting (the client went away, or the server is
     /// shutting down past its grace period): work not yet started can be skipped.
+    ///
+    /// ```
+    /// use pollux_server::ConnInfo;
+    /// let (later, responder) = ConnInfo::new(([127, 0, 0, 1], 4000).into()).defer();
+    /// assert!(!responder.is_cancelled());
+    /// drop(later); // what the connection does when it stops waiting
+    /// assert!(responder.is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::Relaxed)
     }
@@ -169,6 +286,16 @@ impl Drop for Responder {
 pub trait Handler: Send + Sync + 'static {
     /// Produces the answer to one request. The request body has been read completely
     /// (bounded by `--max-body`).
+    ///
+    /// ```
+    /// use pollux_server::{Body, ConnInfo, Handler, Reply};
+    /// use http::{Request, Response};
+    ///
+    /// let hello = |_req: Request<Body>, _conn: &ConnInfo| Response::new(Body::from("Hello World"));
+    /// let conn = ConnInfo::new(([127, 0, 0, 1], 4000).into());
+    /// let Reply::Now(resp) = hello.call(Request::new(Body::Empty), &conn) else { unreachable!() };
+    /// assert_eq!(resp.body().as_bytes(), b"Hello World");
+    /// ```
     fn call(&self, req: Request<Body>, conn: &ConnInfo) -> Reply;
 }
 

@@ -31,8 +31,3 @@ pub use handler::{ConnInfo, Deferred, Finished, Handler, Reply, Responder};
 pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;
 pub use service::serve;
-
-// The README's example app must keep compiling.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -28,6 +28,34 @@ use crate::router::{allow_response, Router, Selected, Target};
 
 /// A router built with its state, ready to serve: pass it to [`crate::serve`] (or
 /// `pollux_server::serve`, whose `Handler` it is). Cloning shares it.
+///
+/// Made by [`crate::Router::into_app`] or [`crate::Router::with_state`].
+///
+/// ```no_run
+/// use pollux_web::{get, Options, Router};
+///
+/// let app = Router::new().route("/", get(|| "Hello World")).into_app();
+/// let opts = Options { addrs: vec!["127.0.0.1:8080".parse().unwrap()], ..Options::default() };
+/// pollux_web::serve(opts, app, |addrs| println!("listening on http://{}", addrs[0])).unwrap();
+/// ```
+///
+/// Being a [`pollux_server::Handler`], it can be called directly, without a socket — handy in
+/// tests (a route marked [`crate::MethodRouter::blocking`] answers [`pollux_server::Reply::Later`]
+/// that way, so test those through a server):
+///
+/// ```
+/// use pollux_web::{get, Router};
+/// use pollux_server::{Body, ConnInfo, Handler, Reply};
+/// use http::{Request, StatusCode};
+///
+/// let app = Router::new().route("/", get(|| "Hello World")).into_app();
+/// let conn = ConnInfo::new(([127, 0, 0, 1], 4000).into());
+/// let Reply::Now(resp) = app.call(Request::get("/").body(Body::Empty).unwrap(), &conn) else {
+///     unreachable!("no blocking route")
+/// };
+/// assert_eq!(resp.status(), StatusCode::OK);
+/// assert_eq!(resp.body().as_bytes(), b"Hello World");
+/// ```
 pub struct App<S = ()> {
     inner: Arc<Inner<S>>,
 }

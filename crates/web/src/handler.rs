@@ -29,7 +29,18 @@ use crate::response::{IntoResponse, Response};
 /// ```
 pub trait Handler<T, S>: Clone + Send + Sync + Sized + 'static {
     /// Extracts the arguments and calls the function; a failed extraction answers with its
-    /// rejection instead.
+    /// rejection instead. The router calls it; code that takes handlers only names the trait.
+    ///
+    /// ```
+    /// use pollux_web::{get, Handler, MethodRouter, Router};
+    ///
+    /// /// A GET route whose handler runs on the blocking pool.
+    /// fn slow_get<H: Handler<T, ()>, T>(handler: H) -> MethodRouter {
+    ///     get(handler).blocking()
+    /// }
+    /// let app = Router::new().route("/report", slow_get(|| "report")).into_app();
+    /// # let _ = app;
+    /// ```
     fn call(&self, req: Request<Body>, cx: &Cx<'_, S>) -> Response;
 }
 

@@ -49,6 +49,28 @@
 //! the pool's queue is full they answer `503` with `Retry-After`, and [`Router::timeout`]
 //! bounds how long they may take (`503` if never started, `504` if still running).
 //!
+//! # Middleware
+//!
+//! [`Router::layer`] wraps everything a router answers (404s and 405s too),
+//! [`MethodRouter::layer`] one route. The last layer added is the outermost: it sees the
+//! request first and the response last. Built-ins: [`middleware::CatchPanic`],
+//! [`middleware::Compression`], [`middleware::Cors`], [`middleware::AccessLog`] and
+//! [`middleware::RequestId`]; [`middleware::from_fn`] makes one from a closure.
+//!
+//! ```
+//! use pollux_web::{get, Router};
+//! use pollux_web::middleware::{AccessLog, CatchPanic, Compression, RequestId};
+//!
+//! let app = Router::new()
+//!     .route("/", get(|| "Hello World"))
+//!     .layer(CatchPanic::new())  // innermost: a panic becomes a 500 …
+//!     .layer(Compression::new())
+//!     .layer(AccessLog::new())   // … which the access log records
+//!     .layer(RequestId::new())   // outermost: every response gets its x-request-id
+//!     .into_app();
+//! # let _ = app;
+//! ```
+//!
 //! # Pieces
 //!
 //! - [`Router`]: `route(path, get(h).post(h2))`, `nest`, `nest_service` (mount
@@ -77,3 +99,9 @@ pub use router::{
 /// Re-exported: build `Set-Cookie` values with `cookie::Cookie::build`.
 pub use cookie;
 pub use pollux_server::{serve, Options};
+
+// The README's example apps (framework and bare handler) must keep compiling; this crate
+// sees every crate they use.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

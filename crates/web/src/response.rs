@@ -1,4 +1,22 @@
 //! What handlers return: anything that becomes a response.
+//!
+//! ```
+//! use pollux_web::extract::Json;
+//! use pollux_web::response::{Html, IntoResponse, Redirect};
+//! use http::{header, StatusCode};
+//!
+//! fn page() -> Html<&'static str> { Html("<h1>Hello</h1>") }
+//! fn api() -> Json<Vec<u32>> { Json(vec![1, 2, 3]) }
+//! fn gone() -> Redirect { Redirect::permanent("/new") }
+//! fn teapot() -> (StatusCode, [(header::HeaderName, &'static str); 1], &'static str) {
+//!     (StatusCode::IM_A_TEAPOT, [(header::CACHE_CONTROL, "no-cache")], "short and stout\n")
+//! }
+//!
+//! assert_eq!(page().into_response().headers()[header::CONTENT_TYPE], "text/html; charset=utf-8");
+//! assert_eq!(api().into_response().body().as_bytes(), b"[1,2,3]");
+//! assert_eq!(gone().into_response().headers()[header::LOCATION], "/new");
+//! assert_eq!(teapot().into_response().status(), StatusCode::IM_A_TEAPOT);
+//! ```
 
 use std::convert::Infallible;
 use std::io;
@@ -9,6 +27,18 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use pollux_server::{Body, BodyStream};
 
 /// The response type handlers produce.
+///
+/// ```
+/// use pollux_web::response::Response;
+/// use pollux_server::Body;
+///
+/// fn no_content() -> Response {
+///     let mut resp = Response::new(Body::Empty);
+///     *resp.status_mut() = http::StatusCode::NO_CONTENT;
+///     resp
+/// }
+/// assert_eq!(no_content().status(), 204);
+/// ```
 pub type Response = http::Response<Body>;
 
 pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
@@ -34,6 +64,12 @@ const OCTETS: HeaderValue = HeaderValue::from_static("application/octet-stream")
 /// ```
 pub trait IntoResponse {
     /// The response.
+    ///
+    /// ```
+    /// use pollux_web::response::IntoResponse;
+    /// let resp = "Hello World".into_response();
+    /// assert_eq!(resp.headers()["content-type"], "text/plain; charset=utf-8");
+    /// ```
     fn into_response(self) -> Response;
 }
 
@@ -47,13 +83,44 @@ pub trait IntoResponse {
 ///         parts.headers.insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
 ///     }
 /// }
+///
+/// // Before the body in a tuple, as many as three of them (after an optional status):
+/// use pollux_web::response::IntoResponse;
+/// let resp = (NoStore, "secret").into_response();
+/// assert_eq!(resp.headers()["cache-control"], "no-store");
 /// ```
 pub trait IntoResponseParts {
     /// Applies itself to `parts`.
+    ///
+    /// ```
+    /// use pollux_web::response::{IntoResponseParts, ResponseParts};
+    /// use http::{header::ETAG, HeaderMap, StatusCode};
+    ///
+    /// let mut parts = ResponseParts { status: StatusCode::OK, headers: HeaderMap::new() };
+    /// [(ETAG, "\"v1\"")].into_response_parts(&mut parts);
+    /// assert_eq!(parts.headers[ETAG], "\"v1\"");
+    /// ```
     fn into_response_parts(self, parts: &mut ResponseParts);
 }
 
-/// The head of a response being built: status and headers.
+/// The head of a response being built: status and headers. [`IntoResponseParts`] changes it.
+///
+/// ```
+/// use pollux_web::response::{IntoResponse, IntoResponseParts, ResponseParts};
+/// use http::StatusCode;
+///
+/// /// Turns any answer into a `202 Accepted` with a `Location` to poll.
+/// struct Queued(&'static str);
+/// impl IntoResponseParts for Queued {
+///     fn into_response_parts(self, parts: &mut ResponseParts) {
+///         parts.status = StatusCode::ACCEPTED;
+///         parts.headers.insert(http::header::LOCATION, http::HeaderValue::from_static(self.0));
+///     }
+/// }
+/// let resp = (Queued("/jobs/42"), "queued\n").into_response();
+/// assert_eq!(resp.status(), StatusCode::ACCEPTED);
+/// assert_eq!(resp.headers()["location"], "/jobs/42");
+/// ```
 #[derive(Debug)]
 pub struct ResponseParts {
     /// The status.
@@ -144,9 +211,14 @@ impl<T: IntoResponse, E: IntoResponse> IntoResponse for Result<T, E> {
 /// HTML text: `Content-Type: text/html; charset=utf-8`.
 ///
 /// ```
-/// use pollux_web::response::Html;
+/// use pollux_web::response::{Html, IntoResponse};
 /// fn page() -> Html<&'static str> { Html("<h1>Hello</h1>") }
-/// # let _ = page;
+///
+/// let resp = page().into_response();
+/// assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+/// // Any body: an owned `String` made at run time too.
+/// let greeting = Html(format!("<p>Hello, {}</p>", "Ada"));
+/// assert_eq!(greeting.into_response().body().as_bytes(), b"<p>Hello, Ada</p>");
 /// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Html<T>(pub T);
@@ -160,9 +232,13 @@ impl<T: Into<Body>> IntoResponse for Html<T> {
 /// A redirect: the status and `Location`.
 ///
 /// ```
-/// use pollux_web::response::Redirect;
+/// use pollux_web::response::{IntoResponse, Redirect};
+/// use http::{header::LOCATION, StatusCode};
+///
 /// fn old() -> Redirect { Redirect::permanent("/new") }
-/// # let _ = old;
+/// let resp = old().into_response();
+/// assert_eq!(resp.status(), StatusCode::PERMANENT_REDIRECT);
+/// assert_eq!(resp.headers()[LOCATION], "/new");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Redirect {
@@ -178,22 +254,64 @@ impl Redirect {
         Redirect { status, location }
     }
     /// 301 Moved Permanently (clients may change POST to GET).
+    ///
+    /// ```
+    /// use pollux_web::response::{IntoResponse, Redirect};
+    /// let resp = Redirect::moved("https://new.example/").into_response();
+    /// assert_eq!(resp.status(), http::StatusCode::MOVED_PERMANENTLY);
+    /// assert_eq!(resp.headers()["location"], "https://new.example/");
+    /// ```
     pub fn moved(to: &str) -> Redirect {
         Redirect::with(StatusCode::MOVED_PERMANENTLY, to)
     }
     /// 302 Found (clients may change POST to GET).
+    ///
+    /// ```
+    /// use pollux_web::response::{IntoResponse, Redirect};
+    /// let resp = Redirect::found("/login").into_response();
+    /// assert_eq!(resp.status(), http::StatusCode::FOUND);
+    /// ```
     pub fn found(to: &str) -> Redirect {
         Redirect::with(StatusCode::FOUND, to)
     }
     /// 303 See Other: GET the location (the answer to a form POST).
+    ///
+    /// ```
+    /// use pollux_web::extract::Form;
+    /// use pollux_web::response::{IntoResponse, Redirect};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct Comment { text: String }
+    /// fn post_comment(Form(c): Form<Comment>) -> Redirect {
+    ///     // ... store c.text ...
+    /// #   let _ = c.text;
+    ///     Redirect::to("/comments")
+    /// }
+    /// # let _ = post_comment;
+    /// let resp = Redirect::to("/comments").into_response();
+    /// assert_eq!(resp.status(), http::StatusCode::SEE_OTHER);
+    /// assert_eq!(resp.headers()["location"], "/comments");
+    /// ```
     pub fn to(to: &str) -> Redirect {
         Redirect::with(StatusCode::SEE_OTHER, to)
     }
     /// 307 Temporary Redirect: same method, same body.
+    ///
+    /// ```
+    /// use pollux_web::response::{IntoResponse, Redirect};
+    /// let resp = Redirect::temporary("/v2/upload").into_response();
+    /// assert_eq!(resp.status(), http::StatusCode::TEMPORARY_REDIRECT);
+    /// ```
     pub fn temporary(to: &str) -> Redirect {
         Redirect::with(StatusCode::TEMPORARY_REDIRECT, to)
     }
     /// 308 Permanent Redirect: same method, same body.
+    ///
+    /// ```
+    /// use pollux_web::response::{IntoResponse, Redirect};
+    /// let resp = Redirect::permanent("/api/v2/items").into_response();
+    /// assert_eq!(resp.status(), http::StatusCode::PERMANENT_REDIRECT);
+    /// ```
     pub fn permanent(to: &str) -> Redirect {
         Redirect::with(StatusCode::PERMANENT_REDIRECT, to)
     }
@@ -212,12 +330,18 @@ impl IntoResponse for Redirect {
 /// the worker thread whenever the socket can take more, so each `next` must be quick.
 ///
 /// ```
-/// use pollux_web::response::Stream;
+/// use pollux_web::response::{IntoResponse, Stream};
 /// use bytes::Bytes;
 /// fn count() -> Stream {
 ///     Stream::new((1..=3).map(|i| Bytes::from(format!("line {i}\n"))))
 /// }
-/// # let _ = count;
+/// let resp = count().into_response();
+/// assert_eq!(resp.headers()["content-type"], "application/octet-stream");
+/// assert_eq!(resp.body().len(), None); // not known in advance: sent chunked
+///
+/// // Another type goes in a tuple before it.
+/// let csv = ([(http::header::CONTENT_TYPE, "text/csv")], count()).into_response();
+/// assert_eq!(csv.headers()["content-type"], "text/csv");
 /// ```
 pub struct Stream {
     body: Body,
@@ -247,6 +371,12 @@ impl<I: Iterator<Item = io::Result<Bytes>> + Send> BodyStream for TryIterStream<
 
 impl Stream {
     /// A stream of the iterator's pieces.
+    ///
+    /// ```
+    /// use pollux_web::response::Stream;
+    /// let rows = Stream::new(vec![bytes::Bytes::from_static(b"a,b\n"), bytes::Bytes::from_static(b"1,2\n")]);
+    /// # let _ = rows;
+    /// ```
     pub fn new<I>(pieces: I) -> Stream
     where
         I: IntoIterator<Item = Bytes>,
@@ -257,6 +387,17 @@ impl Stream {
 
     /// A stream that may fail part-way; an error cuts the response (the connection closes,
     /// so the client sees an incomplete chunked body, never a truncated "complete" one).
+    ///
+    /// ```
+    /// use std::io::{BufRead, BufReader};
+    /// use pollux_web::response::Stream;
+    /// use bytes::Bytes;
+    ///
+    /// // Lines of a reader that may fail part-way (read quickly: this runs on the worker).
+    /// let reader = BufReader::new(&b"first\nsecond\n"[..]);
+    /// let lines = Stream::try_new(reader.lines().map(|l| l.map(|l| Bytes::from(l + "\n"))));
+    /// # let _ = lines;
+    /// ```
     pub fn try_new<I>(pieces: I) -> Stream
     where
         I: IntoIterator<Item = io::Result<Bytes>>,

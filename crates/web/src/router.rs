@@ -16,6 +16,10 @@ use crate::response::{IntoResponse, Response};
 
 /// Bodies larger than this are refused (413) by the body extractors unless
 /// [`Router::body_limit`] says otherwise; axum's default too.
+///
+/// ```
+/// assert_eq!(pollux_web::DEFAULT_BODY_LIMIT, 2 * 1024 * 1024); // 2 MiB
+/// ```
 pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 
 /// The handlers of one path, by method. Made by [`get`], [`post`], … and chained:
@@ -23,6 +27,31 @@ pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 ///
 /// HEAD is answered by the GET handler (the server drops the body); OPTIONS is answered with
 /// `204` and `Allow` unless a handler is given for it; other methods get `405` and `Allow`.
+///
+/// ```
+/// use pollux_web::{get, Router};
+/// use http::{header::ALLOW, StatusCode};
+/// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+/// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+/// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+/// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+/// #         Reply::Now(resp) => resp,
+/// #         Reply::Later(_) => unreachable!("no blocking route here"),
+/// #     }
+/// # }
+///
+/// let items = get(|| "all items").post(|body: String| format!("created {body}"));
+/// let app = Router::new().route("/items", items).into_app();
+///
+/// assert_eq!(send(&app, "GET", "/items").status(), StatusCode::OK);
+/// assert_eq!(send(&app, "HEAD", "/items").status(), StatusCode::OK); // the GET handler
+/// let opts = send(&app, "OPTIONS", "/items");
+/// assert_eq!(opts.status(), StatusCode::NO_CONTENT);
+/// assert_eq!(opts.headers()[ALLOW], "GET, POST, HEAD, OPTIONS");
+/// let del = send(&app, "DELETE", "/items");
+/// assert_eq!(del.status(), StatusCode::METHOD_NOT_ALLOWED);
+/// assert_eq!(del.headers()[ALLOW], "GET, POST, HEAD, OPTIONS");
+/// ```
 pub struct MethodRouter<S = ()> {
     pub(crate) methods: Vec<(Method, Endpoint<S>)>,
     pub(crate) any: Option<Endpoint<S>>,
@@ -52,6 +81,22 @@ macro_rules! method_fns {
     ($($name:ident $chain:ident $method:ident),*) => {
         $(
             #[doc = concat!("Routes ", stringify!($method), " requests to `handler`.")]
+            #[doc = ""]
+            #[doc = "```"]
+            #[doc = concat!("use pollux_web::{", stringify!($name), ", Router};")]
+            #[doc = "# use pollux_server::{Body, ConnInfo, Handler as _, Reply};"]
+            #[doc = "# fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {"]
+            #[doc = "#     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();"]
+            #[doc = "#     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {"]
+            #[doc = "#         Reply::Now(resp) => resp,"]
+            #[doc = "#         Reply::Later(_) => unreachable!(\"no blocking route here\"),"]
+            #[doc = "#     }"]
+            #[doc = "# }"]
+            #[doc = ""]
+            #[doc = concat!("let app = Router::new().route(\"/items\", ", stringify!($name), "(|| \"ok\")).into_app();")]
+            #[doc = concat!("assert_eq!(send(&app, \"", stringify!($method), "\", \"/items\").status(), 200);")]
+            #[doc = "assert_eq!(send(&app, \"PURGE\", \"/items\").status(), 405); // no handler for it"]
+            #[doc = "```"]
             pub fn $name<H: Handler<T, S>, T, S: 'static>(handler: H) -> MethodRouter<S> {
                 MethodRouter::new().on(Method::$method, handler)
             }
@@ -59,6 +104,22 @@ macro_rules! method_fns {
         impl<S: 'static> MethodRouter<S> {
             $(
                 #[doc = concat!("Also routes ", stringify!($method), " requests to `handler`.")]
+                #[doc = ""]
+                #[doc = "```"]
+                #[doc = "use pollux_web::{MethodRouter, Router};"]
+                #[doc = "# use pollux_server::{Body, ConnInfo, Handler as _, Reply};"]
+                #[doc = "# fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {"]
+                #[doc = "#     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();"]
+                #[doc = "#     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {"]
+                #[doc = "#         Reply::Now(resp) => resp,"]
+                #[doc = "#         Reply::Later(_) => unreachable!(\"no blocking route here\"),"]
+                #[doc = "#     }"]
+                #[doc = "# }"]
+                #[doc = ""]
+                #[doc = concat!("let methods = MethodRouter::new().", stringify!($chain), "(|| \"ok\");")]
+                #[doc = "let app = Router::new().route(\"/items\", methods).into_app();"]
+                #[doc = concat!("assert_eq!(send(&app, \"", stringify!($method), "\", \"/items\").status(), 200);")]
+                #[doc = "```"]
                 pub fn $chain<H: Handler<T, S>, T>(self, handler: H) -> Self {
                     self.on(Method::$method, handler)
                 }
@@ -71,6 +132,23 @@ method_fns!(get get GET, post post POST, put put PUT, delete delete DELETE, patc
     options options OPTIONS, trace trace TRACE);
 
 /// Routes every method to `handler` (no 405 on this path).
+///
+/// ```
+/// use pollux_web::{any, Router};
+/// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+/// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+/// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+/// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+/// #         Reply::Now(resp) => resp,
+/// #         Reply::Later(_) => unreachable!("no blocking route here"),
+/// #     }
+/// # }
+///
+/// let app = Router::new().route("/echo", any(|m: http::Method| m.to_string())).into_app();
+/// let resp = send(&app, "DELETE", "/echo");
+/// assert_eq!(resp.status(), 200);
+/// assert_eq!(resp.body().as_bytes(), b"DELETE");
+/// ```
 pub fn any<H: Handler<T, S>, T, S: 'static>(handler: H) -> MethodRouter<S> {
     let mut m = MethodRouter::new();
     m.any = Some(erase(handler));
@@ -78,6 +156,24 @@ pub fn any<H: Handler<T, S>, T, S: 'static>(handler: H) -> MethodRouter<S> {
 }
 
 /// Routes requests with `method` (any method, extensions included) to `handler`.
+///
+/// ```
+/// use pollux_web::{on, Router};
+/// use http::Method;
+/// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+/// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+/// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+/// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+/// #         Reply::Now(resp) => resp,
+/// #         Reply::Later(_) => unreachable!("no blocking route here"),
+/// #     }
+/// # }
+///
+/// let purge = Method::from_bytes(b"PURGE").unwrap();
+/// let app = Router::new().route("/cache", on(purge, || "purged")).into_app();
+/// assert_eq!(send(&app, "PURGE", "/cache").status(), 200);
+/// assert_eq!(send(&app, "GET", "/cache").status(), 405);
+/// ```
 pub fn on<H: Handler<T, S>, T, S: 'static>(method: Method, handler: H) -> MethodRouter<S> {
     MethodRouter::new().on(method, handler)
 }
@@ -89,12 +185,25 @@ impl<S: 'static> Default for MethodRouter<S> {
 }
 
 impl<S: 'static> MethodRouter<S> {
-    /// No methods yet.
+    /// No methods yet: every method but OPTIONS gets 405 until one is added.
+    ///
+    /// ```
+    /// use pollux_web::MethodRouter;
+    /// let methods: MethodRouter = MethodRouter::new().get(|| "page").post(|| "saved");
+    /// # let _ = methods;
+    /// ```
     pub fn new() -> Self {
         MethodRouter { methods: Vec::new(), any: None, blocking: false, allow: HeaderValue::from_static("") }
     }
 
     /// Routes `method` to `handler` (replacing an earlier handler for it).
+    ///
+    /// ```
+    /// use pollux_web::{get, MethodRouter};
+    /// use http::Method;
+    /// let methods: MethodRouter = get(|| "page").on(Method::from_bytes(b"PURGE").unwrap(), || "purged");
+    /// # let _ = methods;
+    /// ```
     pub fn on<H: Handler<T, S>, T>(mut self, method: Method, handler: H) -> Self {
         self.methods.retain(|(m, _)| *m != method);
         self.methods.push((method, erase(handler)));
@@ -123,6 +232,31 @@ impl<S: 'static> MethodRouter<S> {
     }
 
     /// Wraps this route's handlers in `middleware` (inside the app's own layers).
+    ///
+    /// ```
+    /// use pollux_web::{get, middleware::from_fn, Router};
+    /// use http::header::{HeaderValue, CACHE_CONTROL};
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// let no_store = from_fn(|req, next| {
+    ///     let mut resp = next.run(req);
+    ///     resp.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    ///     resp
+    /// });
+    /// let app = Router::new()
+    ///     .route("/account", get(|| "balance: 3").layer(no_store))
+    ///     .route("/news", get(|| "all quiet"))
+    ///     .into_app();
+    /// assert_eq!(send(&app, "GET", "/account").headers()[CACHE_CONTROL], "no-store");
+    /// assert!(send(&app, "GET", "/news").headers().get(CACHE_CONTROL).is_none());
+    /// ```
     pub fn layer(mut self, middleware: impl Middleware) -> Self {
         let mw: Arc<dyn Middleware> = Arc::new(middleware);
         for (_, ep) in &mut self.methods {
@@ -269,6 +403,21 @@ impl<S: Clone + Send + Sync + 'static> Default for Router<S> {
 
 impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// An empty router: every path 404.
+    ///
+    /// ```
+    /// use pollux_web::Router;
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// let app = Router::new().into_app();
+    /// assert_eq!(send(&app, "GET", "/").status(), 404);
+    /// ```
     pub fn new() -> Self {
         Router {
             routes: Vec::new(),
@@ -282,9 +431,43 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Routes `path` to `methods`. Routing the same path twice merges the methods.
     ///
+    /// ```
+    /// use pollux_web::{get, post, Router};
+    /// use pollux_web::extract::Path;
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// let app = Router::new()
+    ///     .route("/items", get(|| "all items"))
+    ///     .route("/items", post(|| "created")) // merged with the GET above
+    ///     .route("/items/{id}", get(|Path(id): Path<u32>| format!("item {id}")))
+    ///     .route("/files/{*path}", get(|Path(p): Path<String>| p))
+    ///     .into_app();
+    /// assert_eq!(send(&app, "POST", "/items").status(), 200);
+    /// assert_eq!(send(&app, "GET", "/items/7").body().as_bytes(), b"item 7");
+    /// assert_eq!(send(&app, "GET", "/items/seven").status(), 400); // not a u32
+    /// assert_eq!(send(&app, "GET", "/files/css/site.css").body().as_bytes(), b"css/site.css");
+    /// ```
+    ///
     /// # Panics
-    /// When [`Router::with_state`] builds the table, on a pattern `matchit` refuses or two
-    /// patterns that conflict: a programming error found at start-up, never per request.
+    /// When [`Router::with_state`] (or [`Router::into_app`]) builds the table, on a pattern
+    /// `matchit` refuses or two patterns that conflict: a programming error found at start-up,
+    /// never per request.
+    ///
+    /// ```should_panic
+    /// use pollux_web::{get, Router};
+    /// let app = Router::new()
+    ///     .route("/users/{id}", get(|| "by id"))
+    ///     .route("/users/{name}", get(|| "by name")) // conflicts with the route above
+    ///     .into_app(); // panics here
+    /// # let _ = app;
+    /// ```
     pub fn route(mut self, path: &str, methods: MethodRouter<S>) -> Self {
         if let Some((_, Target::Methods(existing))) = self.routes.iter_mut().find(|(p, _)| p == path) {
             for (m, ep) in methods.methods {
@@ -326,6 +509,38 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Routes exactly `path` to a server handler such as [`pollux_fs::ServeFile`] (which then
     /// sees the whole path).
+    ///
+    /// ```
+    /// use pollux_web::{get, Router};
+    /// use pollux_fs::ServeFile;
+    /// use pollux_server::{Body, ConnInfo};
+    /// use http::{Request, Response};
+    /// # use pollux_server::{Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// # let dir = std::env::temp_dir().join(format!("pollux-doc-route-service-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # std::fs::write(dir.join("robots.txt"), "User-agent: *\nDisallow:\n").unwrap();
+    /// let robots = ServeFile::new(dir.join("robots.txt")).expect("the directory exists");
+    /// // Any `pollux_server::Handler` will do, a plain function too.
+    /// fn health(_req: Request<Body>, _conn: &ConnInfo) -> Response<Body> {
+    ///     Response::new(Body::from("ok"))
+    /// }
+    /// let app = Router::new()
+    ///     .route("/", get(|| "home"))
+    ///     .route_service("/robots.txt", robots)
+    ///     .route_service("/healthz", health)
+    ///     .into_app();
+    /// assert_eq!(send(&app, "GET", "/robots.txt").status(), 200);
+    /// assert_eq!(send(&app, "GET", "/healthz").body().as_bytes(), b"ok");
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
     pub fn route_service(mut self, path: &str, service: impl pollux_server::Handler) -> Self {
         let service: Arc<dyn pollux_server::Handler> = Arc::new(service);
         self.routes
@@ -335,6 +550,29 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Adds `router`'s routes under `prefix` (`/api` + `/items` = `/api/items`). Its layers
     /// wrap its own routes only; its fallback answers unmatched paths below `prefix`.
+    ///
+    /// ```
+    /// use pollux_web::{get, Router};
+    /// use http::StatusCode;
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// let api = Router::new()
+    ///     .route("/items", get(|| "[]"))
+    ///     .fallback(|| (StatusCode::NOT_FOUND, "no such API\n"));
+    /// let app = Router::new().route("/", get(|| "home")).nest("/api", api).into_app();
+    ///
+    /// assert_eq!(send(&app, "GET", "/api/items").body().as_bytes(), b"[]");
+    /// let missing = send(&app, "GET", "/api/nope");
+    /// assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    /// assert_eq!(missing.body().as_bytes(), b"no such API\n"); // the nested fallback
+    /// ```
     pub fn nest(mut self, prefix: &str, router: Router<S>) -> Self {
         let prefix = prefix.trim_end_matches('/');
         let Router { routes, fallback, nested_fallbacks, layers, .. } = router;
@@ -366,14 +604,74 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
         self
     }
 
-    /// Answers requests whose path matches no route (instead of the plain 404).
+    /// Answers requests whose path matches no route (instead of the plain 404). It is a
+    /// handler like any other: it may take extractors.
+    ///
+    /// ```
+    /// use pollux_web::{get, Router};
+    /// use http::{StatusCode, Uri};
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// let app = Router::new()
+    ///     .route("/", get(|| "home"))
+    ///     .fallback(|uri: Uri| (StatusCode::NOT_FOUND, format!("no page at {}\n", uri.path())))
+    ///     .into_app();
+    /// let resp = send(&app, "GET", "/nowhere");
+    /// assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    /// assert_eq!(resp.body().as_bytes(), b"no page at /nowhere\n");
+    /// ```
     pub fn fallback<H: Handler<T, S>, T>(mut self, handler: H) -> Self {
         self.fallback = Some(erase(handler));
         self
     }
 
     /// Wraps everything this router answers — routes, mounted services, 404s and 405s — in
-    /// `middleware`. The last layer added runs first.
+    /// `middleware`. The last layer added runs first (it is the outermost).
+    ///
+    /// ```
+    /// use pollux_web::{get, middleware::from_fn, Router};
+    /// use pollux_web::response::IntoResponse;
+    /// use http::{HeaderMap, HeaderValue, StatusCode};
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// // Each layer appends its name to the request's `x-trail`; the handler echoes it.
+    /// fn mark(name: &'static str) -> impl pollux_web::middleware::Middleware {
+    ///     from_fn(move |mut req, next| {
+    ///         let trail = req.headers().get("x-trail").and_then(|v| v.to_str().ok()).unwrap_or("");
+    ///         let trail = HeaderValue::from_str(&format!("{trail}{name} ")).unwrap();
+    ///         req.headers_mut().insert("x-trail", trail);
+    ///         next.run(req)
+    ///     })
+    /// }
+    /// let app = Router::new()
+    ///     .route("/", get(|h: HeaderMap| h["x-trail"].to_str().unwrap().to_owned()))
+    ///     .layer(mark("inner"))
+    ///     .layer(mark("outer")) // added last: runs first
+    ///     .into_app();
+    /// assert_eq!(send(&app, "GET", "/").body().as_bytes(), b"outer inner ");
+    ///
+    /// // Layers see 404s too.
+    /// let teapot = from_fn(|req, next| {
+    ///     let resp = next.run(req);
+    ///     if resp.status() == StatusCode::NOT_FOUND { StatusCode::IM_A_TEAPOT.into_response() } else { resp }
+    /// });
+    /// let app = Router::new().route("/", get(|| "home")).layer(teapot).into_app();
+    /// assert_eq!(send(&app, "GET", "/missing").status(), StatusCode::IM_A_TEAPOT);
+    /// ```
     pub fn layer(mut self, middleware: impl Middleware) -> Self {
         self.layers.push(Arc::new(middleware));
         self
@@ -381,6 +679,21 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// The largest body the body extractors accept (default 2 MiB); larger is 413. The server's
     /// own `max_body` limit applies first.
+    ///
+    /// ```
+    /// use pollux_web::{post, Router};
+    /// use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    ///
+    /// let app = Router::new()
+    ///     .route("/notes", post(|note: String| format!("{} bytes", note.len())))
+    ///     .body_limit(16)
+    ///     .into_app();
+    /// let req = http::Request::post("/notes").body(Body::from("far more than sixteen bytes")).unwrap();
+    /// let Reply::Now(resp) = app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) else {
+    ///     unreachable!("not a blocking route")
+    /// };
+    /// assert_eq!(resp.status(), http::StatusCode::PAYLOAD_TOO_LARGE);
+    /// ```
     pub fn body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
@@ -388,6 +701,17 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Size of the blocking pool: `threads` threads (default: 4 per core, at least 8) and room
     /// for `queue` waiting requests (default 256); beyond that, blocking routes answer 503.
+    /// The pool is started only if some route is [`MethodRouter::blocking`].
+    ///
+    /// ```
+    /// use pollux_web::{get, Router};
+    /// fn export() -> String { std::fs::read_to_string("/etc/hostname").unwrap_or_default() }
+    /// let app = Router::new()
+    ///     .route("/export", get(export).blocking())
+    ///     .blocking_pool(4, 32) // 4 threads, 32 waiting requests, then 503
+    ///     .into_app();
+    /// # let _ = app;
+    /// ```
     pub fn blocking_pool(mut self, threads: usize, queue: usize) -> Self {
         self.pool.threads = threads.max(1);
         self.pool.queue = queue;
@@ -398,6 +722,17 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// it runs out is answered `503` with `Retry-After` (its handler never runs); one whose
     /// handler is still running gets `504 Gateway Timeout` (the handler's late answer is
     /// dropped). Handlers on the worker thread cannot overrun — they must not block.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use pollux_web::{get, Router};
+    /// fn report() -> &'static str { std::thread::sleep(Duration::from_millis(20)); "report" }
+    /// let app = Router::new()
+    ///     .route("/report", get(report).blocking())
+    ///     .timeout(Duration::from_secs(10)) // 503 if still queued, 504 if still running
+    ///     .into_app();
+    /// # let _ = app;
+    /// ```
     pub fn timeout(mut self, limit: Duration) -> Self {
         self.pool.timeout = Some(limit);
         self
@@ -405,13 +740,47 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
 
     /// Builds the app with `state` for [`crate::extract::State`]; serve it with
     /// [`crate::serve`] or `pollux_server::serve`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use pollux_web::{get, Router, extract::State};
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// struct Config { site: String }
+    /// let app = Router::new()
+    ///     .route("/", get(|State(c): State<Arc<Config>>| format!("welcome to {}", c.site)))
+    ///     .with_state(Arc::new(Config { site: "pollux".into() }));
+    /// assert_eq!(send(&app, "GET", "/").body().as_bytes(), b"welcome to pollux");
+    /// ```
     pub fn with_state(self, state: S) -> App<S> {
         App::build(self, state)
     }
 }
 
 impl Router<()> {
-    /// Builds an app without state.
+    /// Builds an app without state (the same as `.with_state(())`).
+    ///
+    /// ```
+    /// use pollux_web::{get, Router};
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    ///
+    /// let app = Router::new().route("/", get(|| "Hello World")).into_app();
+    /// assert_eq!(send(&app, "GET", "/").body().as_bytes(), b"Hello World");
+    /// ```
     pub fn into_app(self) -> App<()> {
         App::build(self, ())
     }
