@@ -131,6 +131,25 @@ fn serve_dir_mounted_under_a_prefix() {
 }
 
 #[test]
+fn services_see_the_right_path_when_nested_under_parameters() {
+    let root = TempRoot::new("web-nested-service");
+    std::fs::write(root.0.join("a.txt"), "A").expect("write");
+    std::fs::create_dir(root.0.join("sub")).expect("mkdir");
+    let echo = |req: http::Request<pollux_server::Body>, _: &pollux_server::ConnInfo| {
+        http::Response::new(pollux_server::Body::from(req.uri().path().to_owned()))
+    };
+    let v = Router::new().nest_service("/files", ServeDir::new(&root.0).expect("root"));
+    let app = Router::new().nest("/v/{version}", v).route_service("/echo/whole", echo).into_app();
+    let s = start_app(app);
+    assert_eq!(get_with(s.addr, "/v/2/files/a.txt", &[]).text(), "A");
+    // Its redirects name the prefix as the request spelled it.
+    let r = get_with(s.addr, "/v/2/files/sub", &[]);
+    assert_eq!((r.status, r.header("location")), (301, Some("/v/2/files/sub/")));
+    // A service routed to one path sees that path, not a cut one.
+    assert_eq!(get_with(s.addr, "/echo/whole", &[]).text(), "/echo/whole");
+}
+
+#[test]
 fn serve_file_as_a_route() {
     let root = TempRoot::new("web-file");
     std::fs::write(root.0.join("robots.txt"), "User-agent: *\n").expect("write");

@@ -24,7 +24,7 @@ use crate::extract::{Cx, Params};
 use crate::handler::Endpoint;
 use crate::middleware::{run_chain, Middleware};
 use crate::response::{IntoResponse, Response};
-use crate::router::{allow_response, Router, Selected, Target};
+use crate::router::{allow_response, Router, Selected, Target, REST};
 
 /// A router built with its state, ready to serve: pass it to [`crate::serve`] (or
 /// `pollux_server::serve`, whose `Handler` it is). Cloning shares it.
@@ -144,11 +144,23 @@ impl<S: Clone + Send + Sync + 'static> pollux_server::Handler for App<S> {
                 }
             },
             Target::Service { prefix, service, layers } => {
-                let rest = params.pairs.first().map(|(_, r)| r.clone());
-                let req = strip_prefix(req, rest);
+                // `route_service` (no prefix): the service sees the whole path. Otherwise the
+                // prefix as this request spelled it (a nested `{param}` in it has a value).
+                let (req, mounted_at) = if prefix.is_empty() {
+                    (req, String::new())
+                } else {
+                    let rest = params.pairs.iter().find(|(k, _)| *k == REST).map(|(_, r)| r.clone());
+                    let path = req.uri().path();
+                    let at = match &rest {
+                        Some(r) => path.get(..r.start.saturating_sub(1)).unwrap_or(""),
+                        None => path.trim_end_matches('/'),
+                    };
+                    let at = at.to_owned();
+                    (strip_prefix(req, rest), at)
+                };
                 let later: Cell<Option<Deferred>> = Cell::new(None);
                 let terminal = |r: Request<Body>| match service.call(r, conn) {
-                    Reply::Now(resp) => with_prefix(resp, prefix),
+                    Reply::Now(resp) => with_prefix(resp, &mounted_at),
                     Reply::Later(d) => {
                         later.set(Some(d));
                         http::Response::new(Body::Empty)

@@ -325,6 +325,9 @@ pub(crate) fn wrap<S: 'static>(ep: Endpoint<S>, mw: Arc<dyn Middleware>) -> Endp
     })
 }
 
+/// The catch-all parameter under a mounted service's prefix: what the service sees as its path.
+pub(crate) const REST: &str = "__pollux_rest";
+
 /// What a path pattern leads to.
 pub(crate) enum Target<S> {
     Methods(MethodRouter<S>),
@@ -503,7 +506,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
             || Target::Service { prefix: prefix.clone(), service: service.clone(), layers: Vec::new() };
         let exact = if prefix.is_empty() { "/".to_owned() } else { prefix.clone() };
         self.routes.push((exact, target()));
-        self.routes.push((format!("{prefix}/{{*__pollux_rest}}"), target()));
+        self.routes.push((format!("{prefix}/{{*{REST}}}"), target()));
         self
     }
 
