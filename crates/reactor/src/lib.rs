@@ -8,6 +8,7 @@
 //!   main thread: bind N SO_REUSEPORT listeners per address ──► spawn N workers ──► wait
 //!   signal thread: SIGINT/SIGTERM ──► Shutdown::begin ──► wake every worker (2nd signal: exit)
 //!   worker (one per core, shares nothing):
+//!     Service::on_start (register the service's own sockets: UDP services have no listener)
 //!     loop { epoll_wait(timeout = next timer) ─► accept until WouldBlock ─► Service::on_accept
 //!                                             ─► Service::on_ready(token, readable, writable)
 //!                                             ─► Service::on_wake (Remote::send from other threads)

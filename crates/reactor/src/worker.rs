@@ -23,6 +23,12 @@ pub trait Service {
     /// Work handed back from other threads through a [`Remote`].
     type Message: Send + 'static;
 
+    /// The worker is about to run: register sources of the service's own (a UDP socket, say,
+    /// for a service with no TCP listener). An error stops the worker.
+    fn on_start(&mut self, cx: &mut Ctx<'_, Self::Message>) -> io::Result<()> {
+        let _ = cx;
+        Ok(())
+    }
     /// A new connection (non-blocking, `TCP_NODELAY` set).
     fn on_accept(&mut self, cx: &mut Ctx<'_, Self::Message>, stream: TcpStream, peer: SocketAddr);
     /// Readiness of a connection. Edge-triggered: drain until `WouldBlock` (or a short read
@@ -211,6 +217,17 @@ impl Worker {
         let mut accept_wanted = true;
         let mut paused_until: Option<Instant> = None;
         let mut drain_deadline: Option<Instant> = None;
+        {
+            let mut cx = Ctx {
+                registry: self.poll.registry(),
+                timers: &mut self.timers,
+                now: Instant::now(),
+                worker: self.id,
+                draining: false,
+                mailbox: &mailbox,
+            };
+            service.on_start(&mut cx)?;
+        }
         loop {
             let now = Instant::now();
             let mut timeout = self.timers.next_timeout(now);
