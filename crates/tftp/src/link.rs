@@ -1,0 +1,206 @@
+//! What the sending and receiving machines share: the peer's transfer ID, the ERROR 5 answers
+//! to strangers, the one pending control packet, the retransmission timer and the events.
+//!
+//! A transfer ID (TID) is the peer's UDP address (RFC 1350 §4). The server knows it from the
+//! request; the client sends its request to the server's well-known port and takes the
+//! source of the first reply from the server's host as the TID. From then on a datagram
+//! from any other source is answered with ERROR 5 and otherwise ignored, so a stray or
+//! spoofed packet can never end or disturb the transfer.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::emit;
+use crate::packet::Packet;
+use crate::{Config, ErrorCode, TransferError, TransferOptions};
+
+/// At most this many ERROR 5 answers wait to be sent; more strangers are not answered.
+/// Why a bound: a flood of spoofed packets must not grow a transfer's memory.
+const MAX_STRAYS: usize = 8;
+
+/// Something that happened to a transfer; see [`crate::Sender::poll_event`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Negotiation is over; the transfer runs with these options. Sent once, before any data.
+    Negotiated(TransferOptions),
+    /// The sender: the final block was acknowledged. The receiver: the final block arrived;
+    /// all data is in [`crate::Receiver::pending_data`] (the machine still dallies a while).
+    Complete,
+    /// The transfer ended with an error; any ERROR for the peer is already queued.
+    Failed(TransferError),
+}
+
+/// Who the peer is (RFC 1350 §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Tid {
+    /// Client: the request went to `server`; the reply will come from a new port.
+    Awaiting { server: SocketAddr },
+    /// The peer's transfer ID.
+    Locked(SocketAddr),
+}
+
+/// How a datagram's source relates to the transfer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// The locked peer.
+    Peer,
+    /// Client: a first reply from the server's host; lock onto it if it is a valid answer.
+    FirstReply,
+    /// Anyone else: ERROR 5.
+    Stranger,
+}
+
+/// A packet for the peer that is not DATA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// The request (client) or OACK (server), kept in [`Link::handshake`].
+    Handshake,
+    /// An ACK of this block.
+    Ack(u16),
+    /// A final ERROR.
+    Error(ErrorCode, String),
+}
+
+#[derive(Debug)]
+pub(crate) struct Link {
+    pub(crate) tid: Tid,
+    /// Strangers owed an ERROR 5.
+    strays: VecDeque<SocketAddr>,
+    events: VecDeque<Event>,
+    /// The encoded request or OACK, kept for retransmission.
+    pub(crate) handshake: Vec<u8>,
+    /// The control packet to send next, if any. Why one slot: each new ACK supersedes the
+    /// previous one, and an ERROR is the last word.
+    pub(crate) control: Option<Control>,
+    /// When to retransmit (or, dallying, to close).
+    pub(crate) deadline: Option<Instant>,
+    /// Consecutive timeouts without progress.
+    pub(crate) retries: u32,
+    pub(crate) max_retries: u32,
+    pub(crate) default_timeout: Duration,
+    /// The timeout in force: the default until a `timeout` option is negotiated.
+    pub(crate) timeout: Duration,
+    pub(crate) dally_timeouts: u32,
+}
+
+impl Link {
+    pub(crate) fn new(tid: Tid, config: &Config) -> Self {
+        Link {
+            tid,
+            strays: VecDeque::new(),
+            events: VecDeque::new(),
+            handshake: Vec::new(),
+            control: None,
+            deadline: None,
+            retries: 0,
+            max_retries: config.max_retries,
+            default_timeout: config.timeout,
+            timeout: config.timeout,
+            dally_timeouts: config.dally_timeouts,
+        }
+    }
+
+    pub(crate) fn classify(&self, src: SocketAddr) -> Source {
+        match self.tid {
+            Tid::Locked(peer) if peer == src => Source::Peer,
+            // Why the same host but any port: the server answers from a fresh port (its TID).
+            Tid::Awaiting { server } if server.ip() == src.ip() => Source::FirstReply,
+            _ => Source::Stranger,
+        }
+    }
+
+    /// Answers a stranger with ERROR 5 (RFC 1350 §4) unless it sent an ERROR itself: an ERROR
+    /// is never answered, or two confused hosts could volley forever.
+    pub(crate) fn refuse(&mut self, src: SocketAddr, datagram: &[u8]) {
+        if matches!(Packet::parse(datagram), Ok(Packet::Error { .. })) {
+            return;
+        }
+        if self.strays.len() < MAX_STRAYS {
+            self.strays.push_back(src);
+        }
+    }
+
+    pub(crate) fn lock(&mut self, peer: SocketAddr) {
+        self.tid = Tid::Locked(peer);
+    }
+
+    pub(crate) fn peer(&self) -> Option<SocketAddr> {
+        match self.tid {
+            Tid::Locked(peer) => Some(peer),
+            Tid::Awaiting { .. } => None,
+        }
+    }
+
+    /// Applies the negotiated options that the link itself cares about.
+    pub(crate) fn negotiated(&mut self, opts: TransferOptions) {
+        self.timeout = opts.timeout.map_or(self.default_timeout, |s| Duration::from_secs(u64::from(s)));
+        self.events.push_back(Event::Negotiated(opts));
+    }
+
+    pub(crate) fn arm(&mut self, now: Instant) {
+        self.deadline = Some(now + self.timeout);
+    }
+
+    pub(crate) fn dally(&mut self, now: Instant) {
+        self.deadline = Some(now + self.timeout * self.dally_timeouts.max(1));
+    }
+
+    /// `Some(())` if the deadline has passed and a retry is left (and counts it);
+    /// `Err` once the retries are used up.
+    pub(crate) fn expired(&mut self, now: Instant) -> Option<Result<(), TransferError>> {
+        match self.deadline {
+            Some(deadline) if now >= deadline => {}
+            _ => return None,
+        }
+        if self.retries >= self.max_retries {
+            return Some(Err(TransferError::TimedOut { retries: self.retries }));
+        }
+        self.retries += 1;
+        Some(Ok(()))
+    }
+
+    /// Ends the transfer: queues the ERROR this failure owes the peer, if any and if we know
+    /// who the peer is, and reports it.
+    pub(crate) fn fail(&mut self, error: TransferError) {
+        self.control = match (error.error_code(), self.peer()) {
+            (Some(code), Some(_)) => Some(Control::Error(code, error.to_string())),
+            _ => None,
+        };
+        self.deadline = None;
+        self.events.push_back(Event::Failed(error));
+    }
+
+    pub(crate) fn complete(&mut self) {
+        self.events.push_back(Event::Complete);
+    }
+
+    pub(crate) fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// Nothing left to send but DATA.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.control.is_none() && self.strays.is_empty()
+    }
+
+    /// Writes the next ERROR 5 or control packet into `buf` (cleared), with its destination.
+    pub(crate) fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
+        buf.clear();
+        if let Some(stranger) = self.strays.pop_front() {
+            emit::encode_error(buf, ErrorCode::UnknownTid, ErrorCode::UnknownTid.description());
+            return Some(stranger);
+        }
+        let destination = match self.tid {
+            Tid::Locked(peer) => peer,
+            Tid::Awaiting { server } => server,
+        };
+        match self.control.take()? {
+            Control::Handshake => buf.extend_from_slice(&self.handshake),
+            Control::Ack(block) => emit::encode_ack(buf, block),
+            Control::Error(code, message) => emit::encode_error(buf, code, &message),
+        }
+        Some(destination)
+    }
+}
