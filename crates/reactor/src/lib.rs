@@ -12,7 +12,8 @@
 //!     loop { epoll_wait(timeout = next timer) ─► accept until WouldBlock ─► Service::on_accept
 //!                                             ─► Service::on_ready(token, readable, writable)
 //!                                             ─► Service::on_wake (Remote::send from other threads)
-//!            timers.expire(now) ─► Service::on_timer }
+//!            timers.expire(now) ─► Service::on_timer
+//!            Service::next_deadline passed ─► Service::on_deadline }
 //! ```
 //!
 //! Edge-triggered means every readiness edge is reported once: a service must read and write

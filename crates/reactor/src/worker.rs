@@ -52,6 +52,19 @@ pub trait Service {
     fn wants_turn(&self) -> bool {
         false
     }
+    /// The earliest deadline of the service's own, for deadlines that are not a fixed
+    /// duration chosen at start-up (the [`Timers`] queues): a TFTP transfer's negotiated
+    /// timeout, say. The worker sleeps no longer than until then, and calls
+    /// [`on_deadline`](Self::on_deadline) in every turn that ends at or after it. Asked once
+    /// per turn, so keep it cheap (a heap's top, not a scan).
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// The instant [`next_deadline`](Self::next_deadline) returned has passed (`cx.now` is at
+    /// or after it): run what is due.
+    fn on_deadline(&mut self, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = cx;
+    }
     /// Open connections; the worker stops accepting at its share of `max_conns`, and exits
     /// a graceful shutdown when this reaches zero.
     fn connections(&self) -> usize;
@@ -238,6 +251,12 @@ impl Worker {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
+            if let Some(d) = service.next_deadline() {
+                // mio rounds a timeout up to epoll's whole milliseconds, so the wait never
+                // ends before the deadline and `on_deadline` runs on the first wake-up.
+                let left = d.saturating_duration_since(now);
+                timeout = Some(timeout.map_or(left, |t| t.min(left)));
+            }
             if service.wants_turn() {
                 timeout = Some(Duration::ZERO);
             }
@@ -291,6 +310,9 @@ impl Worker {
             }
             while let Some((token, kind)) = cx.timers.pop_expired(now) {
                 service.on_timer(&mut cx, token, kind);
+            }
+            if service.next_deadline().is_some_and(|d| d <= now) {
+                service.on_deadline(&mut cx);
             }
             service.on_turn_end(&mut cx);
             if let Some(d) = drain_deadline {
