@@ -1,6 +1,7 @@
 //! `pollux`: the command line. Parsing and wiring only; the work happens in the crates.
 
 mod serve;
+mod tftp;
 
 use clap::{Parser, Subcommand};
 
@@ -16,11 +17,14 @@ struct Cli {
 enum Command {
     /// Serve the files under ROOT over HTTP/1.1.
     Serve(serve::ServeArgs),
+    /// TFTP server and client (RFC 1350, 2347, 2348, 2349, 7440).
+    Tftp(tftp::TftpArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Tftp(args) => tftp::run(args),
     }
 }

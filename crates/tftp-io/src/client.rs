@@ -1,0 +1,379 @@
+//! The client: one transfer driven by a blocking loop over a std `UdpSocket`.
+//!
+//! ```text
+//!   loop { file ⇄ machine; events; poll_transmit ──► send_to
+//!          deadline passed? ──► handle_timeout
+//!          recv_from (read timeout = time left until the machine's deadline) ──► handle_datagram }
+//! ```
+//!
+//! A get ends as soon as the final block is in and acknowledged; unlike the server's
+//! receiver it does not dally (RFC 1350 §6 suggests it), because every common client
+//! (tftp-hpa, atftp, curl) exits at once too and a script should not wait seconds for
+//! nothing. If that final ACK is lost the server retransmits into the void and gives up; the
+//! file here is complete either way.
+//!
+//! [`get_file`] writes to a hidden temporary name beside the destination and renames it at
+//! the end, so a failed or interrupted download never replaces an existing file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use pollux_tftp::{Config, Event, Mode, Receiver, RequestError, RequestOptions, Sender, TransferError};
+
+/// How a client transfer runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// `netascii` or `octet`.
+    pub mode: Mode,
+    /// Requested block size (RFC 2348); `None` sends no option (512 bytes).
+    pub blksize: Option<u16>,
+    /// Requested window size (RFC 7440); `None` sends no option (lock-step).
+    pub windowsize: Option<u16>,
+    /// Ask for (get) or announce (put) the transfer size (RFC 2349), for a progress bar.
+    pub tsize: bool,
+    /// Local retransmission timeout.
+    pub timeout: Duration,
+    /// Retransmissions without progress before giving up.
+    pub retries: u32,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            mode: Mode::Octet,
+            blksize: None,
+            windowsize: None,
+            tsize: false,
+            timeout: Duration::from_secs(1),
+            retries: 5,
+        }
+    }
+}
+
+/// Why a client transfer failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The local file could not be read or written.
+    #[error("{path}: {source}")]
+    Local {
+        /// The local file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The socket failed.
+    #[error("network: {0}")]
+    Network(#[source] io::Error),
+    /// The request could not be built (a filename TFTP cannot carry, an option out of range).
+    #[error("{0}")]
+    Request(#[from] RequestError),
+    /// The transfer failed: the server's ERROR, a timeout, or a protocol violation.
+    #[error("{0}")]
+    Transfer(#[from] TransferError),
+}
+
+/// Told about progress; the binary draws a bar with it.
+pub trait Progress {
+    /// The transfer's size, once known (from `tsize`).
+    fn total(&mut self, bytes: u64);
+    /// `bytes` more file bytes were sent or received.
+    fn advance(&mut self, bytes: u64);
+}
+
+/// A [`Progress`] that shows nothing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn total(&mut self, _bytes: u64) {}
+    fn advance(&mut self, _bytes: u64) {}
+}
+
+/// What a finished transfer did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    /// File bytes moved (before netascii encoding / after decoding).
+    pub bytes: u64,
+    /// Wall time of the whole transfer.
+    pub elapsed: Duration,
+}
+
+fn config(opts: &ClientOptions) -> Config {
+    Config { timeout: opts.timeout, max_retries: opts.retries, ..Config::default() }
+}
+
+fn request_options(opts: &ClientOptions, tsize: Option<u64>) -> RequestOptions {
+    RequestOptions { blksize: opts.blksize, windowsize: opts.windowsize, timeout: None, tsize }
+}
+
+fn socket_for(server: SocketAddr) -> Result<UdpSocket, ClientError> {
+    let local: SocketAddr = match server {
+        SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    UdpSocket::bind(local).map_err(ClientError::Network)
+}
+
+/// The socket's read timeout, set only when it must change by more than a quarter: the
+/// deadline moves on every block, and a `setsockopt` per datagram would cost more than the
+/// few milliseconds of slack.
+struct ReadTimeout {
+    current: Option<Duration>,
+}
+
+impl ReadTimeout {
+    fn wait(&mut self, socket: &UdpSocket, left: Duration) -> Result<(), ClientError> {
+        let left = left.max(Duration::from_millis(1));
+        let close = self.current.is_some_and(|c| left <= c && left >= c - c / 4);
+        if !close {
+            socket.set_read_timeout(Some(left)).map_err(ClientError::Network)?;
+            self.current = Some(left);
+        }
+        Ok(())
+    }
+}
+
+/// Receives one datagram into `buf` unless the deadline passes first; `None` on timeout.
+fn receive(
+    socket: &UdpSocket,
+    timeout: &mut ReadTimeout,
+    deadline: Instant,
+    buf: &mut [u8],
+) -> Result<Option<(usize, SocketAddr)>, ClientError> {
+    let now = Instant::now();
+    if now >= deadline {
+        return Ok(None);
+    }
+    timeout.wait(socket, deadline - now)?;
+    match socket.recv_from(buf) {
+        Ok(x) => Ok(Some(x)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+            ) =>
+        {
+            Ok(None)
+        }
+        // A stale ICMP error (the server's old port): not this transfer's business.
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => Ok(None),
+        Err(e) => Err(ClientError::Network(e)),
+    }
+}
+
+/// Downloads `remote` from `server` into `out`.
+pub fn get(
+    server: SocketAddr,
+    remote: &str,
+    out: &mut dyn Write,
+    opts: &ClientOptions,
+    progress: &mut dyn Progress,
+) -> Result<Summary, ClientError> {
+    let started = Instant::now();
+    let socket = socket_for(server)?;
+    let config = config(opts);
+    let request = request_options(opts, opts.tsize.then_some(0));
+    let mut machine = Receiver::get(remote, opts.mode, request, server, &config, started)?;
+    let mut buf = Vec::with_capacity(1024);
+    let mut rbuf = vec![0u8; 65536];
+    let mut timeout = ReadTimeout { current: None };
+    let mut bytes = 0u64;
+    let mut done: Option<Result<(), TransferError>> = None;
+    let local_error = |e| ClientError::Local { path: PathBuf::from("-"), source: e };
+    loop {
+        let data = machine.pending_data();
+        if !data.is_empty() {
+            let n = data.len();
+            if let Err(e) = out.write_all(data) {
+                machine.abort(pollux_tftp::ErrorCode::DiskFull, "client cannot write the file");
+                flush(&socket, &mut machine, &mut buf);
+                return Err(local_error(e));
+            }
+            machine.consume_data(n);
+            bytes += n as u64;
+            progress.advance(n as u64);
+        }
+        while let Some(event) = machine.poll_event() {
+            match event {
+                Event::Negotiated(o) => {
+                    if let Some(size) = o.tsize {
+                        progress.total(size);
+                    }
+                }
+                Event::Complete => done = Some(Ok(())),
+                Event::Failed(e) => done = Some(Err(e)),
+                _ => {}
+            }
+        }
+        flush(&socket, &mut machine, &mut buf);
+        match done.take() {
+            Some(Ok(())) => {
+                out.flush().map_err(local_error)?;
+                return Ok(Summary { bytes, elapsed: started.elapsed() });
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+        let Some(deadline) = machine.poll_timeout() else {
+            // Neither done nor waiting: cannot happen with a live machine; do not spin.
+            return Err(TransferError::TimedOut { retries: 0 }.into());
+        };
+        match receive(&socket, &mut timeout, deadline, &mut rbuf)? {
+            Some((n, src)) => machine.handle_datagram(Instant::now(), src, &rbuf[..n]),
+            None => {
+                let now = Instant::now();
+                if now >= deadline {
+                    machine.handle_timeout(now);
+                }
+            }
+        }
+    }
+}
+
+fn flush(socket: &UdpSocket, machine: &mut Receiver, buf: &mut Vec<u8>) {
+    while let Some(to) = machine.poll_transmit(buf) {
+        // A failed send is a lost datagram: the timer retransmits.
+        let _ = socket.send_to(buf, to);
+    }
+}
+
+/// Uploads everything `input` yields to `server` as `remote`. `size` is announced as `tsize`
+/// if [`ClientOptions::tsize`] is set (octet mode only: netascii changes the size).
+pub fn put(
+    server: SocketAddr,
+    remote: &str,
+    input: &mut dyn Read,
+    size: Option<u64>,
+    opts: &ClientOptions,
+    progress: &mut dyn Progress,
+) -> Result<Summary, ClientError> {
+    let started = Instant::now();
+    let socket = socket_for(server)?;
+    let config = config(opts);
+    let tsize = if opts.tsize && opts.mode == Mode::Octet { size } else { None };
+    if let Some(size) = size {
+        progress.total(size);
+    }
+    let mut machine = Sender::put(remote, opts.mode, request_options(opts, tsize), server, &config, started)?;
+    let mut buf = Vec::with_capacity(65536);
+    let mut rbuf = vec![0u8; 65536];
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut timeout = ReadTimeout { current: None };
+    let mut bytes = 0u64;
+    let mut acked_progress = 0u64;
+    let mut done: Option<Result<(), TransferError>> = None;
+    loop {
+        while machine.data_wanted() > 0 {
+            let want = machine.data_wanted().min(chunk.len());
+            match input.read(&mut chunk[..want]) {
+                Ok(0) => machine.finish_data(),
+                Ok(n) => {
+                    machine.write_data(&chunk[..n]);
+                    bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    machine.abort(pollux_tftp::ErrorCode::NotDefined, "client cannot read the file");
+                    send_all(&socket, &mut machine, &mut buf);
+                    return Err(ClientError::Local { path: PathBuf::from("-"), source: e });
+                }
+            }
+        }
+        while let Some(event) = machine.poll_event() {
+            match event {
+                Event::Complete => done = Some(Ok(())),
+                Event::Failed(e) => done = Some(Err(e)),
+                _ => {}
+            }
+        }
+        // What the peer has acknowledged is what has been uploaded.
+        let acked = (machine.blocks_acked() * u64::from(machine.options().blksize)).min(bytes);
+        if acked > acked_progress {
+            progress.advance(acked - acked_progress);
+            acked_progress = acked;
+        }
+        send_all(&socket, &mut machine, &mut buf);
+        match done.take() {
+            Some(Ok(())) => return Ok(Summary { bytes, elapsed: started.elapsed() }),
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+        let Some(deadline) = machine.poll_timeout() else {
+            return Err(TransferError::TimedOut { retries: 0 }.into());
+        };
+        match receive(&socket, &mut timeout, deadline, &mut rbuf)? {
+            Some((n, src)) => machine.handle_datagram(Instant::now(), src, &rbuf[..n]),
+            None => {
+                let now = Instant::now();
+                if now >= deadline {
+                    machine.handle_timeout(now);
+                }
+            }
+        }
+    }
+}
+
+fn send_all(socket: &UdpSocket, machine: &mut Sender, buf: &mut Vec<u8>) {
+    let now = Instant::now();
+    while let Some(to) = machine.poll_transmit(now, buf) {
+        let _ = socket.send_to(buf, to);
+    }
+}
+
+/// Downloads into `local` through a temporary file beside it, renamed over `local` only when
+/// the transfer completed; on failure the temporary file is removed and `local` untouched.
+pub fn get_file(
+    server: SocketAddr,
+    remote: &str,
+    local: &Path,
+    opts: &ClientOptions,
+    progress: &mut dyn Progress,
+) -> Result<Summary, ClientError> {
+    let local_err = |source| ClientError::Local { path: local.to_path_buf(), source };
+    let dir = match local.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = local.file_name().ok_or_else(|| local_err(io::Error::from(io::ErrorKind::InvalidInput)))?;
+    let temp = dir.join(format!(".{}.part-{}", name.to_string_lossy(), std::process::id()));
+    let file = OpenOptions::new().write(true).create_new(true).open(&temp).map_err(local_err)?;
+    let mut writer = BufWriter::with_capacity(256 * 1024, file);
+    let result = get(server, remote, &mut writer, opts, progress);
+    let finished = result.and_then(|summary| {
+        let file = writer.into_inner().map_err(|e| local_err(e.into_error()))?;
+        drop(file);
+        fs::rename(&temp, local).map_err(local_err)?;
+        Ok(summary)
+    });
+    if finished.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    finished.map_err(|e| match e {
+        ClientError::Local { path, source } if path.as_os_str() == "-" => {
+            ClientError::Local { path: local.to_path_buf(), source }
+        }
+        e => e,
+    })
+}
+
+/// Uploads the file at `local` as `remote`.
+pub fn put_file(
+    server: SocketAddr,
+    remote: &str,
+    local: &Path,
+    opts: &ClientOptions,
+    progress: &mut dyn Progress,
+) -> Result<Summary, ClientError> {
+    let local_err = |source| ClientError::Local { path: local.to_path_buf(), source };
+    let mut file = File::open(local).map_err(local_err)?;
+    let size = file.metadata().map_err(local_err)?.len();
+    let mut reader = io::BufReader::with_capacity(256 * 1024, &mut file);
+    put(server, remote, &mut reader, Some(size), opts, progress).map_err(|e| match e {
+        ClientError::Local { source, .. } => ClientError::Local { path: local.to_path_buf(), source },
+        e => e,
+    })
+}
