@@ -21,6 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::gso::{Batch, Gso};
 use pollux_tftp::{Config, Event, Mode, Receiver, RequestError, RequestOptions, Sender, TransferError};
 
 /// How a client transfer runs.
@@ -262,6 +263,8 @@ pub fn put(
     let mut buf = Vec::with_capacity(65536);
     let mut rbuf = vec![0u8; 65536];
     let mut chunk = vec![0u8; 64 * 1024];
+    let mut gso = Gso::default();
+    let mut batch = Vec::new();
     let mut timeout = ReadTimeout { current: None };
     let mut bytes = 0u64;
     let mut acked_progress = 0u64;
@@ -278,7 +281,7 @@ pub fn put(
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     machine.abort(pollux_tftp::ErrorCode::NotDefined, "client cannot read the file");
-                    send_all(&socket, &mut machine, &mut buf);
+                    send_all(&socket, &mut machine, &mut buf, &mut gso, &mut batch);
                     return Err(ClientError::Local { path: PathBuf::from("-"), source: e });
                 }
             }
@@ -296,7 +299,7 @@ pub fn put(
             progress.advance(acked - acked_progress);
             acked_progress = acked;
         }
-        send_all(&socket, &mut machine, &mut buf);
+        send_all(&socket, &mut machine, &mut buf, &mut gso, &mut batch);
         match done.take() {
             Some(Ok(())) => return Ok(Summary { bytes, elapsed: started.elapsed() }),
             Some(Err(e)) => return Err(e.into()),
@@ -317,11 +320,13 @@ pub fn put(
     }
 }
 
-fn send_all(socket: &UdpSocket, machine: &mut Sender, buf: &mut Vec<u8>) {
+fn send_all(socket: &UdpSocket, machine: &mut Sender, buf: &mut Vec<u8>, gso: &mut Gso, batch: &mut Vec<u8>) {
     let now = Instant::now();
+    let mut batch = Batch::new(socket, gso, batch);
     while let Some(to) = machine.poll_transmit(now, buf) {
-        let _ = socket.send_to(buf, to);
+        batch.push(buf, to);
     }
+    batch.flush();
 }
 
 /// Downloads into `local` through a temporary file beside it, renamed over `local` only when

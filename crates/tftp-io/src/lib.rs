@@ -17,6 +17,7 @@
 
 pub mod client;
 pub mod files;
+mod gso;
 mod server;
 mod transfer;
 

@@ -142,6 +142,7 @@ pub(crate) struct TftpService {
     recv: Vec<u8>,
     out: Vec<u8>,
     scratch: Vec<u8>,
+    batch: Vec<u8>,
 }
 
 impl TftpService {
@@ -158,6 +159,7 @@ impl TftpService {
             recv: vec![0; MAX_DATAGRAM],
             out: Vec::with_capacity(MAX_DATAGRAM),
             scratch: Vec::new(),
+            batch: Vec::new(),
         }
     }
 
@@ -254,6 +256,7 @@ impl TftpService {
             bytes: 0,
             scheduled: None,
             outcome: None,
+            gso: Default::default(),
         };
         if registry.register(&mut transfer.socket, Token(key), Interest::READABLE).is_err() {
             transfer.abandon();
@@ -284,7 +287,7 @@ impl TftpService {
     fn after_input(&mut self, key: usize, now: Instant, registry: &pollux_reactor::mio::Registry) {
         let Some(t) = self.transfers.get_mut(key) else { return };
         let had_outcome = t.outcome.is_some();
-        t.pump(now, &mut self.scratch, &mut self.out);
+        t.pump(now, &mut self.scratch, &mut self.out, &mut self.batch);
         if !had_outcome && t.outcome.is_some() {
             log_transfer(&self.shared.config, t, now);
         }

@@ -20,6 +20,7 @@ use pollux_reactor::mio::net::UdpSocket;
 use pollux_tftp::{ErrorCode, Event, Mode, Receiver, RequestKind, Sender};
 
 use crate::files::{io_refusal, Upload};
+use crate::gso::{Batch, Gso};
 
 /// Reads from the file at most this much per call; a window asks for at most
 /// `windowsize × blksize` in total, so one pump does a bounded amount of disk work.
@@ -51,6 +52,8 @@ pub(crate) struct Transfer {
     pub(crate) scheduled: Option<Instant>,
     /// How it ended, once it has: `Ok` or the reason. Logged once, when set.
     pub(crate) outcome: Option<Result<(), String>>,
+    /// Whether windows go out in one send (see [`crate::gso`]).
+    pub(crate) gso: Gso,
 }
 
 impl Transfer {
@@ -90,20 +93,29 @@ impl Transfer {
     }
 
     /// After any input: file I/O, events, then every datagram the machine has to send.
-    /// `scratch` is the file read buffer, `out` the datagram buffer; both belong to the worker.
-    pub(crate) fn pump(&mut self, now: Instant, scratch: &mut Vec<u8>, out: &mut Vec<u8>) {
+    /// `scratch` is the file read buffer, `out` the datagram buffer and `batch` where a
+    /// window is gathered; all three belong to the worker.
+    pub(crate) fn pump(
+        &mut self,
+        now: Instant,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+        batch: &mut Vec<u8>,
+    ) {
         self.file_io(scratch);
         self.events();
+        let mut batch = Batch::new(&self.socket, &mut self.gso, batch);
         loop {
             let to = match &mut self.machine {
                 Machine::Send(s, _) => s.poll_transmit(now, out),
                 Machine::Receive(r, _) => r.poll_transmit(out),
             };
             let Some(to) = to else { break };
-            // A full send buffer drops this datagram; the retransmission timer covers it,
+            // A full send buffer drops datagrams; the retransmission timer covers them,
             // exactly as it covers a loss on the wire.
-            let _ = self.socket.send_to(out, to);
+            batch.push(out, to);
         }
+        batch.flush();
     }
 
     fn file_io(&mut self, scratch: &mut Vec<u8>) {
