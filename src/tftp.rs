@@ -33,13 +33,20 @@ pub(crate) struct TftpArgs {
     command: TftpCommand,
 }
 
+/// The exit codes, as `--help` shows them (the table in the module doc says the same).
+const EXIT_CODES: &str = "Exit codes: 0 done; 1 local file error; 2 bad command line; 3 timed out; \
+4 server: file not found (ERROR 1); 5 server: access violation or file exists (ERROR 2, 6); \
+6 server: any other ERROR; 7 the server broke the protocol; 8 network error or unknown host.";
+
 #[derive(Debug, Subcommand)]
 enum TftpCommand {
     /// Serve the files under DIR over TFTP (read-only unless --allow-write / --create).
     Serve(ServeArgs),
     /// Download REMOTE from a TFTP server into LOCAL (default: REMOTE's file name).
+    #[command(after_help = EXIT_CODES)]
     Get(GetArgs),
     /// Upload LOCAL to a TFTP server as REMOTE (default: LOCAL's file name).
+    #[command(after_help = EXIT_CODES)]
     Put(PutArgs),
 }
 

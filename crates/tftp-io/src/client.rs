@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::gso::{Batch, Gso};
+use crate::gso::{self, Batch, Gso};
 use pollux_tftp::{Config, Event, Mode, Receiver, RequestError, RequestOptions, Sender, TransferError};
 
 /// How a client transfer runs.
@@ -138,19 +138,20 @@ impl ReadTimeout {
     }
 }
 
-/// Receives one datagram into `buf` unless the deadline passes first; `None` on timeout.
+/// Receives datagrams into `buf` unless the deadline passes first; `None` on timeout.
+/// With `UDP_GRO` on, several datagrams of one size may come at once (the third value).
 fn receive(
     socket: &UdpSocket,
     timeout: &mut ReadTimeout,
     deadline: Instant,
     buf: &mut [u8],
-) -> Result<Option<(usize, SocketAddr)>, ClientError> {
+) -> Result<Option<(usize, SocketAddr, Option<usize>)>, ClientError> {
     let now = Instant::now();
     if now >= deadline {
         return Ok(None);
     }
     timeout.wait(socket, deadline - now)?;
-    match socket.recv_from(buf) {
+    match gso::recv_segments(socket, buf) {
         Ok(x) => Ok(Some(x)),
         Err(e)
             if matches!(
@@ -179,6 +180,8 @@ pub fn get(
     let config = config(opts);
     let request = request_options(opts, opts.tsize.then_some(0));
     let mut machine = Receiver::get(remote, opts.mode, request, server, &config, started)?;
+    // A window then arrives in one read (see `gso`); without it, one datagram per read.
+    gso::enable_gro(&socket);
     let mut buf = Vec::with_capacity(1024);
     let mut rbuf = vec![0u8; 65536];
     let mut timeout = ReadTimeout { current: None };
@@ -224,7 +227,12 @@ pub fn get(
             return Err(TransferError::TimedOut { retries: 0 }.into());
         };
         match receive(&socket, &mut timeout, deadline, &mut rbuf)? {
-            Some((n, src)) => machine.handle_datagram(Instant::now(), src, &rbuf[..n]),
+            Some((n, src, segment)) => {
+                let now = Instant::now();
+                for datagram in rbuf[..n].chunks(segment.unwrap_or(n).max(1)) {
+                    machine.handle_datagram(now, src, datagram);
+                }
+            }
             None => {
                 let now = Instant::now();
                 if now >= deadline {
@@ -309,7 +317,7 @@ pub fn put(
             return Err(TransferError::TimedOut { retries: 0 }.into());
         };
         match receive(&socket, &mut timeout, deadline, &mut rbuf)? {
-            Some((n, src)) => machine.handle_datagram(Instant::now(), src, &rbuf[..n]),
+            Some((n, src, _)) => machine.handle_datagram(Instant::now(), src, &rbuf[..n]),
             None => {
                 let now = Instant::now();
                 if now >= deadline {

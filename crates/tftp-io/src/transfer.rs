@@ -25,6 +25,10 @@ use crate::gso::{Batch, Gso};
 /// Reads from the file at most this much per call; a window asks for at most
 /// `windowsize × blksize` in total, so one pump does a bounded amount of disk work.
 const READ_CHUNK: usize = 64 * 1024;
+/// Reads at least this much when the machine wants anything: lock-step 512-byte blocks would
+/// otherwise cost a `read` per block. The machine buffers the excess (at most this much more
+/// than a window per transfer).
+const READ_AHEAD: usize = 8 * 1024;
 
 /// The protocol side of a transfer.
 #[derive(Debug)]
@@ -125,7 +129,7 @@ impl Transfer {
                     scratch.resize(READ_CHUNK, 0);
                 }
                 while sender.data_wanted() > 0 {
-                    let want = sender.data_wanted().min(READ_CHUNK);
+                    let want = sender.data_wanted().clamp(READ_AHEAD, READ_CHUNK);
                     match file.read(&mut scratch[..want]) {
                         Ok(0) => sender.finish_data(),
                         Ok(n) => {
