@@ -266,8 +266,16 @@ impl Drop for AppServer {
 
 /// Serves `app` (any server handler: a `pollux_web::App`, a closure) in this process.
 pub fn start_app(app: impl pollux_server::Handler) -> AppServer {
+    start_app_with(app, |_| {})
+}
+
+/// [`start_app`] with options changed by `tweak`.
+pub fn start_app_with(
+    app: impl pollux_server::Handler,
+    tweak: impl FnOnce(&mut pollux_server::Options),
+) -> AppServer {
     let shutdown = pollux_server::Shutdown::new();
-    let opts = pollux_server::Options {
+    let mut opts = pollux_server::Options {
         addrs: vec!["127.0.0.1:0".parse().expect("addr")],
         workers: 1,
         handle_signals: false,
@@ -276,6 +284,7 @@ pub fn start_app(app: impl pollux_server::Handler) -> AppServer {
         grace: Duration::from_secs(2),
         ..Default::default()
     };
+    tweak(&mut opts);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         pollux_server::serve(opts, app, move |a| {

@@ -35,6 +35,9 @@ pub struct Options {
     /// client's bytes so that closing does not reset the connection before it read the answer.
     pub linger: Duration,
     pub grace: Duration,
+    /// How long a worker-local [`crate::Task`] (a CGI script) may go without producing or
+    /// consuming a byte before [`crate::Task::on_timeout`].
+    pub task_timeout: Duration,
     pub limits: Limits,
     pub access_log: AccessLog,
     /// The `Server` header; empty for none.
@@ -57,6 +60,7 @@ impl Default for Options {
             send_timeout: Duration::from_secs(60),
             linger: Duration::from_secs(2),
             grace: Duration::from_secs(10),
+            task_timeout: Duration::from_secs(30),
             limits: Limits::default(),
             access_log: AccessLog::Stderr,
             server_name: "pollux".into(),

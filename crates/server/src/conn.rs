@@ -23,7 +23,10 @@ use crate::handler::{Deferred, Finished};
 use crate::io::{flush, read_some, Flushed, Read};
 use crate::respond::{error_response, finish, respond, Answer, Asked};
 use crate::service::Env;
+use crate::task::TaskState;
+use crate::Task;
 use crate::{Body, BodyStream, Handler};
+use pollux_http1::BodyKind;
 
 /// Answers of one batch are gathered up to this size before they are written.
 pub(crate) const WBUF_HIGH: usize = 64 * 1024;
@@ -73,6 +76,8 @@ pub(crate) enum Wait {
     Send,
     /// A deferred answer (no timer: how long work may take is the application's business).
     Handler,
+    /// A worker-local task to produce or take bytes (`Options::task_timeout`).
+    Task,
     /// The client to close after our last answer.
     Linger,
     /// Nothing: closed.
@@ -101,6 +106,32 @@ pub(crate) struct Active {
     pub(crate) sending: Option<Sending>,
     /// A request whose answer was deferred; nothing after it is decoded until it arrives.
     pub(crate) waiting: Option<Waiting>,
+    /// A request answered by a worker-local task; nothing after it is decoded until it is done.
+    pub(crate) task: Option<Box<TaskSlot>>,
+    /// The rest of a streamed request body that no task wants (the handler answered at once).
+    pub(crate) discard_body: bool,
+    /// The connection wrote bytes while a task runs: the task is owed `on_room`.
+    pub(crate) owe_room: bool,
+}
+
+/// A running task with what the connection keeps for it. Dropping it aborts the task.
+pub(crate) struct TaskSlot {
+    pub(crate) task: Box<dyn Task>,
+    pub(crate) state: TaskState,
+    pub(crate) asked: Asked,
+}
+
+impl Drop for TaskSlot {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl TaskSlot {
+    /// Whether the connection may decode more of this request (its body) now.
+    fn wants_body(&self) -> bool {
+        !self.state.body_ended && !self.state.body_full()
+    }
 }
 
 /// A deferred answer the connection waits for. Dropping it (the connection closed or was
@@ -151,6 +182,9 @@ impl Active {
             request: None,
             sending: None,
             waiting: None,
+            task: None,
+            discard_body: false,
+            owe_room: false,
         })
     }
 
@@ -164,6 +198,9 @@ impl Active {
         self.request = None;
         self.sending = None;
         self.waiting = None;
+        self.task = None;
+        self.discard_body = false;
+        self.owe_room = false;
         self.rbuf.capacity() <= 64 * 1024 && self.wbuf.capacity() <= 256 * 1024
     }
 
@@ -177,6 +214,7 @@ impl Active {
             && self.rbuf.is_empty()
             && self.request.is_none()
             && self.waiting.is_none()
+            && self.task.is_none()
             && self.decoder.is_idle()
     }
 }
@@ -184,6 +222,11 @@ impl Active {
 impl Conn {
     pub(crate) fn new(stream: TcpStream, peer: SocketAddr, token: usize) -> Conn {
         Conn { stream, peer, token, active: None, state: State::Open, ready: 0, peer_done: false }
+    }
+
+    /// Whether a worker-local task answers the current request.
+    pub(crate) fn has_task(&self) -> bool {
+        self.active.as_ref().is_some_and(|a| a.task.is_some())
     }
 
     /// Whether the connection holds no buffers and no partial request.
@@ -201,6 +244,8 @@ impl Conn {
                 None => Wait::Idle,
                 Some(a) if a.has_output() => Wait::Send,
                 Some(a) if a.waiting.is_some() => Wait::Handler,
+                Some(a) if a.task.as_ref().is_some_and(|t| t.wants_body()) => Wait::Body,
+                Some(a) if a.task.is_some() => Wait::Task,
                 Some(a) if a.request.is_some() => Wait::Body,
                 Some(a) if a.is_idle() => Wait::Idle,
                 Some(_) => Wait::Head,
@@ -210,6 +255,9 @@ impl Conn {
 
     /// Drives the connection as far as it can go without blocking. Returns whether any byte
     /// moved (timers of the stall kind restart on progress).
+    // Inlined into the service's `drive` (its other caller is the cold task path): one frame
+    // less per event on the hot path.
+    #[inline(always)]
     pub(crate) fn run<H: Handler>(&mut self, env: &mut Env<H>, draining: bool) -> bool {
         let mut progress = false;
         match self.run_inner(env, &mut progress) {
@@ -242,7 +290,13 @@ impl Conn {
                 if self.ready & CAN_WRITE == 0 {
                     return Ok(());
                 }
-                match flush(&mut self.stream, a, progress)? {
+                let pending = a.wbuf.len() - a.wpos;
+                let flushed = flush(&mut self.stream, a, progress)?;
+                if a.task.is_some() && a.wbuf.len() - a.wpos < pending {
+                    // The client took bytes: a task waiting for room may go on.
+                    a.owe_room = true;
+                }
+                match flushed {
                     Flushed::All => {}
                     Flushed::Yield => {
                         self.ready |= YIELDED;
@@ -283,7 +337,11 @@ impl Conn {
             if self.process(env) {
                 continue;
             }
-            if self.active.as_ref().is_some_and(|a| a.waiting.is_some()) {
+            if self
+                .active
+                .as_ref()
+                .is_some_and(|a| a.waiting.is_some() || a.task.as_ref().is_some_and(|t| !t.wants_body()))
+            {
                 // Not a byte more until the deferred answer is in: the answers after it must
                 // wait anyway, and reading on would let a client pile up requests. A FIN is no
                 // reason to give up (a client may half-close and still read), a reset is: the
@@ -319,6 +377,7 @@ impl Conn {
         while self.state == State::Open
             && a.sending.is_none()
             && a.waiting.is_none()
+            && a.task.as_ref().is_none_or(|t| t.wants_body())
             && a.wbuf.len() < WBUF_HIGH
         {
             match a.decoder.decode(&mut a.rbuf) {
@@ -330,19 +389,36 @@ impl Conn {
                     if head.expect_continue && a.rbuf.is_empty() {
                         a.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                     }
-                    a.request = Some(InFlight { head, body: BodyParts::None });
+                    if head.body != BodyKind::Empty
+                        && env.handler.streams_body(&head.method, &head.uri, &head.headers)
+                    {
+                        Self::answer_streamed(&mut self.state, env, a, head, &self.peer, self.token);
+                    } else {
+                        // Built in place: a request head is a few hundred bytes to copy.
+                        a.request = Some(InFlight { head, body: BodyParts::None });
+                    }
                 }
                 Ok(Some(Event::Data(bytes))) => {
-                    if let Some(r) = a.request.as_mut() {
+                    if let Some(t) = a.task.as_mut().filter(|t| !t.state.body_ended) {
+                        t.state.push_body(bytes);
+                    } else if let Some(r) = a.request.as_mut() {
                         r.body.push(bytes);
                     }
                 }
                 Ok(Some(Event::End(_trailers))) => {
+                    if let Some(t) = a.task.as_mut().filter(|t| !t.state.body_ended) {
+                        t.state.body_ended = true;
+                        t.state.owe_body = true;
+                        continue;
+                    }
+                    if std::mem::take(&mut a.discard_body) {
+                        continue;
+                    }
                     let Some(r) = a.request.take() else { continue };
                     match respond(env, a, r, &self.peer, self.token) {
-                        Answer::Sent { close: true } => self.state = State::Closing,
+                        // The common case, without moving the answer around.
                         Answer::Sent { close: false } => {}
-                        Answer::Waiting(asked, deferred) => a.waiting = Some(Waiting { asked, deferred }),
+                        answer => Self::answered(&mut self.state, a, answer, true),
                     }
                 }
                 Err(e) => {
@@ -353,6 +429,40 @@ impl Conn {
             }
         }
         a.wbuf.len() > start || a.sending.is_some()
+    }
+
+    /// A request whose handler takes the body as it comes: answered at the end of its head.
+    /// Out of line, like everything about tasks, so the common path stays small enough for
+    /// the handler to inline into it.
+    #[cold]
+    #[inline(never)]
+    fn answer_streamed<H: Handler>(
+        state: &mut State,
+        env: &mut Env<H>,
+        a: &mut Active,
+        head: RequestHead,
+        peer: &SocketAddr,
+        token: usize,
+    ) {
+        let answer = respond(env, a, InFlight { head, body: BodyParts::None }, peer, token);
+        a.discard_body = !matches!(answer, Answer::Task(..));
+        Self::answered(state, a, answer, false);
+    }
+
+    /// Files what became of a request handed to the handler. `body_ended`: its body is all in
+    /// (a task gets nothing more).
+    #[cold]
+    pub(crate) fn answered(state: &mut State, a: &mut Active, answer: Answer, body_ended: bool) {
+        match answer {
+            Answer::Sent { close: true } => *state = State::Closing,
+            Answer::Sent { close: false } => {}
+            Answer::Waiting(asked, deferred) => a.waiting = Some(Waiting { asked, deferred }),
+            Answer::Task(asked, task) => {
+                let mut state = TaskState::new(asked.is_head());
+                state.body_ended = body_ended;
+                a.task = Some(Box::new(TaskSlot { task, state, asked }));
+            }
+        }
     }
 
     /// A deferred answer arrived from another thread: encode it if it is the one this

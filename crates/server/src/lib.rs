@@ -24,6 +24,7 @@ mod io;
 mod log;
 mod respond;
 mod service;
+mod task;
 
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options};
@@ -31,3 +32,4 @@ pub use handler::{ConnInfo, Deferred, Finished, Handler, Reply, Responder};
 pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;
 pub use service::serve;
+pub use task::{Task, TaskCx, SOURCES};

@@ -12,16 +12,16 @@ use pollux_http1::{encode_head, Framing, ResponseHead};
 use crate::conn::{Active, InFlight, Sending, INLINE_BYTES, INLINE_FILE};
 use crate::handler::{Deferred, Reply};
 use crate::service::Env;
-use crate::{Body, Handler};
+use crate::{Body, Handler, Task};
 
 /// What encoding an answer needs to know of its request, kept while a deferred answer is
 /// computed elsewhere.
 pub(crate) struct Asked {
-    method: Method,
-    version: Version,
-    keep_alive: bool,
+    pub(crate) method: Method,
+    pub(crate) version: Version,
+    pub(crate) keep_alive: bool,
     /// For the access log, when it is on.
-    uri: Option<Uri>,
+    pub(crate) uri: Option<Uri>,
 }
 
 /// What became of a request handed to the handler.
@@ -30,6 +30,14 @@ pub(crate) enum Answer {
     Sent { close: bool },
     /// The handler deferred it: encode with [`finish`] when it arrives.
     Waiting(Asked, Deferred),
+    /// A worker-local task produces it.
+    Task(Asked, Box<dyn Task>),
+}
+
+impl Asked {
+    pub(crate) fn is_head(&self) -> bool {
+        self.method == Method::HEAD
+    }
 }
 
 /// Calls the handler and encodes its answer, unless the handler defers it.
@@ -61,6 +69,7 @@ pub(crate) fn respond<H: Handler>(
     match reply {
         Reply::Now(resp) => Answer::Sent { close: finish(env, a, asked, resp, peer) },
         Reply::Later(d) => Answer::Waiting(asked, d),
+        Reply::Task(t) => Answer::Task(asked, t),
     }
 }
 
@@ -138,6 +147,17 @@ fn wants_close(headers: &HeaderMap) -> bool {
 
 /// A small plain-text error answer that closes the connection (and its access-log line).
 pub(crate) fn error_response<H>(env: &mut Env<H>, a: &mut Active, peer: &SocketAddr, status: StatusCode) {
+    write_error(env, a, peer, status, true);
+}
+
+/// A small plain-text error answer; `close` says it ends the connection.
+pub(crate) fn write_error<H>(
+    env: &mut Env<H>,
+    a: &mut Active,
+    peer: &SocketAddr,
+    status: StatusCode,
+    close: bool,
+) {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     let mut body = Vec::with_capacity(40);
@@ -148,7 +168,7 @@ pub(crate) fn error_response<H>(env: &mut Env<H>, a: &mut Active, peer: &SocketA
             status,
             headers: &headers,
             framing: Framing::Length(body.len() as u64),
-            close: true,
+            close,
             keep_alive_header: false,
             date: env.clock.http(),
             server: env.server_name.as_bytes(),

@@ -15,7 +15,12 @@ use crate::conn::{Active, Conn, State, Wait, CAN_READ, CAN_WRITE, HUP, YIELDED};
 use crate::date::Clock;
 use crate::handler::Finished;
 use crate::log::Log;
+use crate::respond::{finish, internal_error, write_error, Answer, Asked};
+use crate::task::{split_token, Done};
 use crate::{AccessLog, ConnInfo, Handler, Options};
+use crate::{Reply, TaskCx};
+use http::{HeaderMap, StatusCode, Version};
+use pollux_http1::{encode_head, encode_last_chunk, Framing, ResponseHead};
 
 // One timer queue per thing a connection can wait for (see `Wait`); the durations come from
 // `Options` in this order.
@@ -24,6 +29,11 @@ const IDLE: TimerKind = TimerKind(1);
 const BODY: TimerKind = TimerKind(2);
 const SEND: TimerKind = TimerKind(3);
 const LINGER: TimerKind = TimerKind(4);
+const TASK: TimerKind = TimerKind(5);
+
+/// Rounds of connection ↔ task hand-offs in one drive (each round moves bytes one way; the
+/// bound keeps a chatty pair from starving the worker's other connections).
+const TASK_ROUNDS: usize = 16;
 
 /// Most idle `Active` boxes a worker keeps for reuse.
 const POOL_MAX: usize = 256;
@@ -47,6 +57,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             opts.body_timeout,
             opts.send_timeout,
             opts.linger,
+            opts.task_timeout,
         ],
     };
     // Open the log file here so a bad path fails before we claim to serve.
@@ -104,6 +115,17 @@ impl<H> Env<H> {
     }
 }
 
+/// Why a task is called.
+enum TaskCall<'e> {
+    /// Whatever it is owed: start, new body bytes, room to write.
+    Owed,
+    Start,
+    Body,
+    Room,
+    Ready(usize, &'e Event),
+    Timeout,
+}
+
 struct HttpService<H> {
     conns: Slab<Conn>,
     env: Env<H>,
@@ -117,7 +139,12 @@ impl<H: Handler> HttpService<H> {
     fn drive(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         let Some(conn) = self.conns.get_mut(token) else { return };
         let before = conn.wait();
-        let progress = conn.run(&mut self.env, cx.draining);
+        let mut progress = conn.run(&mut self.env, cx.draining);
+        // Tasks are rare; the common request pays one check for them.
+        if conn.has_task() {
+            progress |= self.task_rounds(cx, token);
+        }
+        let Some(conn) = self.conns.get_mut(token) else { return };
         if conn.ready & YIELDED != 0 {
             conn.ready &= !YIELDED;
             self.yielded.push(token);
@@ -133,6 +160,7 @@ impl<H: Handler> HttpService<H> {
             Wait::Body => BODY,
             Wait::Send => SEND,
             Wait::Linger => LINGER,
+            Wait::Task => TASK,
             Wait::Handler => {
                 cx.timers.cancel(token);
                 return;
@@ -147,6 +175,156 @@ impl<H: Handler> HttpService<H> {
         };
         if restart || cx.timers.armed(token) != Some(kind) {
             cx.timers.arm(token, kind, cx.now);
+        }
+    }
+
+    /// Hands bytes between a connection and its task until neither owes the other anything.
+    /// Returns whether bytes moved. Out of line: the common request has no task, and keeping
+    /// this apart lets `Conn::run` inline into `drive`.
+    #[cold]
+    #[inline(never)]
+    fn task_rounds(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) -> bool {
+        let mut progress = false;
+        for _ in 0..TASK_ROUNDS {
+            let Some(moved) = self.run_task(cx, token, TaskCall::Owed) else { break };
+            progress |= moved;
+            let Some(conn) = self.conns.get_mut(token) else { break };
+            progress |= conn.run(&mut self.env, cx.draining);
+        }
+        progress
+    }
+
+    /// Calls the connection's task: for `call`, or for what it is owed (start, body, room).
+    /// Then files how it ended, if it did. Returns `None` when nothing was called, else
+    /// whether the task moved bytes.
+    fn run_task(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, call: TaskCall<'_>) -> Option<bool> {
+        let conn = self.conns.get_mut(token)?;
+        let peer = conn.peer;
+        let a = conn.active.as_mut()?;
+        let slot = a.task.as_mut()?;
+        let owe_room = std::mem::take(&mut a.owe_room);
+        let call = match call {
+            TaskCall::Owed if slot.state.owe_start => TaskCall::Start,
+            TaskCall::Owed if slot.state.owe_body => TaskCall::Body,
+            TaskCall::Owed if owe_room => TaskCall::Room,
+            TaskCall::Owed => return None,
+            c => c,
+        };
+        let env = &self.env;
+        let (method, version, keep_alive) = (&slot.asked.method, slot.asked.version, slot.asked.keep_alive);
+        let mut write_head =
+            |out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, len: Option<u64>| {
+                let framing = Framing::choose(method, version, status, len);
+                let close = !keep_alive || framing == Framing::Close;
+                encode_head(
+                    out,
+                    &ResponseHead {
+                        status,
+                        headers,
+                        framing,
+                        close,
+                        keep_alive_header: version == Version::HTTP_10 && !close,
+                        date: env.clock.http(),
+                        server: env.server_name.as_bytes(),
+                        server_and_date: env.clock.server_and_date(),
+                    },
+                );
+                framing
+            };
+        let mut tcx = TaskCx {
+            registry: cx.registry,
+            conn: token,
+            state: &mut slot.state,
+            wbuf: &mut a.wbuf,
+            write_head: &mut write_head,
+            peer,
+        };
+        match call {
+            TaskCall::Start => {
+                tcx.state.owe_start = false;
+                slot.task.start(&mut tcx);
+            }
+            TaskCall::Body => {
+                tcx.state.owe_body = false;
+                slot.task.on_body(&mut tcx);
+            }
+            TaskCall::Room | TaskCall::Owed => slot.task.on_room(&mut tcx),
+            TaskCall::Ready(id, ev) => slot.task.on_ready(&mut tcx, id, ev),
+            TaskCall::Timeout => slot.task.on_timeout(&mut tcx),
+        }
+        let moved = std::mem::take(&mut slot.state.progress);
+        if slot.state.done.is_some() {
+            self.task_done(token);
+        }
+        Some(moved)
+    }
+
+    /// A task ended: complete or cut its response, or answer another request in its place.
+    fn task_done(&mut self, token: usize) {
+        let Some(conn) = self.conns.get_mut(token) else { return };
+        let peer = conn.peer;
+        let Some(a) = conn.active.as_mut() else { return };
+        let Some(mut slot) = a.task.take() else { return };
+        let state = &mut slot.state;
+        let env = &mut self.env;
+        let mut close = !slot.asked.keep_alive || state.raw || state.framing == Framing::Close;
+        // A body still arriving that nobody will read: the connection cannot carry on.
+        if !state.body_ended {
+            close = true;
+        }
+        match state.done.take() {
+            Some(Done::Finished) if state.head_sent => {
+                match state.framing {
+                    Framing::Chunked if !state.head_only && !state.raw => encode_last_chunk(&mut a.wbuf),
+                    // The task promised more than it sent: only closing tells the client.
+                    Framing::Length(_) if state.left > 0 && !state.head_only => close = true,
+                    _ => {}
+                }
+            }
+            Some(Done::Finished) => {
+                // Finished without a head: the task's bug; the client still gets an answer.
+                write_error(env, a, &peer, StatusCode::INTERNAL_SERVER_ERROR, close);
+            }
+            Some(Done::Failed(status)) if !state.head_sent => write_error(env, a, &peer, status, close),
+            Some(Done::Failed(_)) => close = true,
+            Some(Done::Redispatch(req)) => {
+                let asked = Asked {
+                    method: req.method().clone(),
+                    version: slot.asked.version,
+                    keep_alive: slot.asked.keep_alive && !close,
+                    uri: slot.asked.uri.take(),
+                };
+                drop(slot);
+                env.info.set(peer, token);
+                let (handler, info) = (&env.handler, &env.info);
+                let reply =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(*req, info)))
+                        .unwrap_or_else(|_| Reply::Now(internal_error()));
+                let answer = match reply {
+                    Reply::Now(resp) => Answer::Sent { close: finish(env, a, asked, resp, &peer) },
+                    Reply::Later(d) => Answer::Waiting(asked, d),
+                    Reply::Task(t) => Answer::Task(asked, t),
+                };
+                Conn::answered(&mut conn.state, a, answer, true);
+                return;
+            }
+            None => return,
+        }
+        if state.head_sent {
+            if let Some(uri) = slot.asked.uri.as_ref() {
+                env.log.record(
+                    &peer,
+                    env.clock.clf(),
+                    &slot.asked.method,
+                    uri,
+                    slot.asked.version,
+                    state.status,
+                    state.sent,
+                );
+            }
+        }
+        if close {
+            conn.state = State::Closing;
         }
     }
 
@@ -180,6 +358,14 @@ impl<H: Handler> Service for HttpService<H> {
     }
 
     fn on_ready(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, ev: &Event) {
+        if let Some((conn, id)) = split_token(token) {
+            // A source of the connection's task (a pipe of its CGI script).
+            self.env.clock.refresh();
+            if self.run_task(cx, conn, TaskCall::Ready(id, ev)).is_some() {
+                self.drive(cx, conn);
+            }
+            return;
+        }
         let Some(conn) = self.conns.get_mut(token) else { return };
         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
             conn.ready |= CAN_READ;
@@ -196,6 +382,12 @@ impl<H: Handler> Service for HttpService<H> {
 
     fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
         let Some(conn) = self.conns.get_mut(token) else { return };
+        if kind == TASK {
+            self.env.clock.refresh();
+            self.run_task(cx, token, TaskCall::Timeout);
+            self.drive(cx, token);
+            return;
+        }
         if kind == HEAD || kind == BODY {
             self.env.clock.refresh();
             conn.timeout_408(&mut self.env);

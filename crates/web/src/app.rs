@@ -17,7 +17,7 @@ use std::time::Instant;
 use http::header::LOCATION;
 use http::uri::PathAndQuery;
 use http::{HeaderValue, Request, StatusCode, Uri};
-use pollux_server::{Body, ConnInfo, Deferred, Reply};
+use pollux_server::{Body, ConnInfo, Reply};
 
 use crate::blocking::{busy, Pool, Slot};
 use crate::extract::{Cx, Params};
@@ -158,20 +158,20 @@ impl<S: Clone + Send + Sync + 'static> pollux_server::Handler for App<S> {
                     let at = at.to_owned();
                     (strip_prefix(req, rest), at)
                 };
-                let later: Cell<Option<Deferred>> = Cell::new(None);
+                let later: Cell<Option<Reply>> = Cell::new(None);
                 let terminal = |r: Request<Body>| match service.call(r, conn) {
                     Reply::Now(resp) => with_prefix(resp, &mounted_at),
-                    Reply::Later(d) => {
-                        later.set(Some(d));
+                    other => {
+                        later.set(Some(other));
                         http::Response::new(Body::Empty)
                     }
                 };
                 let inner_chain = |r: Request<Body>| run_chain(layers, r, conn, &terminal);
                 let resp = inner.chain(req, conn, &inner_chain);
                 match later.take() {
-                    // A service that answers later (a CGI gateway, say) bypasses what the
-                    // middleware did to the placeholder.
-                    Some(d) => Reply::Later(d),
+                    // A service that answers later or through a task (a CGI gateway, say)
+                    // bypasses what the middleware did to the placeholder.
+                    Some(reply) => reply,
                     None => Reply::Now(resp),
                 }
             }

@@ -36,7 +36,7 @@ pub const DEFAULT_BODY_LIMIT: usize = 2 * 1024 * 1024;
 /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
 /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
 /// #         Reply::Now(resp) => resp,
-/// #         Reply::Later(_) => unreachable!("no blocking route here"),
+/// #         _ => unreachable!("no blocking route here"),
 /// #     }
 /// # }
 ///
@@ -89,7 +89,7 @@ macro_rules! method_fns {
             #[doc = "#     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();"]
             #[doc = "#     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {"]
             #[doc = "#         Reply::Now(resp) => resp,"]
-            #[doc = "#         Reply::Later(_) => unreachable!(\"no blocking route here\"),"]
+            #[doc = "#         _ => unreachable!(\"no blocking route here\"),"]
             #[doc = "#     }"]
             #[doc = "# }"]
             #[doc = ""]
@@ -112,7 +112,7 @@ macro_rules! method_fns {
                 #[doc = "#     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();"]
                 #[doc = "#     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {"]
                 #[doc = "#         Reply::Now(resp) => resp,"]
-                #[doc = "#         Reply::Later(_) => unreachable!(\"no blocking route here\"),"]
+                #[doc = "#         _ => unreachable!(\"no blocking route here\"),"]
                 #[doc = "#     }"]
                 #[doc = "# }"]
                 #[doc = ""]
@@ -140,7 +140,7 @@ method_fns!(get get GET, post post POST, put put PUT, delete delete DELETE, patc
 /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
 /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
 /// #         Reply::Now(resp) => resp,
-/// #         Reply::Later(_) => unreachable!("no blocking route here"),
+/// #         _ => unreachable!("no blocking route here"),
 /// #     }
 /// # }
 ///
@@ -165,7 +165,7 @@ pub fn any<H: Handler<T, S>, T, S: 'static>(handler: H) -> MethodRouter<S> {
 /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
 /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
 /// #         Reply::Now(resp) => resp,
-/// #         Reply::Later(_) => unreachable!("no blocking route here"),
+/// #         _ => unreachable!("no blocking route here"),
 /// #     }
 /// # }
 ///
@@ -241,7 +241,7 @@ impl<S: 'static> MethodRouter<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -414,7 +414,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -442,7 +442,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -523,7 +523,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -562,7 +562,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -618,7 +618,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -647,7 +647,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -752,7 +752,7 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///
@@ -777,7 +777,7 @@ impl Router<()> {
     /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
     /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
     /// #         Reply::Now(resp) => resp,
-    /// #         Reply::Later(_) => unreachable!("no blocking route here"),
+    /// #         _ => unreachable!("no blocking route here"),
     /// #     }
     /// # }
     ///

@@ -30,7 +30,7 @@
 //! }
 //! let app = Router::new().route("/posts/{id}/vote", post(vote)).into_app();
 //! let conn = ConnInfo::new(([192, 0, 2, 1], 50000).into());
-//! let call = |req| match app.call(req, &conn) { Reply::Now(r) => r, Reply::Later(_) => unreachable!() };
+//! let call = |req| match app.call(req, &conn) { Reply::Now(r) => r, _ => unreachable!() };
 //!
 //! let req = Request::post("/posts/7/vote?page=2")
 //!     .header(CONTENT_TYPE, "application/json")

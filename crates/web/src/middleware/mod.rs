@@ -41,7 +41,7 @@
 //!     .into_app();
 //!
 //! let conn = ConnInfo::new(([127, 0, 0, 1], 4000).into());
-//! let call = |req| match app.call(req, &conn) { Reply::Now(r) => r, Reply::Later(_) => unreachable!() };
+//! let call = |req| match app.call(req, &conn) { Reply::Now(r) => r, _ => unreachable!() };
 //!
 //! let req = Request::get("/").header(header::ACCEPT_ENCODING, "gzip").body(Body::Empty).unwrap();
 //! let resp = call(req);

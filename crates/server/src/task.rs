@@ -1,0 +1,286 @@
+//! Worker-local tasks: a request answered by something the worker drives itself — a child
+//! process's pipes (a CGI script), say — with the request body streamed in as it arrives and
+//! the response streamed out as it is produced. No thread per request.
+//!
+//! ```text
+//!  handler ─► Reply::Task(task) ─► Task::start(cx): spawn, cx.register(pipe, id, interest)
+//!  socket ─► body bytes ─► cx.body() queue ─► Task::on_body ─► (stdin)     ≤ BODY_HIGH queued:
+//!                                                                         the socket waits
+//!  source ready ─► Task::on_ready(id) ─► cx.send_head / cx.send ─► socket  ≤ cx.room(): the
+//!                                                                         task waits (on_room)
+//!  cx.finish() / cx.fail(status) ─► the connection goes on with the next request
+//!  client gone, server stopping ─► Task::abort (then dropped)
+//! ```
+//!
+//! Everything runs on the connection's worker thread, so a task needs no locks and need not be
+//! `Send`. Backpressure runs both ways: a script that reads slowly stops the socket from being
+//! read, a client that reads slowly stops the script's output from being read.
+
+use std::collections::VecDeque;
+use std::io;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use pollux_http1::{encode_chunk, Framing};
+use pollux_reactor::mio::event::{Event, Source};
+use pollux_reactor::mio::{Interest, Registry, Token};
+
+use crate::conn::WBUF_HIGH;
+use crate::Body;
+
+/// Request body bytes queued for a task beyond which the connection stops reading its socket.
+pub(crate) const BODY_HIGH: usize = 64 * 1024;
+/// Sources one task may register (ids `0..SOURCES`).
+pub const SOURCES: usize = 7;
+
+/// Token bit marking a task's source: `TASK_BIT | conn << 3 | id`. Connections use small slab
+/// keys and the reactor reserves the top 1024 tokens, so neither collides with this.
+pub(crate) const TASK_BIT: usize = 1 << (usize::BITS - 2);
+
+pub(crate) fn task_token(conn: usize, id: usize) -> usize {
+    TASK_BIT | conn << 3 | id
+}
+
+/// Which connection and source a task token names.
+pub(crate) fn split_token(token: usize) -> Option<(usize, usize)> {
+    (token & TASK_BIT != 0).then_some(((token & !TASK_BIT) >> 3, token & 7))
+}
+
+/// A request's answer driven on the worker thread. See the module docs; every method gets a
+/// [`TaskCx`] to reach the connection.
+pub trait Task: 'static {
+    /// Called once, right after the handler returned the task: start the work and register
+    /// its sources with [`TaskCx::register`].
+    fn start(&mut self, cx: &mut TaskCx<'_>);
+    /// A source registered under `id` is ready (edge-triggered: drain it, or remember that
+    /// it is still ready).
+    fn on_ready(&mut self, cx: &mut TaskCx<'_>, id: usize, event: &Event);
+    /// More request body is queued ([`TaskCx::body`]), or its end was reached.
+    fn on_body(&mut self, cx: &mut TaskCx<'_>) {
+        let _ = cx;
+    }
+    /// The client took bytes: [`TaskCx::room`] grew. A task that stopped producing for lack
+    /// of room resumes here.
+    fn on_room(&mut self, cx: &mut TaskCx<'_>) {
+        let _ = cx;
+    }
+    /// Nothing moved for `Options::task_timeout`.
+    fn on_timeout(&mut self, cx: &mut TaskCx<'_>);
+    /// The connection is going away (client gone, server stopping) or the task is dropped
+    /// after it finished: release everything — kill what it started.
+    fn abort(&mut self);
+}
+
+/// How a task ended.
+#[derive(Debug)]
+pub(crate) enum Done {
+    /// The response is complete.
+    Finished,
+    /// Before the head: answer `status` instead. After it: the response is cut.
+    Failed(StatusCode),
+    /// Answer as if the client had asked for this request instead (a CGI local redirect).
+    Redispatch(Box<Request<Body>>),
+}
+
+/// What the connection keeps of a task between calls.
+pub(crate) struct TaskState {
+    pub(crate) body: VecDeque<Bytes>,
+    pub(crate) body_len: usize,
+    /// The request body has fully arrived (it may still be queued).
+    pub(crate) body_ended: bool,
+    pub(crate) head_sent: bool,
+    /// Raw output (NPH): the task writes the whole response itself; the connection closes after.
+    pub(crate) raw: bool,
+    pub(crate) framing: Framing,
+    /// What a length-framed body still owes.
+    pub(crate) left: u64,
+    /// HEAD: the head is sent, body bytes are dropped.
+    pub(crate) head_only: bool,
+    pub(crate) status: StatusCode,
+    pub(crate) sent: u64,
+    pub(crate) done: Option<Done>,
+    /// The task produced or consumed something since the connection last looked (timer restart).
+    pub(crate) progress: bool,
+    /// Calls the task is owed: start, body, room.
+    pub(crate) owe_start: bool,
+    pub(crate) owe_body: bool,
+}
+
+impl TaskState {
+    pub(crate) fn new(head_only: bool) -> TaskState {
+        TaskState {
+            body: VecDeque::new(),
+            body_len: 0,
+            body_ended: false,
+            head_sent: false,
+            raw: false,
+            framing: Framing::Chunked,
+            left: 0,
+            head_only,
+            status: StatusCode::OK,
+            sent: 0,
+            done: None,
+            progress: false,
+            owe_start: true,
+            owe_body: false,
+        }
+    }
+
+    pub(crate) fn push_body(&mut self, b: Bytes) {
+        self.body_len += b.len();
+        self.body.push_back(b);
+        self.owe_body = true;
+    }
+
+    pub(crate) fn body_full(&self) -> bool {
+        self.body_len >= BODY_HIGH
+    }
+}
+
+/// Encodes a task's response head (the connection knows the request's version and method).
+pub(crate) type HeadWriter<'a> =
+    &'a mut dyn FnMut(&mut Vec<u8>, StatusCode, &HeaderMap, Option<u64>) -> Framing;
+
+/// The connection as a task sees it.
+pub struct TaskCx<'a> {
+    pub(crate) registry: &'a Registry,
+    pub(crate) conn: usize,
+    pub(crate) state: &'a mut TaskState,
+    pub(crate) wbuf: &'a mut Vec<u8>,
+    pub(crate) write_head: HeadWriter<'a>,
+    pub(crate) peer: std::net::SocketAddr,
+}
+
+impl std::fmt::Debug for TaskCx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskCx").field("conn", &self.conn).field("head_sent", &self.state.head_sent).finish()
+    }
+}
+
+impl TaskCx<'_> {
+    /// Registers `source` (a pipe, a pidfd) with the worker's reactor under `id`
+    /// (`0..SOURCES`); its readiness comes back as [`Task::on_ready`] with that id.
+    pub fn register(&mut self, source: &mut impl Source, id: usize, interest: Interest) -> io::Result<()> {
+        if id >= SOURCES {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "task source id out of range"));
+        }
+        self.registry.register(source, Token(task_token(self.conn, id)), interest)
+    }
+
+    /// Stops watching `source` (closing its descriptor does that too).
+    pub fn deregister(&mut self, source: &mut impl Source) -> io::Result<()> {
+        self.registry.deregister(source)
+    }
+
+    /// The client's address.
+    pub fn peer(&self) -> std::net::SocketAddr {
+        self.peer
+    }
+
+    /// The next piece of request body, de-chunked, in order. Give back what could not be
+    /// used with [`TaskCx::unread`].
+    pub fn body(&mut self) -> Option<Bytes> {
+        let b = self.state.body.pop_front()?;
+        self.state.body_len -= b.len();
+        self.state.progress = true;
+        Some(b)
+    }
+
+    /// Puts back the unused rest of a piece from [`TaskCx::body`] (a partial write into a pipe).
+    pub fn unread(&mut self, b: Bytes) {
+        if !b.is_empty() {
+            self.state.body_len += b.len();
+            self.state.body.push_front(b);
+        }
+    }
+
+    /// The whole request body has been taken: nothing queued, nothing more to come.
+    pub fn body_done(&self) -> bool {
+        self.state.body_ended && self.state.body.is_empty()
+    }
+
+    /// Whether the response head went out (after that, failure can only cut the response).
+    pub fn head_sent(&self) -> bool {
+        self.state.head_sent
+    }
+
+    /// Sends the response head. With `len`, the body is exactly that long (`Content-Length`);
+    /// without, it is chunked (or, for an HTTP/1.0 client, ends when the connection closes).
+    pub fn send_head(&mut self, head: Response<()>, len: Option<u64>) {
+        if self.state.head_sent {
+            return;
+        }
+        let (parts, ()) = head.into_parts();
+        self.state.status = parts.status;
+        let framing = (self.write_head)(self.wbuf, parts.status, &parts.headers, len);
+        self.state.framing = framing;
+        self.state.left = len.unwrap_or(0);
+        self.state.head_sent = true;
+        self.state.progress = true;
+    }
+
+    /// Takes over the response completely (a CGI "non-parsed header" script): `send` writes
+    /// bytes as they are, and the connection closes after.
+    pub fn send_raw(&mut self) {
+        if !self.state.head_sent {
+            self.state.head_sent = true;
+            self.state.raw = true;
+            self.state.framing = Framing::Close;
+        }
+    }
+
+    /// How many body bytes the connection takes now; at 0, wait for [`Task::on_room`].
+    pub fn room(&self) -> usize {
+        WBUF_HIGH.saturating_sub(self.wbuf.len())
+    }
+
+    /// Sends body bytes (after the head). A length-framed body never gets more than it promised.
+    pub fn send(&mut self, data: &[u8]) {
+        if !self.state.head_sent || data.is_empty() {
+            return;
+        }
+        self.state.progress = true;
+        if self.state.head_only {
+            return;
+        }
+        if self.state.raw {
+            self.wbuf.extend_from_slice(data);
+            self.state.sent += data.len() as u64;
+            return;
+        }
+        match self.state.framing {
+            Framing::Chunked => encode_chunk(self.wbuf, data),
+            Framing::Length(_) => {
+                let take = (self.state.left as usize).min(data.len());
+                self.wbuf.extend_from_slice(&data[..take]);
+                self.state.left -= take as u64;
+            }
+            Framing::Close => self.wbuf.extend_from_slice(data),
+            Framing::None => return,
+        }
+        self.state.sent += data.len() as u64;
+    }
+
+    /// The response is complete.
+    pub fn finish(&mut self) {
+        if self.state.done.is_none() {
+            self.state.done = Some(Done::Finished);
+        }
+    }
+
+    /// The work failed: before the head, the client gets `status` (502, 504, …); after it,
+    /// the response is cut (the connection closes, so it cannot pass for complete).
+    pub fn fail(&mut self, status: StatusCode) {
+        if self.state.done.is_none() {
+            self.state.done = Some(Done::Failed(status));
+        }
+    }
+
+    /// Answers with what the server would answer to `req` (a CGI local redirect). Only
+    /// before the head.
+    pub fn redispatch(&mut self, req: Request<Body>) {
+        if self.state.done.is_none() && !self.state.head_sent {
+            self.state.done = Some(Done::Redispatch(Box::new(req)));
+        }
+    }
+}
