@@ -7,11 +7,11 @@
 #   fast      pollux: our client with --blksize 1428 --windowsize 16 against our server;
 #             tftpd-hpa (no RFC 7440): blksize 1428 lock-step, with atftp and with our client
 #
-# Usage: bench/tftp.sh [RUNS]     (default 5; prints medians in seconds and the ratios)
+# Usage: bench/tftp.sh [RUNS]     (default 7; prints medians in seconds and the ratios)
 # Needs: tftp-hpa, atftp, tftpd-hpa (scripts/test.sh installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-runs=${1:-5}
+runs=${1:-7}
 
 for cmd in tftp atftp in.tftpd; do
   command -v "$cmd" >/dev/null || { echo "bench/tftp.sh: $cmd is missing (apt-get install tftp-hpa atftp tftpd-hpa)" >&2; exit 1; }
@@ -50,7 +50,7 @@ timed() {
   "$@" >/dev/null 2>&1 || { echo "bench/tftp.sh: failed: $*" >&2; exit 1; }
   t1=$(date +%s.%N)
   [ "$(stat -c %s "$out")" -eq $((32 * 1024 * 1024)) ] || { echo "bench/tftp.sh: short file from: $*" >&2; exit 1; }
-  echo "$t1 - $t0" | bc -l
+  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
 }
 hpa_get() { tftp -m binary "${1%:*}" "${1##*:}" -c get big.bin "$work/out/got"; }
 atftp_get() { atftp --option "blksize 1428" -g -r big.bin -l "$work/out/got" "${1%:*}" "${1##*:}"; }
@@ -79,7 +79,7 @@ row() {
   local label=$1 key=$2 p h
   p=$(echo "${t[$key,pollux]}" | median)
   h=$(echo "${t[$key,tftpd]}" | median)
-  printf '| %-58s | %9.3f | %9.3f | %21.2fx |\n' "$label" "$p" "$h" "$(echo "$h / $p" | bc -l)"
+  printf '| %-58s | %9.3f | %9.3f | %21.2fx |\n' "$label" "$p" "$h" "$(awk -v h="$h" -v p="$p" 'BEGIN { print h / p }')"
 }
 row "default (512, lock-step), tftp-hpa client" hpa-default
 row "default (512, lock-step), pollux client" ours-default

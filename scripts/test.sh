@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the black-box tests talk to or use.
 need=()
-for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux chromium:chromium; do
+for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux chromium:chromium \
+    tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
