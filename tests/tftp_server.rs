@@ -334,16 +334,15 @@ fn a_failed_download_never_touches_the_local_file() {
     assert_eq!(listing(&local.0), ["keep.bin"]);
 }
 
-#[test]
-fn many_transfers_at_once_on_one_worker() {
-    const CLIENTS: usize = 400;
+/// `clients` lock-step downloads started together; all must arrive intact.
+fn many_at_once(clients: usize, workers: &str) {
     let dir = TempDir::new("many");
     let content = random_bytes(20_000, 5);
     fs::write(dir.path("f.bin"), &content).unwrap();
-    let server = serve(&dir.0, &["--quiet"]);
+    let server = serve(&dir.0, &["--quiet", "--workers", workers]);
     let addr = server.addr;
-    let barrier = std::sync::Arc::new(std::sync::Barrier::new(CLIENTS));
-    let handles: Vec<_> = (0..CLIENTS)
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(clients));
+    let handles: Vec<_> = (0..clients)
         .map(|_| {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
@@ -371,6 +370,18 @@ fn many_transfers_at_once_on_one_worker() {
 }
 
 #[test]
+fn many_transfers_at_once_on_one_worker() {
+    many_at_once(400, "1");
+}
+
+#[test]
+fn transfers_spread_over_workers_sharing_the_port() {
+    // SO_REUSEPORT: each worker has its own socket on the port; a client's retransmitted
+    // request reaches the same one, and each transfer lives in one worker only.
+    many_at_once(200, "2");
+}
+
+#[test]
 fn ipv6_loopback() {
     if UdpSocket::bind("[::1]:0").is_err() {
         eprintln!("SKIPPED: no IPv6 loopback here");
@@ -389,4 +400,41 @@ fn ipv6_loopback() {
     assert_same_file(&got, &dir.path("f.bin"));
     check(&pollux(&["put", &server.addr.to_string(), got.to_str().unwrap(), "back.bin"]), "put v6");
     assert_same_file(&dir.path("back.bin"), &got);
+}
+
+#[test]
+fn unacknowledged_data_is_retransmitted_then_abandoned() {
+    let dir = TempDir::new("retx");
+    fs::write(dir.path("f.bin"), random_bytes(3000, 4)).unwrap();
+    let server = serve(&dir.0, &["--timeout", "150ms", "--retries", "3"]);
+    let me = client();
+    me.send_to(&request(1, b"f.bin", "octet", &[]), server.addr).unwrap();
+    let mut buf = [0u8; 2048];
+    let start = Instant::now();
+    let mut arrivals = Vec::new();
+    // DATA 1, then three retransmissions of it, then nothing: we never acknowledge.
+    me.set_read_timeout(Some(Duration::from_millis(800))).unwrap();
+    while let Ok((n, _)) = me.recv_from(&mut buf) {
+        assert_eq!(parse(&buf[..n]), Reply::Data(1, random_bytes(3000, 4)[..512].to_vec()));
+        arrivals.push(start.elapsed());
+    }
+    assert_eq!(arrivals.len(), 4, "{arrivals:?}");
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(gap >= Duration::from_millis(140) && gap < Duration::from_millis(450), "{arrivals:?}");
+    }
+    let log = server.wait_log("timed out", 5);
+    assert!(log.contains("RRQ \"f.bin\" octet") && log.contains("failed: timed out after 3"), "{log}");
+
+    // A negotiated timeout (RFC 2349) replaces --timeout for that transfer.
+    let me = client();
+    me.send_to(&request(1, b"f.bin", "octet", &[("timeout", "1")]), server.addr).unwrap();
+    let (n, _) = me.recv_from(&mut buf).unwrap();
+    assert_eq!(parse(&buf[..n]), Reply::Oack(vec![("timeout".into(), "1".into())]));
+    let start = Instant::now();
+    me.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let (n, _) = me.recv_from(&mut buf).unwrap();
+    assert_eq!(error_code(&parse(&buf[..n])), None, "the OACK again, not an error");
+    let waited = start.elapsed();
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_millis(2000), "{waited:?}");
 }

@@ -107,17 +107,20 @@ fn collect(mut r: impl Read + Send + 'static) -> Arc<Mutex<String>> {
     log
 }
 
-/// `pollux tftp serve DIR --bind 127.0.0.1:0 --workers 1` plus `extra`; waits for the address.
+/// `pollux tftp serve DIR --bind 127.0.0.1:0 --workers 1` plus `extra` (which may replace the
+/// address or the workers); waits for the address.
 pub fn serve(dir: &Path, extra: &[&str]) -> Proc {
     serve_cmd(Command::new(pollux_bin()), dir, extra)
 }
 
 /// Like [`serve`] but from a prepared command (e.g. `ip netns exec NS pollux`).
 pub fn serve_cmd(mut cmd: Command, dir: &Path, extra: &[&str]) -> Proc {
+    cmd.args(["tftp", "serve"]).arg(dir);
     if !extra.contains(&"--bind") {
-        cmd.args(["tftp", "serve"]).arg(dir).args(["--bind", "127.0.0.1:0", "--workers", "1"]);
-    } else {
-        cmd.args(["tftp", "serve"]).arg(dir).args(["--workers", "1"]);
+        cmd.args(["--bind", "127.0.0.1:0"]);
+    }
+    if !extra.contains(&"--workers") {
+        cmd.args(["--workers", "1"]);
     }
     cmd.args(extra).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().expect("spawn pollux tftp serve");
