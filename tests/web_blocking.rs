@@ -80,12 +80,14 @@ fn pipelined_answers_stay_in_order_across_blocking_and_worker_routes() {
 
 #[test]
 fn a_saturated_pool_answers_503_with_retry_after() {
-    // One thread, room for one waiting request: of four at once, two must be refused.
+    // One thread, room for one waiting request: of four at once, at least two are refused
+    // (three when all four arrive before the thread has taken the first from the queue).
     let s = start_app(router().blocking_pool(1, 1).into_app());
     let rs = concurrent(s.addr, &["/slow?ms=700"; 4]);
     let ok = rs.iter().filter(|r| r.status == 200).count();
     let busy: Vec<_> = rs.iter().filter(|r| r.status == 503).collect();
-    assert_eq!((ok, busy.len()), (2, 2), "{:?}", rs.iter().map(|r| r.status).collect::<Vec<_>>());
+    let statuses: Vec<u16> = rs.iter().map(|r| r.status).collect();
+    assert!((1..=2).contains(&ok) && ok + busy.len() == 4, "{statuses:?}");
     for r in busy {
         assert_eq!(r.header("retry-after"), Some("1"));
     }

@@ -20,6 +20,7 @@ mod config;
 mod conn;
 mod date;
 mod handler;
+pub mod headers;
 mod io;
 mod log;
 mod respond;

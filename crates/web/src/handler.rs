@@ -49,7 +49,9 @@ where
     F: Fn() -> R + Clone + Send + Sync + 'static,
     R: IntoResponse,
 {
-    fn call(&self, _req: Request<Body>, _cx: &Cx<'_, S>) -> Response {
+    fn call(&self, req: Request<Body>, _cx: &Cx<'_, S>) -> Response {
+        // No extractor wants the request: its field map becomes the response's.
+        pollux_server::headers::give(req.into_parts().0.headers);
         self().into_response()
     }
 }

@@ -129,8 +129,17 @@ pub struct ResponseParts {
     pub headers: HeaderMap,
 }
 
-fn with_type(body: Body, ct: HeaderValue) -> Response {
+/// A 200 response with `body`, its header map taken from the worker's pool
+/// ([`pollux_server::headers`]): with the request's map given back by the dispatch, answering
+/// allocates no header map.
+pub(crate) fn new_response(body: Body) -> Response {
     let mut r = http::Response::new(body);
+    *r.headers_mut() = pollux_server::headers::take();
+    r
+}
+
+fn with_type(body: Body, ct: HeaderValue) -> Response {
+    let mut r = new_response(body);
     r.headers_mut().insert(CONTENT_TYPE, ct);
     r
 }
@@ -143,7 +152,7 @@ impl IntoResponse for Response {
 
 impl IntoResponse for Body {
     fn into_response(self) -> Response {
-        http::Response::new(self)
+        new_response(self)
     }
 }
 
@@ -179,7 +188,7 @@ impl IntoResponse for &'static [u8] {
 
 impl IntoResponse for () {
     fn into_response(self) -> Response {
-        http::Response::new(Body::Empty)
+        new_response(Body::Empty)
     }
 }
 
@@ -319,7 +328,7 @@ impl Redirect {
 
 impl IntoResponse for Redirect {
     fn into_response(self) -> Response {
-        let mut r = http::Response::new(Body::Empty);
+        let mut r = new_response(Body::Empty);
         *r.status_mut() = self.status;
         r.headers_mut().insert(LOCATION, self.location);
         r

@@ -48,7 +48,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         match serde_json::to_vec(&self.0) {
             Ok(v) => {
-                let mut r = http::Response::new(Body::from(v));
+                let mut r = crate::response::new_response(Body::from(v));
                 r.headers_mut().insert(CONTENT_TYPE, APPLICATION_JSON);
                 r
             }

@@ -199,7 +199,7 @@ impl std::error::Error for Rejection {}
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        let mut r = http::Response::new(Body::from(format!("{self}\n")));
+        let mut r = crate::response::new_response(Body::from(format!("{self}\n")));
         *r.status_mut() = self.status;
         r.headers_mut().insert(http::header::CONTENT_TYPE, crate::response::TEXT_PLAIN);
         r
@@ -322,7 +322,10 @@ pub mod private {
 impl<S, T: FromRequestParts<S>> FromRequest<S, private::ViaParts> for T {
     fn from_request(req: Request<Body>, cx: &Cx<'_, S>) -> Result<Self, Rejection> {
         let (parts, _body) = req.into_parts();
-        T::from_request_parts(&parts, cx)
+        let extracted = T::from_request_parts(&parts, cx);
+        // The request's fields are done with: their map becomes the response's.
+        pollux_server::headers::give(parts.headers);
+        extracted
     }
 }
 
