@@ -1,9 +1,11 @@
-//! The sans-IO half of the CGI/1.1 gateway (RFC 3875): which script a request names, the
-//! environment it runs in, and what its output means.
+//! The CGI/1.1 gateway (RFC 3875): which script a request names, the environment it runs in,
+//! what its output means — and the [`Cgi`] handler that runs scripts on the server's workers.
 //!
-//! This crate spawns nothing and reads no pipe; it touches the filesystem only through the
-//! lookup closure the caller hands to the resolver. The server owns the child process and
-//! its pipes, drives them in its reactor, and calls in here:
+//! Two layers. The sans-IO one (`env`, `resolve`, `output`, `response`) spawns nothing and
+//! reads no pipe; it touches the filesystem only through the lookup closure handed to the
+//! resolver, and is tested byte by byte. The driving one (`process`, `task`, `handler`) spawns
+//! the script, registers its pipes and a pidfd in the worker's reactor as a
+//! [`pollux_server::Task`], and calls into the first:
 //!
 //! ```text
 //!   request path ──► Mount / ExtensionRule::resolve ──► Script { SCRIPT_NAME, PATH_INFO, file }
@@ -20,17 +22,25 @@
 //! ```
 //!
 //! Unix only: environment values are bytes (`OsStringExt`), as request header values are.
+//! Linux for exit notification (`pidfd_open`); elsewhere a script's end is its stdout's end.
 
-#![forbid(unsafe_code)]
+// `process` needs a few system calls (pidfd_open, kill) that std does not offer; nothing
+// else may use `unsafe`.
+#![deny(unsafe_code)]
 
 pub mod env;
 mod error;
+mod handler;
 pub mod output;
+#[allow(unsafe_code)]
+mod process;
 mod resolve;
 mod response;
+mod task;
 
 pub use env::{meta_variables, RequestBody, RequestInfo};
 pub use error::OutputError;
+pub use handler::{Cgi, SetupError};
 pub use output::{is_nph, parse_output, Head, OutputParser};
 pub use resolve::{stat, ConfigError, Entry, ExtensionRule, Mount, ResolveError, Script};
 pub use response::{CgiResponse, Response, ResponseKind};

@@ -12,6 +12,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -392,7 +393,8 @@ impl Conn {
                     if head.body != BodyKind::Empty
                         && env.handler.streams_body(&head.method, &head.uri, &head.headers)
                     {
-                        Self::answer_streamed(&mut self.state, env, a, head, &self.peer, self.token);
+                        let fd = self.stream.as_raw_fd();
+                        Self::answer_streamed(&mut self.state, env, a, head, &self.peer, self.token, fd);
                     } else {
                         // Built in place: a request head is a few hundred bytes to copy.
                         a.request = Some(InFlight { head, body: BodyParts::None });
@@ -415,7 +417,7 @@ impl Conn {
                         continue;
                     }
                     let Some(r) = a.request.take() else { continue };
-                    match respond(env, a, r, &self.peer, self.token) {
+                    match respond(env, a, r, &self.peer, self.token, self.stream.as_raw_fd()) {
                         // The common case, without moving the answer around.
                         Answer::Sent { close: false } => {}
                         answer => Self::answered(&mut self.state, a, answer, true),
@@ -443,8 +445,9 @@ impl Conn {
         head: RequestHead,
         peer: &SocketAddr,
         token: usize,
+        fd: RawFd,
     ) {
-        let answer = respond(env, a, InFlight { head, body: BodyParts::None }, peer, token);
+        let answer = respond(env, a, InFlight { head, body: BodyParts::None }, peer, token, fd);
         a.discard_body = !matches!(answer, Answer::Task(..));
         Self::answered(state, a, answer, false);
     }

@@ -2,6 +2,7 @@
 //! plus deferred replies for work that must leave the worker thread.
 
 use std::net::SocketAddr;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use crate::{Body, Task};
 /// let resp = whoami(Request::new(Body::Empty), &ConnInfo::new(([192, 0, 2, 7], 50000).into()));
 /// assert_eq!(resp.body().as_bytes(), b"you are 192.0.2.7\n");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub struct ConnInfo {
     /// The client's address.
@@ -31,7 +32,18 @@ pub struct ConnInfo {
     /// The connection's slot in its worker; with the worker's remote it addresses a deferred
     /// reply.
     token: usize,
+    /// The connection's socket, for [`ConnInfo::local_addr`]; -1 outside a server and in
+    /// clones (see there).
+    fd: RawFd,
     remote: Option<Remote<Finished>>,
+}
+
+impl Clone for ConnInfo {
+    /// A clone may outlive the connection, so it does not keep the socket: its
+    /// [`ConnInfo::local_addr`] is `None`.
+    fn clone(&self) -> Self {
+        ConnInfo { peer: self.peer, token: self.token, fd: -1, remote: self.remote.clone() }
+    }
 }
 
 impl ConnInfo {
@@ -44,16 +56,37 @@ impl ConnInfo {
     /// assert_eq!(conn.peer.port(), 50000);
     /// ```
     pub fn new(peer: SocketAddr) -> Self {
-        ConnInfo { peer, token: 0, remote: None }
+        ConnInfo { peer, token: 0, fd: -1, remote: None }
     }
 
     pub(crate) fn for_worker(remote: Remote<Finished>) -> Self {
-        ConnInfo { peer: SocketAddr::from(([0, 0, 0, 0], 0)), token: 0, remote: Some(remote) }
+        ConnInfo { peer: SocketAddr::from(([0, 0, 0, 0], 0)), token: 0, fd: -1, remote: Some(remote) }
     }
 
-    pub(crate) fn set(&mut self, peer: SocketAddr, token: usize) {
+    pub(crate) fn set(&mut self, peer: SocketAddr, token: usize, fd: RawFd) {
         self.peer = peer;
         self.token = token;
+        self.fd = fd;
+    }
+
+    /// Our end of the connection (a CGI script's `SERVER_PORT`). Asked of the socket when
+    /// called (one `getsockname`), so the requests that never ask pay nothing. `None` outside
+    /// a running server and on clones: only the `ConnInfo` the server lends to
+    /// [`Handler::call`] knows its socket, and only during that call.
+    ///
+    /// ```
+    /// use pollux_server::ConnInfo;
+    /// assert_eq!(ConnInfo::new("127.0.0.1:50000".parse().unwrap()).local_addr(), None);
+    /// ```
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        if self.fd < 0 {
+            return None;
+        }
+        // SAFETY: `fd` is set by the worker to the socket of the connection whose request is
+        // being handled, right before the handler is called with `&self`; the connection (and
+        // so the descriptor) outlives that call, and clones never carry the descriptor.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
+        socket2::SockRef::from(&fd).local_addr().ok()?.as_socket()
     }
 
     /// Promises the answer for later: return the [`Deferred`] from the handler (as

@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
@@ -47,6 +48,7 @@ pub(crate) fn respond<H: Handler>(
     r: InFlight,
     peer: &SocketAddr,
     token: usize,
+    fd: RawFd,
 ) -> Answer {
     let InFlight { head, body } = r;
     let asked = Asked {
@@ -60,7 +62,7 @@ pub(crate) fn respond<H: Handler>(
     *req.uri_mut() = head.uri;
     *req.version_mut() = asked.version;
     *req.headers_mut() = head.headers;
-    env.info.set(*peer, token);
+    env.info.set(*peer, token, fd);
     let (handler, info) = (&env.handler, &env.info);
     let reply = catch_unwind(AssertUnwindSafe(|| handler.call(req, info))).unwrap_or_else(|_| {
         // The default panic hook has printed the message; the worker carries on.

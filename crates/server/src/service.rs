@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 
 use pollux_http1::RequestDecoder;
@@ -263,6 +264,7 @@ impl<H: Handler> HttpService<H> {
     fn task_done(&mut self, token: usize) {
         let Some(conn) = self.conns.get_mut(token) else { return };
         let peer = conn.peer;
+        let fd = conn.stream.as_raw_fd();
         let Some(a) = conn.active.as_mut() else { return };
         let Some(mut slot) = a.task.take() else { return };
         let state = &mut slot.state;
@@ -295,7 +297,7 @@ impl<H: Handler> HttpService<H> {
                     uri: slot.asked.uri.take(),
                 };
                 drop(slot);
-                env.info.set(peer, token);
+                env.info.set(peer, token, fd);
                 let (handler, info) = (&env.handler, &env.info);
                 let reply =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(*req, info)))
