@@ -75,6 +75,29 @@ pub(crate) struct ServeArgs {
     /// Content coding (gzip, brotli, zstd) for compressible files.
     #[arg(long, default_value = "on", value_parser = ["on", "off"])]
     compress: String,
+    /// The CGI gateway (boxed: most runs leave it off, and `Command` stays small).
+    #[command(flatten)]
+    cgi: Box<CgiArgs>,
+}
+
+/// `--cgi*`: scripts run per RFC 3875 (pollux-cgi).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "CGI")]
+struct CgiArgs {
+    /// Run the files under DIR as CGI scripts at the URL PREFIX (repeatable), e.g.
+    /// `/cgi-bin=./cgi-bin`.
+    #[arg(long = "cgi", value_name = "PREFIX=DIR")]
+    mounts: Vec<String>,
+    /// Run the files under ROOT whose name ends in EXT as CGI scripts (e.g. `.py`).
+    #[arg(long = "cgi-ext", value_name = "EXT")]
+    ext: Option<String>,
+    /// Longest time a CGI script may go without a byte in or out; then its process group is
+    /// killed (504 if nothing was sent yet).
+    #[arg(long = "cgi-timeout", value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Most CGI scripts running at once; beyond that, 503 with Retry-After.
+    #[arg(long = "cgi-max", value_name = "N", default_value_t = 64)]
+    max: usize,
 }
 
 /// `10s`, `500ms`, `2m` or a bare number of seconds.
@@ -124,6 +147,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_timeout: args.body_timeout,
         send_timeout: args.send_timeout,
         grace: args.grace,
+        task_timeout: args.cgi.timeout,
         limits: Limits { max_body: args.max_body, ..Limits::default() },
         access_log: match args.access_log.as_str() {
             "off" => AccessLog::Off,
@@ -132,10 +156,20 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..defaults
     };
-    pollux_server::serve(opts, handler, |addrs| {
+    let on_bound = |addrs: &[SocketAddr]| {
         for a in addrs {
             println!("pollux: serving {} on http://{a}", root.display());
         }
-    })
-    .context("server failed")
+    };
+    if args.cgi.mounts.is_empty() && args.cgi.ext.is_none() {
+        return pollux_server::serve(opts, handler, on_bound).context("server failed");
+    }
+    let mut cgi = pollux_cgi::Cgi::new(&root, handler).context("--cgi")?.max(args.cgi.max);
+    for spec in &args.cgi.mounts {
+        cgi = cgi.mount_spec(spec).context("--cgi")?;
+    }
+    if let Some(ext) = &args.cgi.ext {
+        cgi = cgi.extension(ext).context("--cgi-ext")?;
+    }
+    pollux_server::serve(opts, cgi, on_bound).context("server failed")
 }
