@@ -120,7 +120,8 @@ struct GetArgs {
     server: String,
     /// File name on the server.
     remote: String,
-    /// Where to write it; a partial download never replaces an existing file.
+    /// Where to write it (`-`: standard output); a partial download never replaces an
+    /// existing file.
     local: Option<PathBuf>,
     #[command(flatten)]
     client: ClientArgs,
@@ -130,7 +131,7 @@ struct GetArgs {
 struct PutArgs {
     /// Server, as HOST or HOST:PORT (port 69 by default; IPv6 as [ADDR]:PORT).
     server: String,
-    /// The file to upload.
+    /// The file to upload (`-`: standard input, REMOTE then required).
     local: PathBuf,
     /// File name on the server.
     remote: Option<String>,
@@ -259,17 +260,34 @@ fn get(a: GetArgs) -> Result<(), ClientError> {
     let local = a.local.unwrap_or_else(|| PathBuf::from(file_name(&a.remote)));
     let mut bar = Bar::new();
     let opts = options(&a.client, bar.shown());
-    let summary = client::get_file(server, &a.remote, &local, &opts, &mut bar)?;
+    let summary = if local.as_os_str() == "-" {
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, std::io::stdout().lock());
+        client::get(server, &a.remote, &mut out, &opts, &mut bar)?
+    } else {
+        client::get_file(server, &a.remote, &local, &opts, &mut bar)?
+    };
     bar.finish(summary);
     Ok(())
 }
 
 fn put(a: PutArgs) -> Result<(), ClientError> {
     let server = resolve(&a.server)?;
-    let remote = a.remote.unwrap_or_else(|| file_name(&a.local.to_string_lossy()));
+    let stdin = a.local.as_os_str() == "-";
+    let remote = match a.remote {
+        Some(r) => r,
+        None if stdin => {
+            let e = std::io::Error::other("a REMOTE name is needed when reading standard input");
+            return Err(ClientError::Local { path: a.local, source: e });
+        }
+        None => file_name(&a.local.to_string_lossy()),
+    };
     let mut bar = Bar::new();
     let opts = options(&a.client, bar.shown());
-    let summary = client::put_file(server, &remote, &a.local, &opts, &mut bar)?;
+    let summary = if stdin {
+        client::put(server, &remote, &mut std::io::stdin().lock(), None, &opts, &mut bar)?
+    } else {
+        client::put_file(server, &remote, &a.local, &opts, &mut bar)?
+    };
     bar.finish(summary);
     Ok(())
 }

@@ -438,3 +438,23 @@ fn unacknowledged_data_is_retransmitted_then_abandoned() {
     let waited = start.elapsed();
     assert!(waited >= Duration::from_millis(900) && waited < Duration::from_millis(2000), "{waited:?}");
 }
+
+#[test]
+fn get_to_stdout_and_put_from_stdin() {
+    use std::io::Write;
+    let dir = TempDir::new("stdio");
+    fs::write(dir.path("hello.txt"), "hello over tftp\n".repeat(100)).unwrap();
+    let server = serve(&dir.0, &["--create"]);
+    let addr = server.addr.to_string();
+    let out = pollux(&["get", &addr, "hello.txt", "-"]);
+    check(&out, "get to stdout");
+    assert_eq!(out.stdout, "hello over tftp\n".repeat(100).into_bytes());
+    let mut child = std::process::Command::new(pollux_bin())
+        .args(["tftp", "put", &addr, "-", "from-stdin.txt", "--windowsize", "4"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&"piped\n".repeat(500).into_bytes()).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(fs::read_to_string(dir.path("from-stdin.txt")).unwrap(), "piped\n".repeat(500));
+}

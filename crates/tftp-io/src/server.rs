@@ -40,6 +40,7 @@ use slab::Slab;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::files::{self, Refusal, WritePolicy};
+use crate::gso;
 use crate::transfer::{Machine, Transfer};
 
 /// The listening socket's token; transfers use their slab keys, far below it.
@@ -235,7 +236,13 @@ impl TftpService {
             }
         };
         let socket = match self.transfer_socket() {
-            Ok(s) => s,
+            Ok(s) => {
+                if matches!(machine, Machine::Receive(..)) {
+                    // An upload's windows then arrive in one read each (see `gso`).
+                    gso::enable_gro(&s);
+                }
+                s
+            }
             Err(_) => {
                 if let Machine::Receive(_, Some(up)) = machine {
                     up.discard();
@@ -377,13 +384,18 @@ impl Service for TftpService {
         }
         loop {
             let Some(t) = self.transfers.get_mut(token) else { return };
-            let (n, src) = match t.socket.recv_from(&mut self.recv) {
+            let (n, src, segment) = match gso::recv_segments(&t.socket, &mut self.recv) {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
             };
-            t.handle_datagram(cx.now, src, &self.recv[..n]);
-            self.after_input(token, cx.now, cx.registry);
+            // With UDP_GRO (uploads), one read may hold a window of datagrams of one size.
+            let segment = segment.unwrap_or(n).max(1);
+            for at in (0..n.max(1)).step_by(segment) {
+                let Some(t) = self.transfers.get_mut(token) else { return };
+                t.handle_datagram(cx.now, src, &self.recv[at..(at + segment).min(n)]);
+                self.after_input(token, cx.now, cx.registry);
+            }
         }
     }
 
