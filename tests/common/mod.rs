@@ -307,3 +307,62 @@ pub fn send_body(addr: SocketAddr, method: &str, target: &str, content_type: &st
     let (rs, _) = parse_responses(&data, &[false]);
     rs.into_iter().next().unwrap_or_else(|| panic!("no response; got {:?}", String::from_utf8_lossy(&data)))
 }
+
+/// Writes each `(name, text)` into `dir` as an executable file (CGI scripts).
+pub fn write_scripts(dir: &Path, scripts: &[(&str, &str)]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).expect("mkdir");
+    for (name, text) in scripts {
+        let p = dir.join(name);
+        std::fs::write(&p, text).expect("write script");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+}
+
+/// `(pid, state, ppid, pgrp)` of every process in /proc.
+pub fn processes() -> Vec<(u32, char, u32, u32)> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else { continue };
+        let mut f = rest.split_whitespace();
+        let state = f.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        let pgrp = f.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+        out.push((pid, state, ppid, pgrp));
+    }
+    out
+}
+
+/// Zombie children of `parent`.
+pub fn zombies_of(parent: u32) -> Vec<u32> {
+    processes().into_iter().filter(|&(_, st, pp, _)| st == 'Z' && pp == parent).map(|p| p.0).collect()
+}
+
+/// Waits up to 5 s for `parent` to have no zombie children (a killed script is reaped on the
+/// server's reaper thread a moment later), then asserts there are none.
+pub fn assert_no_zombies(parent: u32) {
+    let t = Instant::now();
+    while !zombies_of(parent).is_empty() && t.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(zombies_of(parent), Vec::<u32>::new(), "zombie children of {parent}");
+}
+
+/// Processes in process group `pgid` (zombies included).
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    processes().into_iter().filter(|&(_, _, _, pg)| pg == pgid).map(|p| p.0).collect()
+}
+
+/// Resident set size of `pid` in KiB (VmRSS), 0 if it cannot be read.
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
