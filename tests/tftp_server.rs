@@ -458,3 +458,34 @@ fn get_to_stdout_and_put_from_stdin() {
     assert!(child.wait().unwrap().success());
     assert_eq!(fs::read_to_string(dir.path("from-stdin.txt")).unwrap(), "piped\n".repeat(500));
 }
+
+#[test]
+fn a_wildcard_server_answers_from_the_address_it_was_asked_on() {
+    // 127.0.0.2 is not the address a route back to 127.0.0.1 would pick: without packet info
+    // the reply would come from 127.0.0.1 and the client would take it for a stranger's.
+    let dir = TempDir::new("wild");
+    fs::write(dir.path("f.txt"), "wildcard\n").unwrap();
+    let v6 = UdpSocket::bind("[::1]:0").is_ok();
+    let binds: &[&str] = if v6 { &["0.0.0.0:0", "[::]:0"] } else { &["0.0.0.0:0"] };
+    for bind in binds {
+        let server = serve(&dir.0, &["--bind", bind]);
+        let port = server.addr.port();
+        let mut targets = vec![format!("127.0.0.2:{port}")];
+        if bind.starts_with('[') {
+            targets.push(format!("[::1]:{port}"));
+        }
+        for target in &targets {
+            let out = TempDir::new("wild-out");
+            let got = out.path("f.txt");
+            let opts = ["--timeout", "300ms", "--retries", "2"];
+            let r = pollux(&[&["get", target, "f.txt", got.to_str().unwrap()][..], &opts].concat());
+            check(&r, &format!("get from {target} on {bind}"));
+            assert_eq!(fs::read_to_string(&got).unwrap(), "wildcard\n");
+            // A refusal comes from the right address too: exit 4, not a timeout.
+            let r = pollux(&[&["get", target, "missing", got.to_str().unwrap()][..], &opts].concat());
+            assert_eq!(code_of(&r), 4, "{target} on {bind}: {}", String::from_utf8_lossy(&r.stderr));
+        }
+        // IPv4 clients of `[::]` are logged as IPv4.
+        assert!(server.wait_log("127.0.0.1:", 5).contains("tftp: 127.0.0.1:"), "{}", server.log());
+    }
+}

@@ -21,7 +21,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::gso::{self, Batch, Gso};
+use crate::udp::{self, Batch, Gso};
 use pollux_tftp::{Config, Event, Mode, Receiver, RequestError, RequestOptions, Sender, TransferError};
 
 /// How a client transfer runs.
@@ -151,8 +151,8 @@ fn receive(
         return Ok(None);
     }
     timeout.wait(socket, deadline - now)?;
-    match gso::recv_segments(socket, buf) {
-        Ok(x) => Ok(Some(x)),
+    match udp::recv(socket, buf) {
+        Ok(r) => Ok(Some((r.len, r.src, r.segment))),
         Err(e)
             if matches!(
                 e.kind(),
@@ -180,8 +180,8 @@ pub fn get(
     let config = config(opts);
     let request = request_options(opts, opts.tsize.then_some(0));
     let mut machine = Receiver::get(remote, opts.mode, request, server, &config, started)?;
-    // A window then arrives in one read (see `gso`); without it, one datagram per read.
-    gso::enable_gro(&socket);
+    // A window then arrives in one read (see `udp`); without it, one datagram per read.
+    udp::enable_gro(&socket);
     let mut buf = Vec::with_capacity(1024);
     let mut rbuf = vec![0u8; 65536];
     let mut timeout = ReadTimeout { current: None };

@@ -17,8 +17,8 @@
 
 pub mod client;
 pub mod files;
-mod gso;
 mod server;
 mod transfer;
+mod udp;
 
 pub use server::{serve, ServerConfig};

@@ -40,8 +40,8 @@ use slab::Slab;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::files::{self, Refusal, WritePolicy};
-use crate::gso;
 use crate::transfer::{Machine, Transfer};
+use crate::udp;
 
 /// The listening socket's token; transfers use their slab keys, far below it.
 const LISTENER: usize = usize::MAX - 4096;
@@ -167,14 +167,23 @@ impl TftpService {
     fn on_listener(&mut self, now: Instant, registry: &pollux_reactor::mio::Registry) {
         loop {
             let Some(listener) = &self.listener else { return };
-            let (n, src) = match listener.recv_from(&mut self.recv) {
-                Ok(x) => x,
+            let r = match udp::recv(listener, &mut self.recv) {
+                Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // WouldBlock (drained), or an error the next edge will show again.
                 Err(_) => return,
             };
+            // The address to answer from: ours, or on a wildcard socket the one the client
+            // wrote to (packet info).
+            let local =
+                if self.local_ip.is_unspecified() { r.dst.unwrap_or(self.local_ip) } else { self.local_ip };
+            let local = match (self.local_ip, local) {
+                // A v4 client of a dual-stack `[::]` socket: a v6 socket answers it.
+                (IpAddr::V6(_), IpAddr::V4(v4)) => IpAddr::V6(v4.to_ipv6_mapped()),
+                (_, ip) => ip,
+            };
             let datagram = std::mem::take(&mut self.recv);
-            self.on_request(now, registry, src, &datagram[..n]);
+            self.on_request(now, registry, r.src, local, &datagram[..r.len]);
             self.recv = datagram;
         }
     }
@@ -184,20 +193,21 @@ impl TftpService {
         now: Instant,
         registry: &pollux_reactor::mio::Registry,
         src: SocketAddr,
+        local: IpAddr,
         d: &[u8],
     ) {
         let request = match Packet::parse(d) {
             Ok(Packet::Request(r)) => r,
             // An ERROR is never answered (two confused hosts could volley forever).
             Ok(Packet::Error { .. }) => return,
-            Ok(_) => return self.answer_error(src, ErrorCode::IllegalOperation, "expected a request"),
-            Err(e) => return self.answer_error(src, e.error_code(), &e.to_string()),
+            Ok(_) => return self.answer_error(src, local, ErrorCode::IllegalOperation, "expected a request"),
+            Err(e) => return self.answer_error(src, local, e.error_code(), &e.to_string()),
         };
-        match self.start(now, registry, src, &request) {
+        match self.start(now, registry, src, local, &request) {
             Ok(key) => self.after_input(key, now, registry),
             Err(r) => {
                 self.log_refusal(src, &request, &r);
-                self.answer_error(src, r.code, r.message);
+                self.answer_error(src, local, r.code, r.message);
             }
         }
     }
@@ -208,6 +218,7 @@ impl TftpService {
         now: Instant,
         registry: &pollux_reactor::mio::Registry,
         src: SocketAddr,
+        local: IpAddr,
         request: &Request<'_>,
     ) -> Result<usize, Refusal> {
         let busy = Refusal { code: ErrorCode::NotDefined, message: "Server busy, try again later" };
@@ -235,11 +246,11 @@ impl TftpService {
                 )
             }
         };
-        let socket = match self.transfer_socket() {
+        let socket = match transfer_socket(local) {
             Ok(s) => {
                 if matches!(machine, Machine::Receive(..)) {
-                    // An upload's windows then arrive in one read each (see `gso`).
-                    gso::enable_gro(&s);
+                    // An upload's windows then arrive in one read each (see `udp`).
+                    udp::enable_gro(&s);
                 }
                 s
             }
@@ -273,21 +284,18 @@ impl TftpService {
         Ok(key)
     }
 
-    /// A fresh socket on an ephemeral port of the listening address: the transfer's TID.
-    fn transfer_socket(&self) -> io::Result<UdpSocket> {
-        // A wildcard listener answers from a wildcard socket: the kernel then picks the
-        // source address by route, which is the address the client reached unless the host
-        // has several on one network (bind --bind to a specific address there).
-        let s = StdUdp::bind(SocketAddr::new(self.local_ip, 0))?;
-        s.set_nonblocking(true)?;
-        Ok(UdpSocket::from_std(s))
-    }
-
-    fn answer_error(&mut self, to: SocketAddr, code: ErrorCode, message: &str) {
+    /// Answers a request with an ERROR from `local`: through the listener where that is its
+    /// address, else from a throwaway socket bound to it (a wildcard listener's replies
+    /// would leave from whatever address the route picks).
+    fn answer_error(&mut self, to: SocketAddr, local: IpAddr, code: ErrorCode, message: &str) {
         let Some(listener) = &self.listener else { return };
         self.out.clear();
         emit::encode_error(&mut self.out, code, message);
-        let _ = listener.send_to(&self.out, to);
+        if local == self.local_ip || local.is_unspecified() {
+            let _ = listener.send_to(&self.out, to);
+        } else if let Ok(s) = StdUdp::bind(SocketAddr::new(local, 0)) {
+            let _ = s.send_to(&self.out, to);
+        }
     }
 
     /// After any input to transfer `key`: pump it, log and drop it when done, reschedule.
@@ -314,6 +322,7 @@ impl TftpService {
     fn log_refusal(&self, src: SocketAddr, request: &Request<'_>, r: &Refusal) {
         if self.shared.config.log {
             let kind = kind_name(request.kind);
+            let src = SocketAddr::new(src.ip().to_canonical(), src.port());
             let line = format!(
                 "tftp: {src} {kind} {:?} {} refused: {}\n",
                 request.filename,
@@ -323,6 +332,13 @@ impl TftpService {
             let _ = io::stderr().lock().write_all(line.as_bytes());
         }
     }
+}
+
+/// A fresh socket on an ephemeral port of `local`: the transfer's TID (RFC 1350 §4).
+fn transfer_socket(local: IpAddr) -> io::Result<UdpSocket> {
+    let s = StdUdp::bind(SocketAddr::new(local, 0))?;
+    s.set_nonblocking(true)?;
+    Ok(UdpSocket::from_std(s))
 }
 
 fn option_refusal(e: pollux_tftp::OptionError) -> Refusal {
@@ -347,9 +363,10 @@ fn log_transfer(config: &ServerConfig, t: &Transfer, now: Instant) {
         None => "unknown".to_owned(),
     };
     let secs = now.saturating_duration_since(t.started).as_secs_f64();
+    let peer = SocketAddr::new(t.peer.ip().to_canonical(), t.peer.port());
     let line = format!(
         "tftp: {} {} {:?} {} {} bytes {:.3}s {}\n",
-        t.peer,
+        peer,
         kind_name(t.kind()),
         t.filename,
         t.mode.as_str(),
@@ -368,6 +385,9 @@ impl Service for TftpService {
             return Err(io::Error::other("no socket for this worker"));
         };
         self.local_ip = s.local_addr()?.ip();
+        if self.local_ip.is_unspecified() {
+            udp::enable_pktinfo(&s, self.local_ip.is_ipv6());
+        }
         let mut s = UdpSocket::from_std(s);
         cx.registry.register(&mut s, Token(LISTENER), Interest::READABLE)?;
         self.listener = Some(s);
@@ -384,8 +404,8 @@ impl Service for TftpService {
         }
         loop {
             let Some(t) = self.transfers.get_mut(token) else { return };
-            let (n, src, segment) = match gso::recv_segments(&t.socket, &mut self.recv) {
-                Ok(x) => x,
+            let (n, src, segment) = match udp::recv(&t.socket, &mut self.recv) {
+                Ok(r) => (r.len, r.src, r.segment),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return,
             };

@@ -20,7 +20,7 @@ use pollux_reactor::mio::net::UdpSocket;
 use pollux_tftp::{ErrorCode, Event, Mode, Receiver, RequestKind, Sender};
 
 use crate::files::{io_refusal, Upload};
-use crate::gso::{Batch, Gso};
+use crate::udp::{Batch, Gso};
 
 /// Reads from the file at most this much per call; a window asks for at most
 /// `windowsize × blksize` in total, so one pump does a bounded amount of disk work.
@@ -56,7 +56,7 @@ pub(crate) struct Transfer {
     pub(crate) scheduled: Option<Instant>,
     /// How it ended, once it has: `Ok` or the reason. Logged once, when set.
     pub(crate) outcome: Option<Result<(), String>>,
-    /// Whether windows go out in one send (see [`crate::gso`]).
+    /// Whether windows go out in one send (see [`crate::udp`]).
     pub(crate) gso: Gso,
 }
 

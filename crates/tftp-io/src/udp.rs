@@ -1,6 +1,9 @@
-//! A window of DATA in one system call: UDP generic segmentation offload (`UDP_SEGMENT`,
-//! Linux ≥ 4.18).
+//! Linux's UDP extras, each behind a small safe function: a window of DATA in one system call
+//! (GSO out, GRO in), and the address a datagram was sent to (packet info).
 //!
+//! # GSO and GRO
+//!
+//! UDP generic segmentation offload (`UDP_SEGMENT`, Linux ≥ 4.18):
 //! Every DATA packet of a window but the last has the same length (`4 + blksize`), which is
 //! exactly the shape GSO wants: the datagrams are written back to back into one buffer and
 //! sent with one `sendto`; the kernel cuts it into datagrams of the segment size (the last
@@ -9,7 +12,7 @@
 //! server's CPU time per transfer fell from 140 ms to a third of that: each `sendto` walks
 //! the whole UDP/IP/loopback path and, on loopback, the receiver's wake-up too.
 //!
-//! The receiving side does the reverse with `UDP_GRO` ([`enable_gro`], [`recv_segments`]):
+//! The receiving side does the reverse with `UDP_GRO` ([`enable_gro`], [`recv`]):
 //! consecutive datagrams of one flow come up in one `recvmsg`, with their segment size in a
 //! control message, and the client cuts them apart again; a window then costs it one system
 //! call instead of one per block.
@@ -18,9 +21,16 @@
 //! never smaller than a control packet (an OACK or ERROR, which must not be cut). If the
 //! kernel or the route refuses GSO (an old kernel, a device without checksum offload, a
 //! segment larger than the path MTU), the transfer turns it off and sends one by one.
+//!
+//! # Packet info
+//!
+//! A server bound to a wildcard address (`0.0.0.0:69`, `[::]:69`) must answer from the address
+//! the client wrote to, or the client, which checks where replies come from, takes the answer
+//! for a stranger's. `IP_PKTINFO` / `IPV6_RECVPKTINFO` ([`enable_pktinfo`]) make [`recv`]
+//! report that address; the transfer's socket is then bound to it.
 
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::AsRawFd;
 
 /// Most segments in one send (the kernel's `UDP_MAX_SEGMENTS` is 64 on older kernels).
@@ -168,7 +178,7 @@ fn set_segment(socket: &impl AsRawFd, segment: usize) -> io::Result<()> {
 }
 
 /// Asks the kernel to coalesce received datagrams (`UDP_GRO`, Linux ≥ 5.0); false if it
-/// cannot, and then [`recv_segments`] simply returns one datagram at a time.
+/// cannot, and then [`recv`] simply returns one datagram at a time.
 pub(crate) fn enable_gro(socket: &impl AsRawFd) -> bool {
     let on: libc::c_int = 1;
     // SAFETY: as in `set_segment`: a pointer to a live c_int and its size.
@@ -184,18 +194,54 @@ pub(crate) fn enable_gro(socket: &impl AsRawFd) -> bool {
     rc == 0
 }
 
-/// Receives into `buf`: one datagram, or several coalesced ones of `segment` bytes each (the
-/// last may be shorter) when the third value is `Some(segment)`.
-pub(crate) fn recv_segments(
-    socket: &impl AsRawFd,
-    buf: &mut [u8],
-) -> io::Result<(usize, SocketAddr, Option<usize>)> {
+/// Asks for each datagram's destination address (see the module doc); `v6` for an IPv6
+/// socket, which then reports it for IPv4-mapped clients too.
+pub(crate) fn enable_pktinfo(socket: &impl AsRawFd, v6: bool) -> bool {
+    let v4 = set_flag(socket, libc::IPPROTO_IP, libc::IP_PKTINFO);
+    if v6 {
+        set_flag(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+    } else {
+        v4
+    }
+}
+
+fn set_flag(socket: &impl AsRawFd, level: libc::c_int, name: libc::c_int) -> bool {
+    let on: libc::c_int = 1;
+    // SAFETY: as in `set_segment`: a pointer to a live c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    rc == 0
+}
+
+/// What [`recv`] got.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    /// Bytes in the buffer.
+    pub(crate) len: usize,
+    /// Where they came from.
+    pub(crate) src: SocketAddr,
+    /// With `UDP_GRO`: the buffer holds datagrams of this size (the last may be shorter).
+    pub(crate) segment: Option<usize>,
+    /// With packet info on: the address the datagram was sent to.
+    pub(crate) dst: Option<IpAddr>,
+}
+
+/// Receives into `buf`: one datagram, or several coalesced ones with `UDP_GRO`, with the
+/// control messages this module asks for.
+pub(crate) fn recv(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Received> {
     // SAFETY: all-zero bytes are a valid `sockaddr_storage` and `msghdr` (plain C structs of
     // integers and pointers, null pointers included).
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // u64s keep the control buffer aligned for `cmsghdr`.
-    let mut control = [0u64; 8];
+    // u64s keep the control buffer aligned for `cmsghdr`; room for GRO and packet info.
+    let mut control = [0u64; 16];
     // SAFETY: as above.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_name = (&mut storage as *mut libc::sockaddr_storage).cast();
@@ -211,22 +257,35 @@ pub(crate) fn recv_segments(
         return Err(io::Error::last_os_error());
     }
     let mut segment = None;
+    let mut dst = None;
     // SAFETY: the CMSG_* macros walk the control buffer the kernel just filled, within
-    // `msg_controllen`; the UDP_GRO payload is one c_int, read unaligned to be safe.
+    // `msg_controllen`; each payload is read unaligned as the type its (level, type) names.
     unsafe {
         let mut c = libc::CMSG_FIRSTHDR(&msg);
         while !c.is_null() {
-            if (*c).cmsg_level == libc::SOL_UDP && (*c).cmsg_type == libc::UDP_GRO {
-                let size = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
-                segment = usize::try_from(size).ok().filter(|&s| s > 0);
+            let data = libc::CMSG_DATA(c);
+            match ((*c).cmsg_level, (*c).cmsg_type) {
+                (libc::SOL_UDP, libc::UDP_GRO) => {
+                    let size = std::ptr::read_unaligned(data.cast::<libc::c_int>());
+                    segment = usize::try_from(size).ok().filter(|&s| s > 0);
+                }
+                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
+                    dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))));
+                }
+                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
+                    let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
+                    dst = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
+                }
+                _ => {}
             }
             c = libc::CMSG_NXTHDR(&msg, c);
         }
     }
     // SAFETY: the kernel filled `storage` and set `msg_namelen` to the address's length.
     let addr = unsafe { socket2::SockAddr::new(storage, msg.msg_namelen) };
-    let addr = addr.as_socket().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
-    Ok((n as usize, addr, segment))
+    let src = addr.as_socket().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
+    Ok(Received { len: n as usize, src, segment, dst })
 }
 
 #[cfg(test)]
@@ -285,10 +344,25 @@ mod tests {
         let mut got = Vec::new();
         let mut mem = [0u8; 65536];
         while got.len() < sent.len() {
-            let (n, from, segment) = recv_segments(&rx, &mut mem).expect("recv");
-            assert_eq!(from, tx.local_addr().expect("addr"));
-            got.extend(mem[..n].chunks(segment.unwrap_or(n)).map(<[u8]>::to_vec));
+            let r = recv(&rx, &mut mem).expect("recv");
+            assert_eq!(r.src, tx.local_addr().expect("addr"));
+            got.extend(mem[..r.len].chunks(r.segment.unwrap_or(r.len)).map(<[u8]>::to_vec));
         }
         assert_eq!(got, sent, "gro enabled: {gro}");
+    }
+
+    #[test]
+    fn packet_info_names_the_address_written_to() {
+        let rx = UdpSocket::bind("0.0.0.0:0").expect("bind");
+        rx.set_read_timeout(Some(Duration::from_secs(2))).expect("timeout");
+        assert!(enable_pktinfo(&rx, false));
+        let port = rx.local_addr().expect("addr").port();
+        let tx = UdpSocket::bind("127.0.0.1:0").expect("bind");
+        let mut mem = [0u8; 64];
+        for to in ["127.0.0.1", "127.0.0.2"] {
+            let to: IpAddr = to.parse().expect("ip");
+            tx.send_to(b"x", (to, port)).expect("send");
+            assert_eq!(recv(&rx, &mut mem).expect("recv").dst, Some(to));
+        }
     }
 }
