@@ -489,3 +489,16 @@ fn a_wildcard_server_answers_from_the_address_it_was_asked_on() {
         assert!(server.wait_log("127.0.0.1:", 5).contains("tftp: 127.0.0.1:"), "{}", server.log());
     }
 }
+
+#[test]
+fn beyond_max_transfers_requests_are_told_the_server_is_busy() {
+    let dir = TempDir::new("busy");
+    fs::write(dir.path("f.bin"), random_bytes(10_000, 8)).unwrap();
+    let server = serve(&dir.0, &["--max-transfers", "2", "--timeout", "2s"]);
+    // Two transfers that stay open (never acknowledged), then a third request.
+    let open: Vec<_> =
+        (0..2).map(|_| first_reply(server.addr, &request(1, b"f.bin", "octet", &[])).0).collect();
+    assert!(open.iter().all(|r| matches!(r, Reply::Data(1, _))), "{open:?}");
+    let (reply, _) = first_reply(server.addr, &request(1, b"f.bin", "octet", &[]));
+    assert_eq!(reply, Reply::Error(0, "Server busy, try again later".into()));
+}

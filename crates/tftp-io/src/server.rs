@@ -61,7 +61,8 @@ pub struct ServerConfig {
     pub protocol: Config,
     /// Whether write requests are allowed, and for which files.
     pub writes: WritePolicy,
-    /// Most transfers at once across workers; further requests get ERROR 0 "server busy".
+    /// Most transfers at once across workers (also kept within the descriptor limit);
+    /// further requests get ERROR 0 "Server busy".
     pub max_transfers: usize,
     /// Time running transfers get to finish after SIGINT/SIGTERM.
     pub grace: Duration,
@@ -91,7 +92,12 @@ pub fn serve(
     }
     on_bound(addr);
     let sockets = Arc::new(Mutex::new(sockets));
-    let shared = Arc::new(Shared { per_worker: (config.max_transfers / workers).max(1), config });
+    // Each transfer holds two descriptors (its socket and its file): raise the soft
+    // RLIMIT_NOFILE to the hard limit and keep within it, so that a crowd gets "Server busy"
+    // rather than sockets that fail half-way.
+    let by_descriptors = pollux_reactor::default_max_conns() / 2;
+    let most = config.max_transfers.min(by_descriptors);
+    let shared = Arc::new(Shared { per_worker: (most / workers).max(1), config });
     let cfg = RunConfig {
         addrs: Vec::new(),
         workers,
