@@ -413,7 +413,8 @@ fn unacknowledged_data_is_retransmitted_then_abandoned() {
     let start = Instant::now();
     let mut arrivals = Vec::new();
     // DATA 1, then three retransmissions of it, then nothing: we never acknowledge.
-    me.set_read_timeout(Some(Duration::from_millis(800))).unwrap();
+    // Long enough to see a fifth copy if there were one, even on a loaded machine.
+    me.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
     while let Ok((n, _)) = me.recv_from(&mut buf) {
         assert_eq!(parse(&buf[..n]), Reply::Data(1, random_bytes(3000, 4)[..512].to_vec()));
         arrivals.push(start.elapsed());
@@ -421,7 +422,7 @@ fn unacknowledged_data_is_retransmitted_then_abandoned() {
     assert_eq!(arrivals.len(), 4, "{arrivals:?}");
     for pair in arrivals.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(140) && gap < Duration::from_millis(450), "{arrivals:?}");
+        assert!(gap >= Duration::from_millis(140) && gap < Duration::from_millis(1000), "{arrivals:?}");
     }
     let log = server.wait_log("timed out", 5);
     assert!(log.contains("RRQ \"f.bin\" octet") && log.contains("failed: timed out after 3"), "{log}");

@@ -67,7 +67,8 @@ fn service_deadlines_wake_an_idle_worker() {
     }
     for (deadline, at) in &fired {
         assert!(at >= deadline, "fired early");
-        assert!(*at - *deadline < Duration::from_millis(50), "fired {:?} late", *at - *deadline);
+        // Generous for a loaded CI machine; a missed wake-up would show as seconds.
+        assert!(*at - *deadline < Duration::from_millis(250), "fired {:?} late", *at - *deadline);
     }
     let order: Vec<Instant> = fired.iter().map(|f| f.0).collect();
     let mut sorted = due.clone();
