@@ -120,8 +120,9 @@ fn socket_for(server: SocketAddr) -> Result<UdpSocket, ClientError> {
 }
 
 /// The socket's read timeout, set only when it must change by more than a quarter: the
-/// deadline moves on every block, and a `setsockopt` per datagram would cost more than the
-/// few milliseconds of slack.
+/// deadline moves on every block, and a `setsockopt` per datagram would cost more than it
+/// buys. The timeout kept is never longer than the time left, so a wait may end early (the
+/// loop then simply waits again for the rest) but never after the deadline.
 struct ReadTimeout {
     current: Option<Duration>,
 }
@@ -129,10 +130,13 @@ struct ReadTimeout {
 impl ReadTimeout {
     fn wait(&mut self, socket: &UdpSocket, left: Duration) -> Result<(), ClientError> {
         let left = left.max(Duration::from_millis(1));
-        let close = self.current.is_some_and(|c| left <= c && left >= c - c / 4);
+        let close = self.current.is_some_and(|c| c <= left && c >= left - left / 4);
         if !close {
-            socket.set_read_timeout(Some(left)).map_err(ClientError::Network)?;
-            self.current = Some(left);
+            // An eighth short of the time left: the deadline creeps closer by a little on
+            // every datagram, and this keeps the same setting good for a while.
+            let timeout = (left - left / 8).max(Duration::from_millis(1));
+            socket.set_read_timeout(Some(timeout)).map_err(ClientError::Network)?;
+            self.current = Some(timeout);
         }
         Ok(())
     }
