@@ -193,7 +193,17 @@ mod tests {
 
     use super::*;
 
-    fn sh(script: &str) -> Spawned {
+    /// The script file, removed when dropped (not before: the interpreter opens it by name
+    /// after exec).
+    struct Script(std::path::PathBuf);
+
+    impl Drop for Script {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn sh(script: &str) -> (Spawned, Script) {
         let env = vec![(OsString::from("PATH"), OsString::from("/usr/bin:/bin"))];
         let dir = std::env::temp_dir();
         let file = dir.join(format!("pollux-cgi-process-{}-{:?}.sh", std::process::id(), Instant::now()));
@@ -202,9 +212,19 @@ mod tests {
         let mut perm = std::fs::metadata(&file).expect("stat").permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
         std::fs::set_permissions(&file, perm).expect("chmod");
-        let s = spawn(&file, env, false).expect("spawn");
-        let _ = std::fs::remove_file(&file);
-        s
+        // ETXTBSY: another test thread forked while our write descriptor was open, and its
+        // child holds a copy until it execs. Gone a moment later.
+        let mut tries = 0;
+        let s = loop {
+            match spawn(&file, env.clone(), false) {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                r => break r.expect("spawn"),
+            }
+        };
+        (s, Script(file))
     }
 
     fn read_to_end(rx: &mut pipe::Receiver) -> Vec<u8> {
@@ -216,7 +236,7 @@ mod tests {
 
     #[test]
     fn the_environment_is_only_what_we_give() {
-        let mut s = sh("env; pwd");
+        let (mut s, _file) = sh("env; pwd");
         let out = String::from_utf8(read_to_end(&mut s.stdout)).expect("utf-8");
         let vars: Vec<&str> = out.lines().filter(|l| l.contains('=')).collect();
         assert!(vars.iter().all(|l| l.starts_with("PATH=") || l.starts_with("PWD=")), "{vars:?}");
@@ -225,7 +245,7 @@ mod tests {
 
     #[test]
     fn exit_is_reaped_and_kill_takes_the_group() {
-        let mut s = sh("exit 3");
+        let (mut s, _file) = sh("exit 3");
         let _ = read_to_end(&mut s.stdout);
         let t = Instant::now();
         let status = loop {
@@ -239,7 +259,7 @@ mod tests {
         assert!(s.process.reaped());
 
         // A script with a child of its own: killing the group ends both, so stdout closes.
-        let mut s = sh("sleep 30 & sleep 30");
+        let (mut s, _file) = sh("sleep 30 & sleep 30");
         s.process.kill();
         assert!(s.process.reaped());
         let t = Instant::now();
