@@ -26,6 +26,9 @@ use crate::middleware::{run_chain, Middleware};
 use crate::response::{IntoResponse, Response};
 use crate::router::{allow_response, Router, Selected, Target, REST};
 
+/// Static routes scanned linearly before matchit; more than this and matchit alone is faster.
+const STATIC_SCAN_MAX: usize = 16;
+
 /// A router built with its state, ready to serve: pass it to [`crate::serve`] (or
 /// `pollux_server::serve`, whose `Handler` it is). Cloning shares it.
 ///
@@ -73,6 +76,9 @@ impl<S> std::fmt::Debug for App<S> {
 }
 
 struct Inner<S> {
+    /// Routes without parameters, checked before `matcher` when there are few: an exact match
+    /// is what matchit would answer (a static segment wins), for a fraction of its cost.
+    statics: Vec<(Box<str>, usize)>,
     matcher: matchit::Router<usize>,
     targets: Vec<Target<S>>,
     fallback: Option<Endpoint<S>>,
@@ -88,11 +94,19 @@ impl<S: Clone + Send + Sync + 'static> App<S> {
     pub(crate) fn build(router: Router<S>, state: S) -> App<S> {
         let mut matcher = matchit::Router::new();
         let mut targets = Vec::with_capacity(router.routes.len());
+        let mut statics = Vec::new();
         for (path, target) in router.routes {
             if let Err(e) = matcher.insert(path.as_str(), targets.len()) {
                 panic!("pollux-web: route {path:?}: {e}");
             }
+            if !path.contains('{') {
+                statics.push((path.into_boxed_str(), targets.len()));
+            }
             targets.push(target);
+        }
+        // A linear scan beats matchit's walk only while it is short.
+        if statics.len() > STATIC_SCAN_MAX {
+            statics.clear();
         }
         let any_blocking = targets.iter().any(|t| matches!(t, Target::Methods(m) if m.blocking));
         let pool =
@@ -102,6 +116,7 @@ impl<S: Clone + Send + Sync + 'static> App<S> {
         nested_fallbacks.sort_by_key(|f| std::cmp::Reverse(f.0.len()));
         App {
             inner: Arc::new(Inner {
+                statics,
                 matcher,
                 targets,
                 fallback: router.fallback,
@@ -119,10 +134,15 @@ impl<S: Clone + Send + Sync + 'static> pollux_server::Handler for App<S> {
     fn call(&self, req: Request<Body>, conn: &ConnInfo) -> Reply {
         let inner = &self.inner;
         let path = req.uri().path();
-        let (idx, params) = match inner.matcher.at(path) {
-            Ok(m) => {
+        let exact = inner.statics.iter().find(|(p, _)| p.len() == path.len() && **p == *path);
+        let found = match exact {
+            Some(&(_, idx)) => Ok((idx, Params::default())),
+            None => inner.matcher.at(path).map(|m| {
                 (*m.value, Params { pairs: m.params.iter().map(|(k, v)| (k, offset_in(path, v))).collect() })
-            }
+            }),
+        };
+        let (idx, params) = match found {
+            Ok(found) => found,
             Err(_) => {
                 let ep = inner.unmatched(path);
                 return Reply::Now(inner.run(ep, req, conn, Params::default()));
