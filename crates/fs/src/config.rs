@@ -148,7 +148,10 @@ impl ServeDir {
     }
 
     /// A `Cache-Control` rule: `GLOB=VALUE`, or a bare `VALUE` for files no glob matches.
-    /// See [`CacheControl::add`].
+    /// A rule is a glob rule only when the text before the first `=` contains `*`, `?`, `.` or
+    /// `/` (values have `=` of their own: `max-age=3600`). A glob with `/` matches the whole
+    /// path from the root (`/assets/*.js`, `**` crossing directories); without, only the file
+    /// name (`*.html`).
     pub fn cache_control(mut self, rule: &str) -> Result<Self, ConfigError> {
         self.cache_control.add(rule)?;
         Ok(self)

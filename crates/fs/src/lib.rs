@@ -10,7 +10,7 @@
 //!                            └─ not found ────────────► --fallback (200), --404 page, or 404
 //! ```
 //!
-//! Files are reached only through [`cache::lookup`], which also keeps symlinks inside the root
+//! Files are reached only through `cache::lookup`, which also keeps symlinks inside the root
 //! unless `--follow-symlinks`; the path that reaches it was built from decoded, checked
 //! segments ([`path`]) and can never name anything above the root.
 
