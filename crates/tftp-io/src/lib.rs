@@ -61,7 +61,9 @@
 
 pub mod client;
 pub mod files;
+mod log;
 mod server;
+mod service;
 mod transfer;
 mod udp;
 
