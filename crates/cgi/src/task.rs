@@ -16,6 +16,12 @@
 //! body queue is short (a script that does not read stops the client). The response ends
 //! when stdout is closed *and* the script is reaped, so a finished response never leaves a
 //! zombie behind; a script that closes stdout and lingers is bounded by the task timeout.
+//!
+//! A client that goes away aborts the task ([`Task::abort`] kills the group) as soon as the
+//! server knows: mid-body (the body never ends), when the script's output meets the closed
+//! socket, or on a reset. A bare FIN while the script is silent is not taken for a departure:
+//! it may be a half-close from a client still waiting for the answer, so such a script runs
+//! until it writes or the task timeout.
 
 use std::io::{self, Read, Write};
 use std::os::fd::RawFd;
