@@ -29,6 +29,8 @@ const READ_CHUNK: usize = 64 * 1024;
 /// otherwise cost a `read` per block. The machine buffers the excess (at most this much more
 /// than a window per transfer).
 const READ_AHEAD: usize = 8 * 1024;
+/// An upload's received bytes are written once this many have gathered (or at the end).
+const WRITE_CHUNK: usize = 64 * 1024;
 
 /// The protocol side of a transfer.
 #[derive(Debug)]
@@ -146,8 +148,10 @@ impl Transfer {
                 }
             }
             Machine::Receive(receiver, upload) => {
+                // Written in chunks rather than a `write` per block; everything is written
+                // before the completion is handled (`events` runs after this).
                 let data = receiver.pending_data();
-                if data.is_empty() {
+                if data.is_empty() || (data.len() < WRITE_CHUNK && !receiver.is_complete()) {
                     return;
                 }
                 let n = data.len();
@@ -160,7 +164,14 @@ impl Transfer {
                 if let Err(e) = written {
                     let r = io_refusal(&e);
                     let code = if r.code == ErrorCode::FileNotFound { ErrorCode::NotDefined } else { r.code };
+                    // Too late to tell the peer if its last block is already acknowledged
+                    // (the machine is dallying); the upload is thrown away and logged
+                    // as failed either way.
                     receiver.abort(code, r.message);
+                    if let Some(up) = upload.take() {
+                        up.discard();
+                    }
+                    self.outcome.get_or_insert(Err(format!("cannot write the file: {e}")));
                 }
             }
         }
