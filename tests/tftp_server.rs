@@ -503,3 +503,23 @@ fn beyond_max_transfers_requests_are_told_the_server_is_busy() {
     let (reply, _) = first_reply(server.addr, &request(1, b"f.bin", "octet", &[]));
     assert_eq!(reply, Reply::Error(0, "Server busy, try again later".into()));
 }
+
+#[test]
+fn a_lost_final_ack_is_logged_as_such() {
+    // Clients do not dally: if their last ACK is lost, the server times out on a client that
+    // has the whole file, and its log says so.
+    let dir = TempDir::new("lastack");
+    fs::write(dir.path("f.bin"), random_bytes(1000, 6)).unwrap();
+    let server = serve(&dir.0, &["--timeout", "100ms", "--retries", "2"]);
+    let me = client();
+    me.send_to(&request(1, b"f.bin", "octet", &[]), server.addr).unwrap();
+    let mut buf = [0u8; 1024];
+    let (n, tid) = me.recv_from(&mut buf).unwrap();
+    assert!(matches!(parse(&buf[..n]), Reply::Data(1, _)));
+    me.send_to(&[0, 4, 0, 1], tid).unwrap();
+    let (n, _) = me.recv_from(&mut buf).unwrap();
+    assert!(matches!(parse(&buf[..n]), Reply::Data(2, ref p) if p.len() == 488));
+    // No ACK 2: the client "left".
+    let log = server.wait_log("timed out", 5);
+    assert!(log.contains("failed: timed out after 2 retransmissions waiting for the last ACK"), "{log}");
+}

@@ -178,6 +178,7 @@ impl TftpService {
             scheduled: None,
             outcome: None,
             gso: Default::default(),
+            read_all: false,
         };
         if registry.register(&mut transfer.socket, Token(key), Interest::READABLE).is_err() {
             transfer.abandon();

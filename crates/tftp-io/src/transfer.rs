@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use pollux_reactor::mio::net::UdpSocket;
-use pollux_tftp::{ErrorCode, Event, Mode, Receiver, RequestKind, Sender};
+use pollux_tftp::{ErrorCode, Event, Mode, Receiver, RequestKind, Sender, TransferError};
 
 use crate::files::{io_refusal, Upload};
 use crate::udp::{Batch, Gso};
@@ -60,6 +60,8 @@ pub(crate) struct Transfer {
     pub(crate) outcome: Option<Result<(), String>>,
     /// Whether windows go out in one send (see [`crate::udp`]).
     pub(crate) gso: Gso,
+    /// RRQ: the whole file has been read.
+    pub(crate) read_all: bool,
 }
 
 impl Transfer {
@@ -133,7 +135,10 @@ impl Transfer {
                 while sender.data_wanted() > 0 {
                     let want = sender.data_wanted().clamp(READ_AHEAD, READ_CHUNK);
                     match file.read(&mut scratch[..want]) {
-                        Ok(0) => sender.finish_data(),
+                        Ok(0) => {
+                            sender.finish_data();
+                            self.read_all = true;
+                        }
                         Ok(n) => {
                             sender.write_data(&scratch[..n]);
                             self.bytes += n as u64;
@@ -197,12 +202,25 @@ impl Transfer {
                     self.outcome.get_or_insert(outcome);
                 }
                 Event::Failed(e) => {
-                    if let Machine::Receive(_, upload) = &mut self.machine {
-                        if let Some(up) = upload.take() {
-                            up.discard();
+                    let mut reason = e.to_string();
+                    match &mut self.machine {
+                        Machine::Receive(_, upload) => {
+                            if let Some(up) = upload.take() {
+                                up.discard();
+                            }
+                        }
+                        Machine::Send(sender, _) => {
+                            let timed_out = matches!(e, TransferError::TimedOut { .. });
+                            if timed_out && self.read_all && last_block_sent(self.bytes, self.mode, sender) {
+                                // Clients do not dally (RFC 1350 §6 only suggests it): when
+                                // their final ACK is lost they are gone with the whole file.
+                                reason.push_str(
+                                    " waiting for the last ACK (the client may have the whole file)",
+                                );
+                            }
                         }
                     }
-                    self.outcome.get_or_insert(Err(e.to_string()));
+                    self.outcome.get_or_insert(Err(reason));
                 }
                 _ => {}
             }
@@ -218,4 +236,13 @@ impl Transfer {
         }
         self.outcome.get_or_insert(Err("abandoned at shutdown".into()));
     }
+}
+
+/// Whether the sender has put the final block of a `bytes`-long file on the wire (it sends a
+/// window at once, so the last window reaching it is enough). Octet mode only, where file
+/// bytes are wire bytes.
+fn last_block_sent(bytes: u64, mode: Mode, sender: &Sender) -> bool {
+    let blksize = u64::from(sender.options().blksize);
+    let window = u64::from(sender.options().windowsize);
+    mode == Mode::Octet && sender.blocks_acked() + window > bytes / blksize
 }
