@@ -1,7 +1,10 @@
 //! `pollux`: the command line. Parsing and wiring only; the work happens in the crates.
 
+mod chat;
+mod echo;
 mod serve;
 mod tftp;
+mod udp;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +24,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// TFTP server and client (RFC 1350, 2347, 2348, 2349, 7440).
     Tftp(tftp::TftpArgs),
+    /// Echo server, TCP or UDP (RFC 862), optionally upper-casing.
+    Echo(echo::EchoArgs),
+    /// Line-based chat room and its terminal client.
+    Chat(chat::ChatArgs),
+    /// Send or receive UDP datagrams, broadcast included.
+    Udp(udp::UdpArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,5 +37,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Tftp(args) => tftp::run(args),
+        Command::Echo(args) => echo::run(args),
+        Command::Chat(args) => chat::run(args),
+        Command::Udp(args) => udp::run(args),
     }
 }
