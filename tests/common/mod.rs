@@ -366,3 +366,41 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Starts `cmd`, which prints one `SCHEME://ADDR` line per bound address on stdout (`scheme`
+/// is `"tcp://"` or `"udp://"`, as `pollux echo`, `chat serve` and `udp listen` print them),
+/// and waits for `count` of them. The returned server's `addr` is the first.
+pub fn spawn_bound(mut cmd: Command, scheme: &str, count: usize) -> (Server, Vec<SocketAddr>) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let scheme_owned = scheme.to_owned();
+    // A thread reads the lines so that a server that never prints fails the wait below
+    // instead of blocking the test, and keeps draining stdout afterwards.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(i) = line.find(&scheme_owned) {
+                let a = line[i + scheme_owned.len()..].split_whitespace().next().unwrap_or("");
+                if let Ok(addr) = a.parse::<SocketAddr>() {
+                    let _ = tx.send(addr);
+                }
+            }
+        }
+    });
+    let mut addrs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while addrs.len() < count {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(a) => addrs.push(a),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the server did not print {count} {scheme} address(es); got {addrs:?}");
+            }
+        }
+    }
+    let stderr = child.stderr.take();
+    (Server { child, addr: addrs[0], stderr }, addrs)
+}

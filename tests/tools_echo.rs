@@ -1,0 +1,186 @@
+//! `pollux echo` through the real binary: TCP and UDP, plain and `--upper`, against `socat`
+//! and raw std sockets; and backpressure — a client that writes without reading is stopped by
+//! TCP flow control instead of growing the server.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{pollux_bin, rss_kib, spawn_bound, Server};
+
+fn echo(extra: &[&str], scheme: &str, count: usize) -> (Server, Vec<SocketAddr>) {
+    let mut cmd = Command::new(pollux_bin());
+    cmd.arg("echo").args(extra);
+    if !extra.contains(&"--bind") {
+        cmd.args(["--bind", "127.0.0.1:0"]);
+    }
+    spawn_bound(cmd, scheme, count)
+}
+
+/// Runs `socat ARGS` with `input` on its stdin; its stdout.
+fn socat(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("socat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run socat (scripts/test.sh installs it)");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success(), "socat {args:?} failed");
+    out.stdout
+}
+
+/// A pseudo-random byte pattern (every byte value, not just text).
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Writes `data` on one thread while reading the echo on this one; the echo.
+fn round_trip(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut w = s.try_clone().unwrap();
+    let owned = data.to_vec();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&owned).unwrap();
+        w.shutdown(Shutdown::Write).unwrap();
+    });
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    writer.join().unwrap();
+    out
+}
+
+#[test]
+fn tcp_echo_answers_socat_byte_for_byte_and_closes_after_the_client() {
+    let (_server, addrs) = echo(&["--workers", "2"], "tcp://", 1);
+    let data = pattern(300_000, 1);
+    let got = socat(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], &data);
+    assert!(got == data, "socat got {} bytes back of {}", got.len(), data.len());
+    assert_eq!(socat(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], b"hello\n"), b"hello\n");
+}
+
+#[test]
+fn tcp_echo_serves_raw_clients_at_once_on_every_bind_address() {
+    let (_server, addrs) =
+        echo(&["--bind", "127.0.0.1:0", "--bind", "127.0.0.1:0", "--workers", "2"], "tcp://", 2);
+    assert_ne!(addrs[0], addrs[1]);
+    let handles: Vec<_> = (0..8u32)
+        .map(|i| {
+            let addr = addrs[i as usize % 2];
+            std::thread::spawn(move || {
+                let data = pattern(1 << 20, i + 10);
+                assert!(round_trip(addr, &data) == data, "client {i}: echo differs");
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+#[test]
+fn tcp_upper_answers_in_upper_case() {
+    let (_server, addrs) = echo(&["--upper"], "tcp://", 1);
+    let got = socat(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], "hello, wörld 42\n".as_bytes());
+    assert_eq!(String::from_utf8(got).unwrap(), "HELLO, WöRLD 42\n");
+    let mut s = TcpStream::connect(addrs[0]).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"abc").unwrap();
+    let mut buf = [0u8; 3];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ABC", "answers come as bytes arrive, not at the end");
+}
+
+#[test]
+fn udp_echo_answers_socat_and_raw_datagrams() {
+    let (_server, addrs) = echo(&["--udp", "--workers", "2"], "udp://", 1);
+    let got = socat(&["-t", "2", "-", &format!("UDP:{}", addrs[0])], b"hello over udp\n");
+    assert_eq!(got, b"hello over udp\n");
+    let c = UdpSocket::bind("127.0.0.1:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 65_536];
+    for (i, len) in [1usize, 100, 1400, 9000, 65_507].into_iter().enumerate() {
+        let d = pattern(len, i as u32);
+        c.send_to(&d, addrs[0]).unwrap();
+        let (n, from) = c.recv_from(&mut buf).unwrap();
+        assert_eq!(from, addrs[0]);
+        assert!(buf[..n] == d[..], "datagram of {len} bytes echoed differently");
+    }
+}
+
+#[test]
+fn udp_upper_answers_in_upper_case() {
+    let (_server, addrs) = echo(&["--udp", "--upper"], "udp://", 1);
+    let got = socat(&["-t", "2", "-", &format!("UDP:{}", addrs[0])], b"shout this\n");
+    assert_eq!(got, b"SHOUT THIS\n");
+}
+
+#[test]
+fn a_client_that_writes_without_reading_is_held_back_and_others_are_served() {
+    let (server, addrs) = echo(&["--workers", "1"], "tcp://", 1);
+    let pid = server.child.id();
+    let addr = addrs[0];
+    let before = rss_kib(pid);
+    // Write up to 64 MiB and never read: once the kernel buffers on both sides are full the
+    // server must stop reading us, and our write must block.
+    let mut hog = TcpStream::connect(addr).unwrap();
+    hog.set_write_timeout(Some(Duration::from_millis(500))).unwrap();
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut written = 0usize;
+    let mut peak = before;
+    let t = Instant::now();
+    let blocked = loop {
+        if written >= 64 << 20 || t.elapsed() > Duration::from_secs(30) {
+            break false;
+        }
+        match hog.write(&chunk) {
+            Ok(n) => written += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break true,
+            Err(e) => panic!("write failed after {written} bytes: {e}"),
+        }
+        peak = peak.max(rss_kib(pid));
+    };
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(100));
+        peak = peak.max(rss_kib(pid));
+    }
+    eprintln!(
+        "hog wrote {} KiB before blocking; server VmRSS {before} KiB → peak {peak} KiB",
+        written / 1024
+    );
+    assert!(blocked, "64 MiB went in without the server pushing back ({} KiB)", written / 1024);
+    assert!(peak < before + 16 * 1024, "server grew from {before} KiB to {peak} KiB");
+    // Another client on the same worker is still answered.
+    let data = pattern(100_000, 7);
+    assert!(round_trip(addr, &data) == data);
+    // And the hog gets its echo once it reads: nothing was lost, only held back.
+    hog.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut echoed = 0;
+    while echoed < written {
+        let n = hog.read(&mut buf).unwrap();
+        assert!(n > 0, "echo ended after {echoed} of {written} bytes");
+        assert!(buf[..n].iter().all(|&b| b == b'x'));
+        echoed += n;
+    }
+}
