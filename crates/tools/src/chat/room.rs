@@ -53,6 +53,8 @@ struct Member {
     out: Vec<u8>,
     sent: usize,
     presence: Presence,
+    /// Listed in `Room::touched` already: a flag, so a broadcast to N members costs O(N).
+    touched: bool,
 }
 
 impl Member {
@@ -94,6 +96,7 @@ impl Room {
             out: Vec::new(),
             sent: 0,
             presence: Presence::Here,
+            touched: false,
         };
         self.members.insert(id, member);
         self.push(id, &format!("* welcome, you are {nick}; commands: /nick NAME, /who, /quit, /help"));
@@ -158,7 +161,13 @@ impl Room {
 
     /// Members with new output (or a new reason to close) since the last call.
     pub fn take_touched(&mut self) -> Vec<ClientId> {
-        std::mem::take(&mut self.touched)
+        let touched = std::mem::take(&mut self.touched);
+        for id in &touched {
+            if let Some(m) = self.members.get_mut(id) {
+                m.touched = false;
+            }
+        }
+        touched
     }
 
     /// Members the room dropped (their queue overflowed): close their connections. They are
@@ -245,7 +254,8 @@ impl Room {
         }
         m.out.extend_from_slice(line.as_bytes());
         m.out.push(b'\n');
-        if !self.touched.contains(&id) {
+        if !m.touched {
+            m.touched = true;
             self.touched.push(id);
         }
     }
