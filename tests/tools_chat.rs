@@ -240,3 +240,22 @@ fn the_terminal_client_sends_typed_lines_prints_the_room_and_quits_at_end_of_inp
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn sigterm_tells_the_room_and_exits_cleanly() {
+    let (mut server, addr) = chat_server();
+    let (mut a, _) = Member::join(addr);
+    // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
+    assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
+    a.expect("* the server is shutting down");
+    a.expect_closed();
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = server.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "chat serve did not exit on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}

@@ -184,3 +184,34 @@ fn a_client_that_writes_without_reading_is_held_back_and_others_are_served() {
         echoed += n;
     }
 }
+
+#[test]
+fn sigterm_closes_connections_and_exits_cleanly_tcp_and_udp() {
+    for (flags, scheme) in [(&[][..], "tcp://"), (&["--udp"][..], "udp://")] {
+        let (mut server, addrs) = echo(flags, scheme, 1);
+        let mut idle = None;
+        if scheme == "tcp://" {
+            let mut s = TcpStream::connect(addrs[0]).unwrap();
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            s.write_all(b"ping").unwrap();
+            let mut b = [0u8; 4];
+            s.read_exact(&mut b).unwrap();
+            idle = Some(s);
+        }
+        // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
+        assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
+        let t = Instant::now();
+        let status = loop {
+            if let Some(s) = server.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "{scheme} echo did not exit on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "{scheme}: {status}");
+        if let Some(mut s) = idle {
+            let mut rest = Vec::new();
+            assert_eq!(s.read_to_end(&mut rest).unwrap(), 0, "the connection is closed");
+        }
+    }
+}
