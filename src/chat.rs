@@ -61,6 +61,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
 fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     let stream =
         TcpStream::connect(&args.server).with_context(|| format!("cannot connect to {}", args.server))?;
-    chat::client::run(stream, std::io::BufReader::new(std::io::stdin()), std::io::stdout())
-        .context("chat connection failed")
+    let ended = chat::client::run(stream, std::io::BufReader::new(std::io::stdin()), std::io::stdout())
+        .context("chat connection failed")?;
+    match ended {
+        chat::client::Ended::ClosedByServer => anyhow::bail!("the server closed the connection"),
+        _ => Ok(()),
+    }
 }

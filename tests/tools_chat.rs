@@ -259,3 +259,37 @@ fn sigterm_tells_the_room_and_exits_cleanly() {
     };
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_terminal_client_says_so_when_the_server_closes_first() {
+    let (mut server, addr) = chat_server();
+    let mut client = Command::new(pollux_bin())
+        .args(["chat", "connect", &addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(client.stdout.take().unwrap());
+    let mut welcome = String::new();
+    out.read_line(&mut welcome).unwrap();
+    assert!(welcome.starts_with("* welcome"), "{welcome}");
+    // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
+    assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "* the server is shutting down\n");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(s) = client.try_wait().unwrap() {
+            break s;
+        }
+        assert!(t.elapsed() < Duration::from_secs(10), "the client did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(1));
+    let mut err = String::new();
+    client.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert!(err.contains("the server closed the connection"), "{err}");
+    let _ = server.child.wait();
+}

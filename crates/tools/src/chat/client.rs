@@ -7,6 +7,18 @@
 
 use std::io::{self, BufRead, Write};
 use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ended {
+    /// We left: `/quit` was typed or input ended, and the server closed after its goodbye.
+    Left,
+    /// The server closed the connection without our asking (it shut down, or dropped us).
+    ClosedByServer,
+}
 
 /// Runs the client on a connected stream until the server closes it. `input` is read on a
 /// thread of its own (which is left blocked in `read` if the server closes first; the
@@ -15,33 +27,41 @@ pub fn run(
     stream: TcpStream,
     input: impl BufRead + Send + 'static,
     mut output: impl Write,
-) -> io::Result<()> {
+) -> io::Result<Ended> {
     let mut to_server = stream.try_clone()?;
+    let left = Arc::new(AtomicBool::new(false));
+    let leaving = left.clone();
     std::thread::Builder::new().name("chat-input".into()).spawn(move || {
         for line in input.lines() {
             let Ok(line) = line else { break };
-            let quit = line.trim() == "/quit";
+            let quit = matches!(line.trim(), "/quit" | "/exit");
+            if quit {
+                // Before the line goes out: the server may close as soon as it reads it.
+                leaving.store(true, Ordering::SeqCst);
+            }
             if writeln!(to_server, "{line}").is_err() || quit {
                 return;
             }
         }
         // End of input: leave politely, then say we will send nothing more.
+        leaving.store(true, Ordering::SeqCst);
         let _ = to_server.write_all(b"/quit\n");
         let _ = to_server.shutdown(Shutdown::Write);
     })?;
+    let ended = || if left.load(Ordering::SeqCst) { Ended::Left } else { Ended::ClosedByServer };
     let mut from_server = io::BufReader::new(stream);
     let mut line = Vec::new();
     loop {
         line.clear();
         match from_server.read_until(b'\n', &mut line) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(ended()),
             Ok(_) => {
                 output.write_all(&line)?;
                 output.flush()?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // The server reset the connection (it dropped us, say): that ends the session too.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(ended()),
             Err(e) => return Err(e),
         }
     }
