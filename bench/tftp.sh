@@ -83,5 +83,5 @@ row() {
 }
 row "default (512, lock-step), tftp-hpa client" hpa-default
 row "default (512, lock-step), pollux client" ours-default
-row "pollux 1428×16 window vs tftpd-hpa 1428, pollux client" fast-ours-client
-row "pollux 1428×16 window (our client) vs tftpd-hpa 1428 (atftp)" fast-atftp
+row "1428x16 window vs tftpd-hpa 1428 lock-step, pollux client" fast-ours-client
+row "1428x16 window (pollux client) vs tftpd-hpa 1428 (atftp)" fast-atftp
