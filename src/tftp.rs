@@ -116,7 +116,7 @@ struct ClientArgs {
 
 #[derive(Debug, Args)]
 struct GetArgs {
-    /// Server, as HOST or HOST:PORT (port 69 by default; IPv6 as [ADDR]:PORT).
+    /// Server, as HOST or HOST:PORT (port 69 by default; IPv6 in brackets: `[::1]:69`).
     server: String,
     /// File name on the server.
     remote: String,
@@ -129,7 +129,7 @@ struct GetArgs {
 
 #[derive(Debug, Args)]
 struct PutArgs {
-    /// Server, as HOST or HOST:PORT (port 69 by default; IPv6 as [ADDR]:PORT).
+    /// Server, as HOST or HOST:PORT (port 69 by default; IPv6 in brackets: `[::1]:69`).
     server: String,
     /// The file to upload (`-`: standard input, REMOTE then required).
     local: PathBuf,
