@@ -293,3 +293,21 @@ fn the_terminal_client_says_so_when_the_server_closes_first() {
     assert!(err.contains("the server closed the connection"), "{err}");
     let _ = server.child.wait();
 }
+
+#[test]
+fn a_room_of_200_hears_one_member() {
+    let (_server, addr) = chat_server();
+    let mut members: Vec<Member> = (0..200).map(|_| Member::join(addr).0).collect();
+    members[0].say("/who");
+    let who = loop {
+        let l = members[0].line();
+        if l.starts_with("* online") {
+            break l;
+        }
+    };
+    assert!(who.starts_with("* online (200): guest1, guest10, guest100,"), "{who}");
+    members[0].say("hello, everyone");
+    for m in &mut members[1..] {
+        m.expect_eventually("[guest1] hello, everyone");
+    }
+}

@@ -215,3 +215,20 @@ fn sigterm_closes_connections_and_exits_cleanly_tcp_and_udp() {
         }
     }
 }
+
+#[test]
+fn tcp_and_udp_echo_over_ipv6_loopback() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("SKIPPED: no IPv6 loopback here");
+        return;
+    }
+    let (_tcp, t) = echo(&["--bind", "[::1]:0"], "tcp://", 1);
+    assert_eq!(round_trip(t[0], b"over six"), b"over six");
+    let (_udp, u) = echo(&["--udp", "--bind", "[::1]:0"], "udp://", 1);
+    let c = UdpSocket::bind("[::1]:0").unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.send_to(b"six", u[0]).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, _) = c.recv_from(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"six");
+}
