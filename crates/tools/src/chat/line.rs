@@ -23,7 +23,10 @@ pub struct LineTooLong {
 /// Bytes in, lines out.
 #[derive(Debug)]
 pub struct LineBuffer {
+    /// Bytes held; `buf[pos..]` is not split yet. Lines are taken by moving `pos`, and the
+    /// buffer is compacted once per read, so a read of many short lines costs O(bytes).
     buf: Vec<u8>,
+    pos: usize,
     max: usize,
     framing: Framing,
 }
@@ -31,11 +34,13 @@ pub struct LineBuffer {
 impl LineBuffer {
     /// A splitter for lines of at most `max` bytes (not counting the line end).
     pub fn new(max: usize) -> Self {
-        LineBuffer { buf: Vec::new(), max, framing: Framing::Line }
+        LineBuffer { buf: Vec::new(), pos: 0, max, framing: Framing::Line }
     }
 
     /// Bytes as they were read.
     pub fn handle_bytes(&mut self, data: &[u8]) {
+        self.buf.drain(..self.pos);
+        self.pos = 0;
         self.buf.extend_from_slice(data);
     }
 
@@ -43,27 +48,29 @@ impl LineBuffer {
     /// or `None` until more bytes come.
     pub fn poll_line(&mut self) -> Option<Result<String, LineTooLong>> {
         loop {
-            let Some(end) = self.buf.iter().position(|&b| b == b'\n') else {
+            let rest = &self.buf[self.pos..];
+            let Some(end) = rest.iter().position(|&b| b == b'\n') else {
                 return match self.framing {
-                    Framing::Line if self.buf.len() > self.max => {
-                        self.buf.clear();
+                    Framing::Line if rest.len() > self.max => {
+                        self.clear();
                         self.framing = Framing::Discarding;
                         Some(Err(LineTooLong { max: self.max }))
                     }
                     Framing::Line => None,
                     Framing::Discarding => {
-                        self.buf.clear();
+                        self.clear();
                         None
                     }
                 };
             };
-            let line: Vec<u8> = self.buf.drain(..=end).collect();
+            let start = self.pos;
+            self.pos += end + 1;
             if self.framing == Framing::Discarding {
                 // The tail of a line already reported.
                 self.framing = Framing::Line;
                 continue;
             }
-            let mut line = &line[..end];
+            let mut line = &self.buf[start..start + end];
             if let [rest @ .., b'\r'] = line {
                 line = rest;
             }
@@ -72,6 +79,11 @@ impl LineBuffer {
             }
             return Some(Ok(String::from_utf8_lossy(line).into_owned()));
         }
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.pos = 0;
     }
 }
 
@@ -110,5 +122,15 @@ mod tests {
     #[test]
     fn invalid_utf8_is_replaced() {
         assert_eq!(lines(16, &[b"a\xffb\n"]), vec![Ok("a\u{fffd}b".into())]);
+    }
+
+    #[test]
+    fn many_lines_in_one_read_and_a_partial_one_kept() {
+        let mut data = "x\n".repeat(10_000).into_bytes();
+        data.extend_from_slice(b"par");
+        let got = lines(4, &[&data, b"tial?"]);
+        assert_eq!(got.len(), 10_001);
+        assert_eq!(got[10_000], Err(LineTooLong { max: 4 }));
+        assert_eq!(lines(8, &[&data, b"t\n"]).last(), Some(&Ok("part".to_owned())));
     }
 }
