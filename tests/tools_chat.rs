@@ -113,7 +113,10 @@ fn three_members_see_joins_renames_who_messages_and_leaves_in_order() {
 
 #[test]
 fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
-    let (_server, addr) = chat_server();
+    let (server, addr) = chat_server();
+    let pid = server.child.id();
+    let before = common::rss_kib(pid);
+    let mut peak = before;
     let (mut a, _) = Member::join(addr);
     let (mut b, _) = Member::join(addr);
     let (mut stuck, _) = Member::join(addr);
@@ -155,10 +158,15 @@ fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
         assert!(sent < 256 << 20 && t.elapsed() < Duration::from_secs(60), "stuck member never dropped");
         a.w.write_all(line.repeat(16).as_bytes()).unwrap();
         sent += line.len() * 16;
+        peak = peak.max(common::rss_kib(pid));
     }
     let (seen, b_reader, notified) = bob_reader.join().unwrap();
     assert!(notified);
-    eprintln!("alice sent {} KiB, bob read {seen} lines before the drop", sent / 1024);
+    eprintln!(
+        "alice sent {} KiB, bob read {seen} lines before the drop; server VmRSS {before} → {peak} KiB",
+        sent / 1024
+    );
+    assert!(peak < before + 16 * 1024, "the server grew from {before} KiB to {peak} KiB");
     a.expect_eventually("* stuck was disconnected: not reading");
     // The room carries on.
     let mut b = Member { w: b.w, r: b_reader };
