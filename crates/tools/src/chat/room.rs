@@ -8,6 +8,18 @@
 //! Lines the room sends: `[nick] text` for messages, `* …` for announcements and answers,
 //! `! …` for errors. A message goes to everyone but its author (whose terminal already shows
 //! it); announcements (joined, left, renamed, disconnected) go to everyone.
+//!
+//! ```
+//! use pollux_tools::chat::{Limits, Room};
+//!
+//! let mut room = Room::new(Limits::default());
+//! room.handle_join(1);
+//! room.handle_join(2);
+//! room.handle_bytes(1, b"/nick ada\nhello\n");
+//! room.take_touched(); // the service would now write to members 1 and 2
+//! let to_2 = String::from_utf8_lossy(room.poll_output(2)).into_owned();
+//! assert!(to_2.ends_with("* guest1 is now ada\n[ada] hello\n"));
+//! ```
 
 use std::collections::BTreeMap;
 

@@ -5,6 +5,34 @@
 //! Both run on the reactor, one service per worker. TCP connections are spread across workers
 //! by `SO_REUSEPORT` listeners; UDP sockets are bound once per worker on the same port with
 //! `SO_REUSEPORT` too, so the kernel spreads clients (by address hash) the same way.
+//!
+//! # Example: an upper-casing TCP echo in a thread
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use pollux_tools::echo::{serve_tcp, EchoConfig, Reply};
+//!
+//! let cfg = EchoConfig {
+//!     addrs: vec!["127.0.0.1:0".parse().unwrap()],
+//!     workers: 1,
+//!     reply: Reply::Upper,
+//!     grace: std::time::Duration::from_secs(1),
+//! };
+//! let shutdown = pollux_reactor::Shutdown::new();
+//! let (tx, rx) = std::sync::mpsc::channel();
+//! let sd = shutdown.clone();
+//! let server = std::thread::spawn(move || serve_tcp(cfg, sd, |a| tx.send(a[0]).unwrap()));
+//!
+//! let mut s = std::net::TcpStream::connect(rx.recv().unwrap()).unwrap();
+//! s.write_all(b"hello").unwrap();
+//! s.shutdown(std::net::Shutdown::Write).unwrap(); // the echo ends when the client's input does
+//! let mut answer = String::new();
+//! s.read_to_string(&mut answer).unwrap();
+//! assert_eq!(answer, "HELLO");
+//!
+//! shutdown.begin();
+//! server.join().unwrap().unwrap();
+//! ```
 
 mod tcp;
 mod udp;
