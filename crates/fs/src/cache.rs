@@ -50,6 +50,9 @@ pub(crate) struct Opened {
     file: Option<Arc<File>>,
     /// `Content-Type` from the file's name, worked out once rather than per response.
     pub(crate) content_type: HeaderValue,
+    /// Whether that type is worth compressing (so responses vary by `Accept-Encoding`), also
+    /// worked out once: the check scans a list of types.
+    pub(crate) compressible: bool,
 }
 
 impl Opened {
@@ -193,7 +196,8 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool, keep_open: bool) -> io:
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let content_type = crate::mime::content_type(name);
-    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory, file, content_type })
+    let compressible = crate::encoding::compressible(&content_type);
+    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory, file, content_type, compressible })
 }
 
 /// The content of a small file, unless it changed while we read it (then it is served from
@@ -424,6 +428,7 @@ mod tests {
                 memory: Some(blob.clone()),
                 file: None,
                 content_type: HeaderValue::from_static("x/y"),
+                compressible: false,
             };
             c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: coarse_now() });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);

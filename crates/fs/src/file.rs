@@ -14,8 +14,9 @@
 use std::time::SystemTime;
 
 use http::header::{
-    HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    LAST_MODIFIED, RANGE, VARY, X_CONTENT_TYPE_OPTIONS,
+    HeaderValue, ACCEPT_RANGES, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_MATCH,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE, VARY,
+    X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use pollux_server::{Body, BodyStream};
@@ -28,11 +29,45 @@ use crate::ServeDir;
 
 const BYTES: HeaderValue = HeaderValue::from_static("bytes");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
-const ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
+const VARY_ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
 /// Serves `file`, found at `rel` (`a/b.html`; its extension gives the type, its path the
 /// Cache-Control rule), with `status` 200 (or 404 for a custom not-found page, which gets no
 /// preconditions and no ranges).
+/// Which of the request fields this handler reads are present, found in one pass over the
+/// request's (few) fields instead of a hash lookup per field (~40 instructions each, eight of
+/// them per response in the profile).
+#[derive(Debug, Default, Clone, Copy)]
+struct Seen {
+    range: bool,
+    if_range: bool,
+    /// Any of If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since.
+    conditional: bool,
+    accept_encoding: bool,
+}
+
+impl Seen {
+    fn of(headers: &HeaderMap) -> Seen {
+        let mut s = Seen::default();
+        for name in headers.keys() {
+            if name == RANGE {
+                s.range = true;
+            } else if name == IF_RANGE {
+                s.if_range = true;
+            } else if name == IF_MATCH
+                || name == IF_NONE_MATCH
+                || name == IF_MODIFIED_SINCE
+                || name == IF_UNMODIFIED_SINCE
+            {
+                s.conditional = true;
+            } else if name == http::header::ACCEPT_ENCODING {
+                s.accept_encoding = true;
+            }
+        }
+        s
+    }
+}
+
 pub(crate) fn respond(
     dir: &ServeDir,
     req: Request<Body>,
@@ -45,21 +80,23 @@ pub(crate) fn respond(
     let ok = status == StatusCode::OK;
     let identity = Validators { etag: &facts.etag, modified: facts.modified };
 
+    let seen = Seen::of(req.headers());
     // §14.2: Range is only defined for GET; an invalid or over-long one is ignored.
-    let ranges = match req.headers().get(RANGE) {
+    let ranges = match req.headers().get(RANGE).filter(|_| seen.range) {
         Some(v) if ok && req.method() == Method::GET => range::parse(v.as_bytes(), facts.len)
-            .filter(|_| conditional::if_range(req.headers(), identity, SystemTime::now())),
+            .filter(|_| !seen.if_range || conditional::if_range(req.headers(), identity, SystemTime::now())),
         _ => None,
     };
     let encoded = match ranges {
-        None => dir.compression.select(req.headers(), file, &content_type),
-        Some(_) => None,
+        // No Accept-Encoding: identity (see `Accept::from_headers`).
+        None if seen.accept_encoding => dir.compression.select(req.headers(), file),
+        _ => None,
     };
     let etag = encoded.as_ref().map_or(&facts.etag, |e| &e.etag);
-    let varies = dir.compression.varies(&content_type);
+    let varies = dir.compression.varies_for(file);
     let cache_control = dir.cache_control.for_path(rel);
 
-    let precondition = if ok {
+    let precondition = if ok && seen.conditional {
         conditional::evaluate(req.headers(), req.method(), Validators { etag, modified: facts.modified })
     } else {
         Precondition::Pass
@@ -81,7 +118,7 @@ pub(crate) fn respond(
         }
     }
     if varies {
-        h.insert(VARY, ACCEPT_ENCODING);
+        h.insert(VARY, VARY_ACCEPT_ENCODING);
     }
     if precondition == Precondition::NotModified {
         return with(StatusCode::NOT_MODIFIED, h, Body::Empty);

@@ -143,19 +143,20 @@ impl Compression {
     /// True for every compressible type, whatever the size: whether a coding is actually
     /// available (size window, sidecars) is not known without more work, and an extra `Vary`
     /// costs a cache little while a missing one serves br to a client that cannot read it.
+    #[cfg(test)]
     pub(crate) fn varies(&self, content_type: &HeaderValue) -> bool {
         self.enabled && types::compressible(content_type)
     }
 
+    /// [`Compression::varies`] for a file whose type's compressibility the cache knows.
+    pub(crate) fn varies_for(&self, file: &Opened) -> bool {
+        self.enabled && file.compressible
+    }
+
     /// The encoded representation to send for a full (non-range) GET/HEAD of `file`, or `None`
     /// for identity.
-    pub(crate) fn select(
-        &self,
-        req: &HeaderMap,
-        file: &Opened,
-        content_type: &HeaderValue,
-    ) -> Option<Encoded> {
-        if !self.varies(content_type) || file.facts.is_dir {
+    pub(crate) fn select(&self, req: &HeaderMap, file: &Opened) -> Option<Encoded> {
+        if !self.varies_for(file) || file.facts.is_dir {
             return None;
         }
         let accept = Accept::from_headers(req);

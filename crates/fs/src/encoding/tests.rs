@@ -109,7 +109,7 @@ fn each_coding_decodes_to_the_file() {
     for (name, want) in [("big.html", &content[..]), ("small.html", &content[..20_000])] {
         let file = root.open(name);
         for (accept, coding) in [("br", Coding::Br), ("zstd", Coding::Zstd), ("gzip", Coding::Gzip)] {
-            let enc = c.select(&accepting(accept), &file, &HTML).expect("encoded");
+            let enc = c.select(&accepting(accept), &file).expect("encoded");
             assert_eq!(enc.coding, coding);
             let got = body_bytes(&enc.body);
             assert_eq!(enc.len, got.len() as u64);
@@ -129,8 +129,8 @@ fn the_second_request_is_served_from_the_cache() {
     root.write("a.html", &text(50_000, "cached"));
     let file = root.open("a.html");
     let c = Compression::new(true);
-    let first = c.select(&accepting("br"), &file, &HTML).expect("encoded");
-    let second = c.select(&accepting("br"), &file, &HTML).expect("encoded");
+    let first = c.select(&accepting("br"), &file).expect("encoded");
+    let second = c.select(&accepting("br"), &file).expect("encoded");
     // The same shared buffer, not a second compression.
     let (Body::Bytes(a), Body::Bytes(b)) = (&first.body, &second.body) else { panic!("bytes bodies") };
     assert_eq!(a.as_ptr(), b.as_ptr());
@@ -141,13 +141,13 @@ fn a_changed_file_is_compressed_again() {
     let root = Root::new("changed");
     let p = root.write("a.html", &text(50_000, "old"));
     let c = Compression::new(true);
-    let old = c.select(&accepting("gzip"), &root.open("a.html"), &HTML).expect("encoded");
+    let old = c.select(&accepting("gzip"), &root.open("a.html")).expect("encoded");
     std::fs::write(&p, text(50_000, "new")).expect("rewrite");
     set_mtime(&p, SystemTime::now() + Duration::from_secs(5)); // a new version even on coarse clocks
                                                                // The file cache trusts its entry for a second; the other symlink policy is another key,
                                                                // so this lookup sees the new version at once.
     let opened = cache::lookup(&root.0, Path::new("a.html"), false).expect("lookup");
-    let new = c.select(&accepting("gzip"), &opened, &HTML).expect("encoded");
+    let new = c.select(&accepting("gzip"), &opened).expect("encoded");
     assert_eq!(decode(Coding::Gzip, &body_bytes(&new.body)), text(50_000, "new"));
     assert_ne!(old.etag, new.etag);
 }
@@ -160,17 +160,17 @@ fn identity_when_not_acceptable_too_small_too_large_or_not_compressible() {
     root.write("a.png", &text(50_000, "x"));
     let c = Compression::new(true);
     let file = root.open("a.html");
-    assert!(c.select(&HeaderMap::new(), &file, &HTML).is_none());
-    assert!(c.select(&accepting("deflate"), &file, &HTML).is_none());
-    assert!(c.select(&accepting("gzip;q=0"), &file, &HTML).is_none());
-    assert!(c.select(&accepting("gzip"), &root.open("tiny.html"), &HTML).is_none());
-    assert!(c.select(&accepting("gzip"), &root.open("a.png"), &PNG).is_none());
+    assert!(c.select(&HeaderMap::new(), &file).is_none());
+    assert!(c.select(&accepting("deflate"), &file).is_none());
+    assert!(c.select(&accepting("gzip;q=0"), &file).is_none());
+    assert!(c.select(&accepting("gzip"), &root.open("tiny.html")).is_none());
+    assert!(c.select(&accepting("gzip"), &root.open("a.png")).is_none());
     assert!(!c.varies(&PNG));
     assert!(c.varies(&HTML));
     let small_cap = Compression::new(true).with_limits(MIN_LEN, 10_000, CACHE_BYTES);
-    assert!(small_cap.select(&accepting("gzip"), &file, &HTML).is_none());
+    assert!(small_cap.select(&accepting("gzip"), &file).is_none());
     let off = Compression::new(false);
-    assert!(off.select(&accepting("gzip"), &file, &HTML).is_none());
+    assert!(off.select(&accepting("gzip"), &file).is_none());
     assert!(!off.varies(&HTML));
 }
 
@@ -180,10 +180,10 @@ fn incompressible_content_is_sent_as_identity_and_remembered() {
     root.write("n.txt", &noise(30_000));
     let file = root.open("n.txt");
     let c = Compression::new(true);
-    assert!(c.select(&accepting("br"), &file, &HTML).is_none());
+    assert!(c.select(&accepting("br"), &file).is_none());
     let key = Key { version: Version::of(&file.facts), what: What::Encoded(Coding::Br) };
     assert!(with_store(|st| matches!(st.get(&key), Some(Entry::NotSmaller))));
-    assert!(c.select(&accepting("br"), &file, &HTML).is_none());
+    assert!(c.select(&accepting("br"), &file).is_none());
 }
 
 #[test]
@@ -198,12 +198,11 @@ fn a_fresh_sidecar_is_preferred_and_a_stale_one_ignored() {
     set_mtime(&gz, t + Duration::from_secs(1));
     let br = root.write("app.js.br", b"stale brotli");
     set_mtime(&br, t - Duration::from_secs(60));
-    let js = HeaderValue::from_static("text/javascript; charset=utf-8");
     let c = Compression::new(true);
     let file = root.open("app.js");
 
     // Equal weights: the sidecar beats on-the-fly br.
-    let enc = c.select(&accepting("br, gzip"), &file, &js).expect("encoded");
+    let enc = c.select(&accepting("br, gzip"), &file).expect("encoded");
     assert_eq!(enc.coding, Coding::Gzip);
     assert!(matches!(enc.body, Body::File { .. }));
     assert_eq!(body_bytes(&enc.body), b"precompressed gzip");
@@ -212,17 +211,17 @@ fn a_fresh_sidecar_is_preferred_and_a_stale_one_ignored() {
     assert!(tag.ends_with("-gzip\"") && enc.etag != file.facts.etag, "{tag}");
 
     // The stale br sidecar is not used: br is compressed on the fly instead.
-    let enc = c.select(&accepting("br"), &file, &js).expect("encoded");
+    let enc = c.select(&accepting("br"), &file).expect("encoded");
     assert!(matches!(enc.body, Body::Bytes(_)));
     assert_eq!(decode(Coding::Br, &body_bytes(&enc.body)), content);
 
     // A higher weight for br beats the gzip sidecar.
-    let enc = c.select(&accepting("br, gzip;q=0.5"), &file, &js).expect("encoded");
+    let enc = c.select(&accepting("br, gzip;q=0.5"), &file).expect("encoded");
     assert_eq!(enc.coding, Coding::Br);
 
     // Sidecars are used for files outside the on-the-fly window, too.
     let none = Compression::new(true).with_limits(MIN_LEN, 0, CACHE_BYTES);
-    assert_eq!(none.select(&accepting("br, gzip"), &file, &js).map(|e| e.coding), Some(Coding::Gzip));
+    assert_eq!(none.select(&accepting("br, gzip"), &file).map(|e| e.coding), Some(Coding::Gzip));
 }
 
 #[test]
@@ -233,12 +232,11 @@ fn a_removed_sidecar_falls_back_and_is_probed_again() {
     set_mtime(&p, t);
     let zst = root.write("a.css.zst", b"zstd sidecar");
     set_mtime(&zst, t);
-    let css = HeaderValue::from_static("text/css");
     let c = Compression::new(true);
     let file = root.open("a.css");
-    assert!(matches!(c.select(&accepting("zstd"), &file, &css).map(|e| e.body), Some(Body::File { .. })));
+    assert!(matches!(c.select(&accepting("zstd"), &file).map(|e| e.body), Some(Body::File { .. })));
     std::fs::remove_file(&zst).expect("rm");
-    let enc = c.select(&accepting("zstd"), &file, &css).expect("on the fly instead");
+    let enc = c.select(&accepting("zstd"), &file).expect("on the fly instead");
     assert_eq!(decode(Coding::Zstd, &body_bytes(&enc.body)), text(50_000, "css"));
 }
 
@@ -252,7 +250,7 @@ fn the_cache_stays_within_its_bound() {
         let name = format!("f{i}.html");
         root.write(&name, &text(60_000, &name)); // ~5-10 KB compressed each
         let file = root.open(&name);
-        assert!(c.select(&accepting("gzip"), &file, &HTML).is_some());
+        assert!(c.select(&accepting("gzip"), &file).is_some());
         first.get_or_insert(Key { version: Version::of(&file.facts), what: What::Encoded(Coding::Gzip) });
         assert!(with_store(|st| st.used()) <= bound);
     }
