@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use pollux_tools::echo::{self, EchoConfig, Reply};
+use pollux_tools::models::{self, Model};
 
 #[derive(Debug, Args)]
 pub(crate) struct EchoArgs {
@@ -18,12 +19,67 @@ pub(crate) struct EchoArgs {
     /// Answer in upper case (ASCII letters; other bytes as sent).
     #[arg(long)]
     upper: bool,
-    /// Worker threads, one event loop each [default: available cores].
+    /// Worker threads, one event loop each [default: available cores] (reactor only).
     #[arg(long)]
     workers: Option<usize>,
+    /// I/O model of the TCP server: our reactor, or one of the seeds' seven servers (these
+    /// serve the first --bind address only, and stop only when killed).
+    #[arg(long, value_enum, default_value_t = ModelArg::Reactor)]
+    model: ModelArg,
+}
+
+/// `--model` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ModelArg {
+    /// The pollux reactor: epoll, one event loop per worker.
+    Reactor,
+    /// One client at a time.
+    Blocking,
+    /// A forked child process per client.
+    Process,
+    /// A thread per client.
+    Thread,
+    /// Non-blocking sockets tried in a loop.
+    Nonblocking,
+    /// select(2), descriptors below 1024 only.
+    Select,
+    /// poll(2).
+    Poll,
+    /// epoll(7) used directly, level-triggered.
+    Epoll,
+}
+
+impl ModelArg {
+    fn model(self) -> Option<Model> {
+        Some(match self {
+            ModelArg::Reactor => return None,
+            ModelArg::Blocking => Model::Blocking,
+            ModelArg::Process => Model::Process,
+            ModelArg::Thread => Model::Thread,
+            ModelArg::Nonblocking => Model::Nonblocking,
+            ModelArg::Select => Model::Select,
+            ModelArg::Poll => Model::Poll,
+            ModelArg::Epoll => Model::Epoll,
+        })
+    }
+}
+
+/// Runs one of the seeds' models; no signal thread is started, since the process model forks
+/// and must stay single-threaded.
+fn run_model(model: Model, args: &EchoArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(!args.udp, "--model is for the TCP echo; --udp runs on the reactor only");
+    let addr = *args.bind.first().context("no --bind address")?;
+    let reply = if args.upper { Reply::Upper } else { Reply::Same };
+    models::serve(model, addr, reply, |a| {
+        println!("pollux: echo listening on tcp://{a}");
+    })
+    .with_context(|| format!("echo server ({model:?} model) failed"))
 }
 
 pub(crate) fn run(args: EchoArgs) -> anyhow::Result<()> {
+    if let Some(model) = args.model.model() {
+        return run_model(model, &args);
+    }
     let cfg = EchoConfig {
         addrs: args.bind,
         workers: args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),

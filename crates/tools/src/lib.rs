@@ -16,4 +16,5 @@
 
 pub mod chat;
 pub mod echo;
+pub mod models;
 pub mod udp;
