@@ -404,3 +404,53 @@ pub fn spawn_bound(mut cmd: Command, scheme: &str, count: usize) -> (Server, Vec
     let stderr = child.stderr.take();
     (Server { child, addr: addrs[0], stderr }, addrs)
 }
+
+/// A pseudo-random byte pattern of `len` bytes (every byte value, not just text).
+pub fn byte_pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Sends `data` to a TCP echo at `addr` from one thread while reading on this one, closes
+/// the writing side, and returns everything read until the server closed.
+pub fn tcp_round_trip(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut w = s.try_clone().expect("clone");
+    let owned = data.to_vec();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&owned).expect("write");
+        w.shutdown(Shutdown::Write).expect("shutdown");
+    });
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).expect("read the echo");
+    writer.join().expect("writer");
+    out
+}
+
+/// Runs `socat ARGS` with `input` on its stdin and returns its stdout (socat must succeed).
+pub fn socat_io(args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new("socat")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("run socat (scripts/test.sh installs it)");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("socat");
+    writer.join().expect("writer");
+    assert!(out.status.success(), "socat {args:?} failed");
+    out.stdout
+}
