@@ -5,6 +5,7 @@
 //!   chat  ── Room (sans-IO: lines in, queued lines out) ◄── ChatService (one reactor worker)
 //!         └─ client: stdin lines ─► socket, socket lines ─► stdout, on two threads
 //!   udp   ── send (optionally SO_BROADCAST) / listen: plain blocking std sockets
+//!   models ─ the seeds' seven TCP echo servers (blocking … epoll) on bare syscalls, no reactor
 //! ```
 //!
 //! Each server is bounded in what a misbehaving peer can make it hold: echo stops reading a

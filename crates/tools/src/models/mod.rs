@@ -18,7 +18,7 @@
 //! would need a thread per listener). They run until the process is killed; there is no
 //! graceful shutdown to show here, and SIGINT/SIGTERM keep their default action.
 //!
-//! The four readiness-driven models share [`conn::Conn`], which echoes with one fixed buffer
+//! The four readiness-driven models share one connection type (`conn.rs`), which echoes with one fixed buffer
 //! and reads only once what it read before has been written back, so a partial write is
 //! finished before more is read and a client that does not read stalls only itself.
 
