@@ -2,6 +2,7 @@
 
 mod chat;
 mod echo;
+mod lab;
 mod serve;
 mod tftp;
 mod udp;
@@ -30,6 +31,8 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Send or receive UDP datagrams, broadcast included.
     Udp(udp::UdpArgs),
+    /// Measurements of the echo server models (the seeds' claims, rerunnable).
+    Lab(lab::LabArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Command::Echo(args) => echo::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Udp(args) => udp::run(args),
+        Command::Lab(args) => lab::run(args),
     }
 }

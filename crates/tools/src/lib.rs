@@ -6,6 +6,7 @@
 //!         └─ client: stdin lines ─► socket, socket lines ─► stdout, on two threads
 //!   udp   ── send (optionally SO_BROADCAST) / listen: plain blocking std sockets
 //!   models ─ the seeds' seven TCP echo servers (blocking … epoll) on bare syscalls, no reactor
+//!   lab   ── runs each model as a child process under idle + active load; table and SVG chart
 //! ```
 //!
 //! Each server is bounded in what a misbehaving peer can make it hold: echo stops reading a
@@ -17,5 +18,6 @@
 
 pub mod chat;
 pub mod echo;
+pub mod lab;
 pub mod models;
 pub mod udp;
