@@ -12,40 +12,51 @@ use std::time::{Duration, Instant};
 /// The size of an active client's request; the echo is the same size.
 pub const MESSAGE_LEN: usize = 64;
 
+/// Connections opened before the lab waits for them to be served. The seeds' servers
+/// listen with std's backlog of 128; opening thousands at once overflows it, the kernel
+/// drops SYNs, and a slow acceptor then looks like a broken one (connect times out after
+/// SYN retries). Batches well under the backlog measure holding connections, not accepting
+/// a flood.
+const BATCH: usize = 64;
+
 /// Opens `n` connections to `addr` and has each echo one byte, so that a connection counts
 /// only once the server has accepted it and is watching it (a connection still in the
 /// listen backlog costs the server nothing and would prove nothing). Fails with a reason
 /// once `deadline` passes.
 pub fn open_idle(addr: SocketAddr, n: usize, deadline: Instant) -> Result<Vec<TcpStream>, String> {
-    let mut conns = Vec::with_capacity(n);
-    for i in 0..n {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!("timed out after {i} of {n} idle connections"));
-        }
-        let s = TcpStream::connect_timeout(&addr, left.min(Duration::from_secs(2)))
-            .map_err(|e| format!("connection {i} of {n}: {e}"))?;
-        conns.push(s);
-    }
-    // Write to all first, then read: the servers that serve clients in parallel answer while
-    // we are still writing, and none of them waits on us in between.
-    for (i, s) in conns.iter_mut().enumerate() {
-        s.write_all(b"i").map_err(|e| format!("idle connection {i}: write: {e}"))?;
-    }
-    for (i, s) in conns.iter_mut().enumerate() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!("timed out after {i} of {n} idle connections answered"));
-        }
-        s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
-        let mut b = [0u8; 1];
-        match s.read(&mut b) {
-            Ok(1) => {}
-            Ok(_) => return Err(format!("server closed idle connection {i} of {n}")),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                return Err(format!("timed out after {i} of {n} idle connections answered"))
+    let mut conns: Vec<TcpStream> = Vec::with_capacity(n);
+    while conns.len() < n {
+        let first = conns.len();
+        for i in first..n.min(first + BATCH) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("timed out after {i} of {n} idle connections"));
             }
-            Err(e) => return Err(format!("idle connection {i}: read: {e}")),
+            let s = TcpStream::connect_timeout(&addr, left.min(Duration::from_secs(5)))
+                .map_err(|e| format!("connection {i} of {n}: {e}"))?;
+            conns.push(s);
+        }
+        // Write to the whole batch first, then read: the servers that serve clients in
+        // parallel answer while we are still writing, and none of them waits on us.
+        for (i, s) in conns[first..].iter_mut().enumerate() {
+            s.write_all(b"i").map_err(|e| format!("idle connection {}: write: {e}", first + i))?;
+        }
+        for (i, s) in conns[first..].iter_mut().enumerate() {
+            let i = first + i;
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!("timed out after {i} of {n} idle connections answered"));
+            }
+            s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+            let mut b = [0u8; 1];
+            match s.read(&mut b) {
+                Ok(1) => {}
+                Ok(_) => return Err(format!("server closed idle connection {i} of {n}")),
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                    return Err(format!("timed out after {i} of {n} idle connections answered"))
+                }
+                Err(e) => return Err(format!("idle connection {i}: read: {e}")),
+            }
         }
     }
     Ok(conns)
