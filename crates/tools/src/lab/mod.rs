@@ -115,14 +115,27 @@ fn cannot_take(model: &str, idle: usize, clients: usize) -> Option<String> {
     }
 }
 
-/// Runs every model through every step; `progress` hears each row as it is finished.
-pub fn run_c10k(cfg: &Config, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>, LabError> {
+/// Runs every model through every step; `progress` hears each row as it is finished. A
+/// model whose server does not start gets a failed row per step.
+pub fn run_c10k(cfg: &Config, mut progress: impl FnMut(&Row)) -> Vec<Row> {
     let tck = procfs::ticks_per_second() as f64;
     let mut rows = Vec::new();
     for model in &cfg.models {
         // A second active client would wait behind the first forever.
         let clients = if model == "blocking" { 1 } else { cfg.clients };
-        let srv = server::Server::start(&cfg.exe, model)?;
+        // One model that will not start is a result for that model, not the end of the run.
+        let srv = match server::Server::start(&cfg.exe, model) {
+            Ok(s) => s,
+            Err(e) => {
+                for &idle in &cfg.steps {
+                    let row =
+                        Row { model: model.clone(), idle, clients, outcome: Outcome::Failed(e.to_string()) };
+                    progress(&row);
+                    rows.push(row);
+                }
+                continue;
+            }
+        };
         let mut failed = false;
         for &idle in &cfg.steps {
             let outcome = if failed {
@@ -140,7 +153,7 @@ pub fn run_c10k(cfg: &Config, mut progress: impl FnMut(&Row)) -> Result<Vec<Row>
         }
         drop(srv);
     }
-    Ok(rows)
+    rows
 }
 
 fn step(srv: &server::Server, idle: usize, clients: usize, cfg: &Config, tck: f64) -> Outcome {
