@@ -45,7 +45,13 @@ fn draw(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d((1f64..max_idle).log_scale(), 0f64..ymax)?;
-    chart.configure_mesh().x_desc("idle connections").y_desc("round-trips/s").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("idle connections")
+        .y_desc("round-trips/s")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
+        .draw()?;
     for (i, m) in models.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let pts = series(rows, m, rps);
@@ -69,7 +75,13 @@ fn draw(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>> {
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d((1f64..max_idle).log_scale(), (0.1f64..cmax).log_scale())?;
-    chart.configure_mesh().x_desc("idle connections").y_desc("CPU µs per round-trip").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("idle connections")
+        .y_desc("CPU µs per round-trip")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v}"))
+        .draw()?;
     for (i, m) in models.iter().enumerate() {
         let color = Palette99::pick(i).to_rgba();
         let pts = series(rows, m, cpu);
