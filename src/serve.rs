@@ -100,8 +100,8 @@ struct CgiArgs {
     max: usize,
 }
 
-/// `10s`, `500ms`, `2m` or a bare number of seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// `10s`, `500ms`, `2m` or a bare number of seconds (every duration flag of the binary).
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
         Some(i) => s.split_at(i),
         None => (s, "s"),

@@ -139,20 +139,10 @@ struct PutArgs {
     client: ClientArgs,
 }
 
-/// `10s`, `500ms`, `2m` or a bare number of seconds.
+/// A duration as `pollux serve` takes them (`10s`, `500ms`, `2m`), at least 1 ms: a zero
+/// retransmission timeout would resend in a loop.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit in {s}: use ms, s or m")),
-    };
-    let d = Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())?;
+    let d = crate::serve::parse_duration(s)?;
     if d < Duration::from_millis(1) {
         return Err("a timeout must be at least 1ms".into());
     }
