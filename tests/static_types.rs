@@ -154,3 +154,52 @@ fn a_bad_cache_control_rule_stops_start_up() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_cached_files_answers_carry_each_field_once_every_time() {
+    // Cached files are answered with fields prepared once per cache entry: the first answer,
+    // the ones after it, HEAD and 304 must all carry exactly the fields they should.
+    let tmp = root_with(&["a.html"]);
+    let server = serve(&tmp.0, &["--cache-control", "max-age=60"]);
+    let etag = get_with(server.addr, "/a.html", &[]).header("etag").unwrap().to_owned();
+    let raw = format!(
+        "GET /a.html HTTP/1.1\r\nHost: x\r\n\r\nHEAD /a.html HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET /a.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n\
+         GET /a.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    );
+    let data = common::exchange(server.addr, raw.as_bytes());
+    let (rs, used) = common::parse_responses(&data, &[false, true, false, false]);
+    assert_eq!((rs.len(), used), (4, data.len()));
+    let names = |r: &common::Resp| {
+        let mut n: Vec<String> = r.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
+        n.sort();
+        n
+    };
+    let full = [
+        "accept-ranges",
+        "cache-control",
+        "content-length",
+        "content-type",
+        "date",
+        "etag",
+        "last-modified",
+        "server",
+        "vary",
+        "x-content-type-options",
+    ];
+    for (i, r) in [(0, &rs[0]), (1, &rs[1]), (3, &rs[3])] {
+        assert_eq!(r.status, 200, "answer {i}");
+        let mut want = full.to_vec();
+        if i == 3 {
+            want.insert(2, "connection");
+        }
+        assert_eq!(names(r), want, "answer {i}");
+        assert_eq!(r.header("etag"), Some(etag.as_str()));
+        assert_eq!(r.header("content-length"), Some("1"));
+    }
+    assert_eq!(rs[0].text(), "x");
+    assert!(rs[1].body.is_empty());
+    assert_eq!(rs[2].status, 304);
+    assert_eq!(names(&rs[2]), ["cache-control", "date", "etag", "last-modified", "server", "vary"]);
+    assert_eq!(rs[3].header("connection"), Some("close"));
+}

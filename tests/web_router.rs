@@ -131,6 +131,47 @@ fn serve_dir_mounted_under_a_prefix() {
 }
 
 #[test]
+fn two_mounts_of_one_root_keep_their_own_fields_and_middleware_sees_them() {
+    // A cached file's answer carries fields prepared once per cache entry; a second ServeDir
+    // over the same root with another Cache-Control policy (same worker, same cache entry)
+    // must still get its own, and a layer must see the fields of either.
+    let root = TempRoot::new("web-two-mounts");
+    std::fs::write(root.0.join("a.html"), "<p>a</p>").expect("write");
+    let seen = pollux_web::middleware::from_fn(|req, next| {
+        let mut resp = next.run(req);
+        let ct = resp.headers().get("content-type").cloned();
+        if let Some(ct) = ct {
+            resp.headers_mut().insert("x-seen-type", ct);
+        }
+        resp
+    });
+    let app = Router::new()
+        .nest_service(
+            "/short",
+            ServeDir::new(&root.0).expect("root").cache_control("max-age=60").expect("rule"),
+        )
+        .nest_service(
+            "/long",
+            ServeDir::new(&root.0).expect("root").cache_control("max-age=3600").expect("rule"),
+        )
+        .layer(seen)
+        .into_app();
+    let s = start_app(app);
+    for _ in 0..3 {
+        for (path, cc) in [("/short/a.html", "max-age=60"), ("/long/a.html", "max-age=3600")] {
+            let r = get_with(s.addr, path, &[]);
+            assert_eq!((r.status, r.text().as_str()), (200, "<p>a</p>"));
+            assert_eq!(r.all("cache-control"), vec![cc], "{path}");
+            assert_eq!(r.header("x-seen-type"), Some("text/html; charset=utf-8"));
+            let etag = r.header("etag").expect("etag").to_owned();
+            let r = get_with(s.addr, path, &[("If-None-Match", &etag)]);
+            assert_eq!(r.status, 304);
+            assert_eq!(r.all("cache-control"), vec![cc], "{path}");
+        }
+    }
+}
+
+#[test]
 fn services_see_the_right_path_when_nested_under_parameters() {
     let root = TempRoot::new("web-nested-service");
     std::fs::write(root.0.join("a.txt"), "A").expect("write");

@@ -17,12 +17,14 @@ use std::io::{self, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::HeaderValue;
 use pollux_server::Body;
+
+use crate::file::Fixed;
 
 /// An immutable snapshot of a file's metadata and the validators derived from it.
 #[derive(Debug)]
@@ -39,8 +41,9 @@ pub(crate) struct FileFacts {
     pub(crate) id: (u64, u64),
 }
 
-/// A file found under the root: its facts and where its bytes come from.
-#[derive(Debug, Clone)]
+/// A file found under the root: its facts and where its bytes come from. Shared by the cache
+/// and every response that uses it (`Arc<Opened>`: one reference count per hit).
+#[derive(Debug)]
 pub(crate) struct Opened {
     pub(crate) facts: Arc<FileFacts>,
     /// The resolved path on disk (shared: cloning an `Opened` allocates nothing).
@@ -53,6 +56,8 @@ pub(crate) struct Opened {
     /// Whether that type is worth compressing (so responses vary by `Accept-Encoding`), also
     /// worked out once: the check scans a list of types.
     pub(crate) compressible: bool,
+    /// The fields of the file's full answers, prepared by the first one (`file::Fixed`).
+    pub(crate) fixed: OnceLock<Fixed>,
 }
 
 impl Opened {
@@ -139,14 +144,14 @@ struct RootCache {
 }
 
 struct Entry {
-    opened: Opened,
+    opened: Arc<Opened>,
     /// When the entry was last confirmed, in [`coarse_now`]'s clock.
     checked: Duration,
 }
 
 /// Looks up `root/rel`. With `follow_symlinks` false, a path whose real location is outside
 /// `root` is reported as `NotFound` (the caller's 404).
-pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Result<Opened> {
+pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Result<Arc<Opened>> {
     let key = rel.as_os_str().as_bytes();
     let now = coarse_now();
     CACHE.with(|c| {
@@ -163,7 +168,7 @@ pub(crate) fn lookup(root: &Path, rel: &Path, follow_symlinks: bool) -> io::Resu
             cache.remove(r, key);
         }
         let keep_open = cache.open_files < cache.open_files_max;
-        let opened = load(root, &root.join(rel), follow_symlinks, keep_open)?;
+        let opened = Arc::new(load(root, &root.join(rel), follow_symlinks, keep_open)?);
         cache.insert(r, key.into(), Entry { opened: opened.clone(), checked: now });
         Ok(opened)
     })
@@ -197,7 +202,15 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool, keep_open: bool) -> io:
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let content_type = crate::mime::content_type(name);
     let compressible = crate::encoding::compressible(&content_type);
-    Ok(Opened { facts: Arc::new(facts), path: path.into(), memory, file, content_type, compressible })
+    Ok(Opened {
+        facts: Arc::new(facts),
+        path: path.into(),
+        memory,
+        file,
+        content_type,
+        compressible,
+        fixed: OnceLock::new(),
+    })
 }
 
 /// The content of a small file, unless it changed while we read it (then it is served from
@@ -415,7 +428,7 @@ mod tests {
         let r = c.root_index(Path::new("/"), false);
         let blob = Bytes::from(vec![0u8; 1 << 20]);
         for i in 0..100 {
-            let opened = Opened {
+            let opened = Arc::new(Opened {
                 facts: Arc::new(FileFacts {
                     len: blob.len() as u64,
                     modified: UNIX_EPOCH,
@@ -429,7 +442,8 @@ mod tests {
                 file: None,
                 content_type: HeaderValue::from_static("x/y"),
                 compressible: false,
-            };
+                fixed: OnceLock::new(),
+            });
             c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: coarse_now() });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);
         }

@@ -19,7 +19,7 @@ use http::header::{
     X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, Method, Request, Response, StatusCode};
-use pollux_server::{Body, BodyStream};
+use pollux_server::{Body, BodyStream, PreparedFields, Reply};
 
 use crate::cache::Opened;
 use crate::conditional::{self, Precondition, Validators};
@@ -31,9 +31,6 @@ const BYTES: HeaderValue = HeaderValue::from_static("bytes");
 const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
 const VARY_ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
-/// Serves `file`, found at `rel` (`a/b.html`; its extension gives the type, its path the
-/// Cache-Control rule), with `status` 200 (or 404 for a custom not-found page, which gets no
-/// preconditions and no ranges).
 /// Which of the request fields this handler reads are present, found in one pass over the
 /// request's (few) fields instead of a hash lookup per field (~40 instructions each, eight of
 /// them per response in the profile).
@@ -68,24 +65,26 @@ impl Seen {
     }
 }
 
+/// Serves `file`, found at `rel` (`a/b.html`; its extension gives the type, its path the
+/// Cache-Control rule), with `status` 200 (or 404 for a custom not-found page, which gets no
+/// preconditions and no ranges).
 pub(crate) fn respond(
     dir: &ServeDir,
     req: Request<Body>,
     rel: &str,
     file: &Opened,
     status: StatusCode,
-) -> Response<Body> {
+) -> Reply {
     let facts = &file.facts;
-    let content_type = file.content_type.clone();
     let ok = status == StatusCode::OK;
     let identity = Validators { etag: &facts.etag, modified: facts.modified };
 
     let seen = Seen::of(req.headers());
     // §14.2: Range is only defined for GET; an invalid or over-long one is ignored.
-    let ranges = match req.headers().get(RANGE).filter(|_| seen.range) {
-        Some(v) if ok && req.method() == Method::GET => range::parse(v.as_bytes(), facts.len)
+    let ranges = match req.headers().get(RANGE).filter(|_| seen.range && ok && req.method() == Method::GET) {
+        Some(v) => range::parse(v.as_bytes(), facts.len)
             .filter(|_| !seen.if_range || conditional::if_range(req.headers(), identity, SystemTime::now())),
-        _ => None,
+        None => None,
     };
     let encoded = match ranges {
         // No Accept-Encoding: identity (see `Accept::from_headers`).
@@ -102,10 +101,31 @@ pub(crate) fn respond(
         Precondition::Pass
     };
     if precondition == Precondition::Failed {
-        return pages::plain(StatusCode::PRECONDITION_FAILED);
+        return pages::plain(StatusCode::PRECONDITION_FAILED).into();
+    }
+    let is_head = req.method() == Method::HEAD;
+
+    // The common answer, the whole identity representation or 304 for it, with the fields
+    // prepared for this file (the first time) instead of built field by field.
+    if ok && ranges.is_none() && encoded.is_none() {
+        let fixed = file.fixed.get_or_init(|| Fixed::new(file, cache_control, varies));
+        if fixed.fits(cache_control, varies) {
+            // The request's map is not needed for the answer: back to the pool, where the
+            // server takes the next request's map from.
+            pollux_server::headers::give(req.into_parts().0.headers);
+            if precondition == Precondition::NotModified {
+                let fields = fixed.not_modified.clone();
+                return Reply::Prepared { status: StatusCode::NOT_MODIFIED, fields, body: Body::Empty };
+            }
+            let body = match head_body(file, is_head).map_or_else(|| file.body(0, facts.len), Ok) {
+                Ok(b) => b,
+                Err(e) => return pages::io_error(&e).into(),
+            };
+            return Reply::Prepared { status, fields: fixed.ok.clone(), body };
+        }
     }
 
-    let is_head = req.method() == Method::HEAD;
+    let content_type = file.content_type.clone();
     // The request's header map, emptied, carries the response's fields: no new map per request.
     let mut h = reuse(req);
     if ok {
@@ -142,7 +162,7 @@ pub(crate) fn respond(
                         Some(b) => b,
                         None => match file.body(0, facts.len) {
                             Ok(b) => b,
-                            Err(e) => return pages::io_error(&e),
+                            Err(e) => return pages::io_error(&e).into(),
                         },
                     }
                 }
@@ -156,13 +176,13 @@ pub(crate) fn respond(
                 r.headers_mut().insert(CONTENT_RANGE, v);
             }
             r.headers_mut().insert(ACCEPT_RANGES, BYTES);
-            r
+            r.into()
         }
         Some(Ranges::Satisfiable(rs)) if rs.len() == 1 => {
             let r = &rs[0];
             let body = match file.body(r.start, r.end - r.start) {
                 Ok(b) => b,
-                Err(e) => return pages::io_error(&e),
+                Err(e) => return pages::io_error(&e).into(),
             };
             if let Ok(v) = HeaderValue::from_str(&range::content_range(r, facts.len)) {
                 h.insert(CONTENT_RANGE, v);
@@ -174,18 +194,53 @@ pub(crate) fn respond(
             let boundary = range::boundary(facts.etag.as_bytes());
             let whole = match file.body(0, facts.len) {
                 Ok(b) => b,
-                Err(e) => return pages::io_error(&e),
+                Err(e) => return pages::io_error(&e).into(),
             };
             let parts = match range::Multipart::new(whole, &rs, facts.len, content_type.as_bytes(), &boundary)
             {
                 Ok(m) => m,
-                Err(e) => return pages::io_error(&e),
+                Err(e) => return pages::io_error(&e).into(),
             };
             if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}")) {
                 h.insert(CONTENT_TYPE, v);
             }
             with(StatusCode::PARTIAL_CONTENT, h, Body::Stream(Box::new(parts)))
         }
+    }
+}
+
+/// The fields of a file's full identity answers, prepared once per cache entry: the 200's
+/// (validators, caching policy, `Vary`, type) and the 304's (the ones of those that describe
+/// the cache entry, §15.4.5). They depend on the serving configuration as well as the file, so
+/// they remember the two settings they were made with; another `ServeDir` over the same root
+/// with other settings builds its fields per response.
+#[derive(Debug)]
+pub(crate) struct Fixed {
+    cache_control: Option<HeaderValue>,
+    varies: bool,
+    ok: PreparedFields,
+    not_modified: PreparedFields,
+}
+
+impl Fixed {
+    fn new(file: &Opened, cache_control: Option<&HeaderValue>, varies: bool) -> Fixed {
+        let facts = &file.facts;
+        let mut entry = vec![(ETAG, facts.etag.clone()), (LAST_MODIFIED, facts.last_modified.clone())];
+        entry.extend(cache_control.map(|cc| (CACHE_CONTROL, cc.clone())));
+        if varies {
+            entry.push((VARY, VARY_ACCEPT_ENCODING));
+        }
+        let not_modified = PreparedFields::new(entry.iter().cloned());
+        entry.extend([
+            (X_CONTENT_TYPE_OPTIONS, NOSNIFF),
+            (ACCEPT_RANGES, BYTES),
+            (CONTENT_TYPE, file.content_type.clone()),
+        ]);
+        Fixed { cache_control: cache_control.cloned(), varies, ok: PreparedFields::new(entry), not_modified }
+    }
+
+    fn fits(&self, cache_control: Option<&HeaderValue>, varies: bool) -> bool {
+        self.varies == varies && self.cache_control.as_ref() == cache_control
     }
 }
 
@@ -218,9 +273,9 @@ fn reuse(req: Request<Body>) -> HeaderMap {
     h
 }
 
-fn with(status: StatusCode, headers: HeaderMap, body: Body) -> Response<Body> {
+fn with(status: StatusCode, headers: HeaderMap, body: Body) -> Reply {
     let mut r = Response::new(body);
     *r.status_mut() = status;
     *r.headers_mut() = headers;
-    r
+    Reply::Now(r)
 }

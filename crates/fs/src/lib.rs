@@ -41,20 +41,27 @@ use pollux_server::{Body, ConnInfo, Handler, Reply};
 use crate::config::PageFile;
 
 impl Handler for ServeDir {
+    /// [`ServeDir::serve`]'s answer; a cached file's comes with its fields prepared
+    /// ([`Reply::Prepared`]).
     fn call(&self, req: Request<Body>, _conn: &ConnInfo) -> Reply {
-        Reply::Now(self.serve(req))
+        self.reply(req)
     }
 }
 
 impl ServeDir {
     /// Answers `req` from this directory: the whole static-file pipeline of the diagram
-    /// above. The application framework mounts it this way.
+    /// above.
     pub fn serve(&self, req: Request<Body>) -> Response<Body> {
+        // Every answer here is one now: nothing is deferred.
+        self.reply(req).into_response().unwrap_or_else(|_| pages::plain(StatusCode::INTERNAL_SERVER_ERROR))
+    }
+
+    fn reply(&self, req: Request<Body>) -> Reply {
         // RFC 9110 §9.3.7 / §15.5.6: the resource answers GET and HEAD; OPTIONS says so.
         match *req.method() {
             Method::GET | Method::HEAD => {}
-            Method::OPTIONS => return pages::options(),
-            _ => return pages::not_allowed(),
+            Method::OPTIONS => return pages::options().into(),
+            _ => return pages::not_allowed().into(),
         }
         let root = self.vhosts.root_for(&req, &self.root);
         // A clone of the URI is reference counts only; the resolved path may borrow from it
@@ -73,13 +80,13 @@ impl ServeDir {
             Ok(o) if !o.facts.is_dir => file::respond(self, req, path::as_str(&rel), &o, StatusCode::OK),
             Ok(_) => self.directory(req, root, &rel),
             Err(e) if pages::is_not_found(&e) => self.not_found(req, root),
-            Err(e) => pages::io_error(&e),
+            Err(e) => pages::io_error(&e).into(),
         }
     }
 
-    fn directory(&self, req: Request<Body>, root: &Path, rel: &Path) -> Response<Body> {
+    fn directory(&self, req: Request<Body>, root: &Path, rel: &Path) -> Reply {
         if !req.uri().path().ends_with('/') {
-            return redirect_to_slash(&req, rel);
+            return redirect_to_slash(&req, rel).into();
         }
         let index = rel.join("index.html");
         match cache::lookup(root, &index, self.follow_symlinks) {
@@ -88,7 +95,7 @@ impl ServeDir {
             }
             Ok(_) => {}
             Err(e) if pages::is_not_found(&e) => {}
-            Err(e) => return pages::io_error(&e),
+            Err(e) => return pages::io_error(&e).into(),
         }
         if !self.listing {
             // Without --listing a directory without index.html does not exist as a resource.
@@ -97,17 +104,17 @@ impl ServeDir {
         let (key, desc) = listing::sort_from_query(req.uri().query());
         let mut entries = match listing::read(&root.join(rel), root, self.hidden, self.follow_symlinks) {
             Ok(v) => v,
-            Err(e) => return pages::io_error(&e),
+            Err(e) => return pages::io_error(&e).into(),
         };
         listing::sort(&mut entries, key, desc);
         let url = path::to_url(rel);
         let url = if url.ends_with('/') { url } else { url + "/" };
-        listing::response(&entries, &url, key, desc, listing::wants_json(req.headers()))
+        listing::response(&entries, &url, key, desc, listing::wants_json(req.headers())).into()
     }
 
     /// Nothing matched: the fallback page (200) for a single-page app, else the custom 404
     /// page, else the built-in one.
-    fn not_found(&self, req: Request<Body>, root: &Path) -> Response<Body> {
+    fn not_found(&self, req: Request<Body>, root: &Path) -> Reply {
         for (page, status) in [(&self.fallback, StatusCode::OK), (&self.not_found, StatusCode::NOT_FOUND)] {
             let Some(page) = page else { continue };
             let found = match page {
@@ -124,7 +131,7 @@ impl ServeDir {
                 }
             }
         }
-        pages::plain(StatusCode::NOT_FOUND)
+        pages::plain(StatusCode::NOT_FOUND).into()
     }
 }
 

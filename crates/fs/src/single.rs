@@ -44,10 +44,15 @@ impl ServeFile {
 
     /// Answers `req` with the file (GET and HEAD; OPTIONS 204; other methods 405).
     pub fn serve(&self, req: Request<Body>) -> Response<Body> {
+        // Every answer here is one now: nothing is deferred.
+        self.reply(req).into_response().unwrap_or_else(|_| pages::plain(StatusCode::INTERNAL_SERVER_ERROR))
+    }
+
+    fn reply(&self, req: Request<Body>) -> Reply {
         match *req.method() {
             Method::GET | Method::HEAD => {}
-            Method::OPTIONS => return pages::options(),
-            _ => return pages::not_allowed(),
+            Method::OPTIONS => return pages::options().into(),
+            _ => return pages::not_allowed().into(),
         }
         // The name was chosen by whoever configured this, not by the client: symlinks are
         // theirs to use.
@@ -56,15 +61,15 @@ impl ServeFile {
                 let rel = self.name.to_string_lossy().into_owned();
                 file::respond(&self.dir, req, &rel, &o, StatusCode::OK)
             }
-            Ok(_) => pages::plain(StatusCode::NOT_FOUND),
-            Err(e) if pages::is_not_found(&e) => pages::plain(StatusCode::NOT_FOUND),
-            Err(e) => pages::io_error(&e),
+            Ok(_) => pages::plain(StatusCode::NOT_FOUND).into(),
+            Err(e) if pages::is_not_found(&e) => pages::plain(StatusCode::NOT_FOUND).into(),
+            Err(e) => pages::io_error(&e).into(),
         }
     }
 }
 
 impl Handler for ServeFile {
     fn call(&self, req: Request<Body>, _conn: &ConnInfo) -> Reply {
-        Reply::Now(self.serve(req))
+        self.reply(req)
     }
 }

@@ -25,6 +25,6 @@ mod scan;
 mod syntax;
 
 pub use decode::{Event, RequestDecoder};
-pub use encode::{encode_chunk, encode_head, encode_last_chunk, Framing, ResponseHead};
+pub use encode::{encode_chunk, encode_head, encode_last_chunk, EncodedFields, Framing, ResponseHead};
 pub use error::Error;
 pub use head::{BodyKind, Limits, RequestHead};

@@ -476,7 +476,7 @@ impl Conn {
         let Some(w) = a.waiting.take_if(|w| Arc::ptr_eq(&w.deferred.shared, &done.shared)) else {
             return false;
         };
-        if finish(env, a, w.asked, done.response, &self.peer) {
+        if finish(env, a, w.asked, done.response.into(), &self.peer) {
             self.state = State::Closing;
         }
         true

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::{Request, Response, StatusCode};
 use pollux_reactor::Remote;
 
-use crate::{Body, Task};
+use crate::{Body, PreparedFields, Task};
 
 /// What the server knows about the connection a request came on, and the way to answer it
 /// later from another thread ([`ConnInfo::defer`]).
@@ -149,6 +149,38 @@ pub enum Reply {
     /// A [`Task`] on this worker produces the response, reading the request body as it
     /// arrives when [`Handler::streams_body`] said so.
     Task(Box<dyn Task>),
+    /// The response, its fields prepared once for many answers (a cache's; see
+    /// [`PreparedFields`]). The server copies them into the head as they are.
+    Prepared {
+        /// The status code.
+        status: StatusCode,
+        /// The fields, without framing (the server writes `Content-Length` from `body`).
+        fields: PreparedFields,
+        /// The body.
+        body: Body,
+    },
+}
+
+impl Reply {
+    /// The response, if this reply is one now: `Now`'s, or a `Prepared` one built out into a
+    /// `Response`. A reply still to come (`Later`, `Task`) is given back.
+    ///
+    /// ```
+    /// use pollux_server::{Body, Reply};
+    /// use http::Response;
+    ///
+    /// let reply = Reply::from(Response::new(Body::from("now")));
+    /// assert_eq!(reply.into_response().map(|r| r.into_body().as_bytes().to_vec()).ok(), Some(b"now".to_vec()));
+    /// ```
+    // The error is the reply itself, given back whole: boxing it would allocate for nothing.
+    #[allow(clippy::result_large_err)]
+    pub fn into_response(self) -> Result<Response<Body>, Reply> {
+        match self {
+            Reply::Now(r) => Ok(r),
+            Reply::Prepared { status, fields, body } => Ok(fields.to_response(status, body)),
+            other => Err(other),
+        }
+    }
 }
 
 impl std::fmt::Debug for Reply {
@@ -157,6 +189,12 @@ impl std::fmt::Debug for Reply {
             Reply::Now(r) => f.debug_tuple("Now").field(r).finish(),
             Reply::Later(d) => f.debug_tuple("Later").field(d).finish(),
             Reply::Task(_) => f.write_str("Task"),
+            Reply::Prepared { status, fields, body } => f
+                .debug_struct("Prepared")
+                .field("status", status)
+                .field("fields", fields)
+                .field("body", body)
+                .finish(),
         }
     }
 }

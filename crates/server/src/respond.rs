@@ -13,7 +13,7 @@ use pollux_http1::{encode_head, Framing, ResponseHead};
 use crate::conn::{Active, InFlight, Sending, INLINE_BYTES, INLINE_FILE};
 use crate::handler::{Deferred, Reply};
 use crate::service::Env;
-use crate::{Body, Handler, Task};
+use crate::{headers, Body, Handler, PreparedFields, Task};
 
 /// What encoding an answer needs to know of its request, kept while a deferred answer is
 /// computed elsewhere.
@@ -68,10 +68,42 @@ pub(crate) fn respond<H: Handler>(
         // The default panic hook has printed the message; the worker carries on.
         Reply::Now(internal_error())
     });
+    answer(env, a, asked, reply, peer)
+}
+
+/// What becomes of a handler's reply: encoded now, or waited for.
+pub(crate) fn answer<H>(
+    env: &mut Env<H>,
+    a: &mut Active,
+    asked: Asked,
+    reply: Reply,
+    peer: &SocketAddr,
+) -> Answer {
     match reply {
-        Reply::Now(resp) => Answer::Sent { close: finish(env, a, asked, resp, peer) },
+        Reply::Now(resp) => Answer::Sent { close: finish(env, a, asked, resp.into(), peer) },
+        Reply::Prepared { status, fields, body } => {
+            // The handler's request map went back to the pool (or was dropped): it, or an
+            // empty one, carries the next request's fields.
+            let out = Outgoing { status, headers: headers::take(), prepared: Some(fields), body };
+            Answer::Sent { close: finish(env, a, asked, out, peer) }
+        }
         Reply::Later(d) => Answer::Waiting(asked, d),
         Reply::Task(t) => Answer::Task(asked, t),
+    }
+}
+
+/// A response on its way to the wire: a handler's `Response`, or a prepared reply's parts.
+pub(crate) struct Outgoing {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) prepared: Option<PreparedFields>,
+    pub(crate) body: Body,
+}
+
+impl From<Response<Body>> for Outgoing {
+    fn from(r: Response<Body>) -> Outgoing {
+        let (parts, body) = r.into_parts();
+        Outgoing { status: parts.status, headers: parts.headers, prepared: None, body }
     }
 }
 
@@ -86,26 +118,27 @@ pub(crate) fn finish<H>(
     env: &mut Env<H>,
     a: &mut Active,
     asked: Asked,
-    resp: Response<Body>,
+    out: Outgoing,
     peer: &SocketAddr,
 ) -> bool {
     let Asked { method, version, keep_alive, uri } = asked;
-    let (parts, body) = resp.into_parts();
+    let Outgoing { status, headers, prepared, body } = out;
     let len = body.len();
-    let framing = Framing::choose(&method, version, parts.status, len);
-    let close = !keep_alive || framing == Framing::Close || wants_close(&parts.headers);
+    let framing = Framing::choose(&method, version, status, len);
+    let close = !keep_alive || framing == Framing::Close || wants_close(&headers);
     let with_body = method != Method::HEAD && !matches!(framing, Framing::None);
     encode_head(
         &mut a.wbuf,
         &ResponseHead {
-            status: parts.status,
-            headers: &parts.headers,
+            status,
+            headers: &headers,
             framing,
             close,
             keep_alive_header: version == Version::HTTP_10 && !close,
             date: env.clock.http(),
             server: env.server_name.as_bytes(),
             server_and_date: env.clock.server_and_date(),
+            encoded: prepared.as_ref().map(PreparedFields::encoded),
         },
     );
     let mut sent = 0;
@@ -132,10 +165,10 @@ pub(crate) fn finish<H>(
         }
     }
     if let Some(uri) = uri {
-        env.log.record(peer, env.clock.clf(), &method, &uri, version, parts.status, sent);
+        env.log.record(peer, env.clock.clf(), &method, &uri, version, status, sent);
     }
     // The next request's fields go into this map: no header map is allocated per request.
-    a.decoder.recycle_headers(parts.headers);
+    a.decoder.recycle_headers(headers);
     close
 }
 
@@ -175,6 +208,7 @@ pub(crate) fn write_error<H>(
             date: env.clock.http(),
             server: env.server_name.as_bytes(),
             server_and_date: env.clock.server_and_date(),
+            encoded: None,
         },
     );
     a.wbuf.extend_from_slice(&body);

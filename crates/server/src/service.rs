@@ -16,7 +16,7 @@ use crate::conn::{Active, Conn, State, Wait, CAN_READ, CAN_WRITE, HUP, YIELDED};
 use crate::date::Clock;
 use crate::handler::Finished;
 use crate::log::Log;
-use crate::respond::{finish, internal_error, write_error, Answer, Asked};
+use crate::respond::{answer, internal_error, write_error, Asked};
 use crate::task::{split_token, Done};
 use crate::{AccessLog, ConnInfo, Handler, Options};
 use crate::{Reply, TaskCx};
@@ -228,6 +228,7 @@ impl<H: Handler> HttpService<H> {
                         date: env.clock.http(),
                         server: env.server_name.as_bytes(),
                         server_and_date: env.clock.server_and_date(),
+                        encoded: None,
                     },
                 );
                 framing
@@ -302,11 +303,7 @@ impl<H: Handler> HttpService<H> {
                 let reply =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(*req, info)))
                         .unwrap_or_else(|_| Reply::Now(internal_error()));
-                let answer = match reply {
-                    Reply::Now(resp) => Answer::Sent { close: finish(env, a, asked, resp, &peer) },
-                    Reply::Later(d) => Answer::Waiting(asked, d),
-                    Reply::Task(t) => Answer::Task(asked, t),
-                };
+                let answer = answer(env, a, asked, reply, &peer);
                 Conn::answered(&mut conn.state, a, answer, true);
                 return;
             }

@@ -179,9 +179,11 @@ impl<S: Clone + Send + Sync + 'static> pollux_server::Handler for App<S> {
                     (strip_prefix(req, rest), at)
                 };
                 let later: Cell<Option<Reply>> = Cell::new(None);
-                let terminal = |r: Request<Body>| match service.call(r, conn) {
-                    Reply::Now(resp) => with_prefix(resp, &mounted_at),
-                    other => {
+                // A prepared reply (ServeDir's cached files) is built out into a `Response`
+                // here, so the middleware sees its fields.
+                let terminal = |r: Request<Body>| match service.call(r, conn).into_response() {
+                    Ok(resp) => with_prefix(resp, &mounted_at),
+                    Err(other) => {
                         later.set(Some(other));
                         http::Response::new(Body::Empty)
                     }

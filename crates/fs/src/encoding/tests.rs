@@ -28,7 +28,7 @@ impl Root {
         p
     }
 
-    fn open(&self, name: &str) -> Opened {
+    fn open(&self, name: &str) -> std::sync::Arc<Opened> {
         cache::lookup(&self.0, Path::new(name), true).expect("lookup")
     }
 }
