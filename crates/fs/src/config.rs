@@ -219,16 +219,17 @@ impl CacheControl {
     }
 
     /// The value for a file at `rel` (`a/b.html`, relative to the root).
-    pub(crate) fn for_path(&self, rel: &str) -> Option<&HeaderValue> {
+    pub(crate) fn for_path(&self, rel: &Path) -> Option<&HeaderValue> {
         if self.rules.is_empty() {
             return self.default.as_ref();
         }
-        let name = rel.rsplit('/').next().unwrap_or(rel);
+        let rel = rel.as_os_str().as_encoded_bytes();
+        let name = rel.rsplit(|&b| b == b'/').next().unwrap_or(rel);
         for (glob, v) in &self.rules {
             let hit = match glob.strip_prefix('/') {
-                Some(g) => glob_match(g.as_bytes(), rel.as_bytes()),
-                None if glob.contains('/') => glob_match(glob.as_bytes(), rel.as_bytes()),
-                None => glob_match(glob.as_bytes(), name.as_bytes()),
+                Some(g) => glob_match(g.as_bytes(), rel),
+                None if glob.contains('/') => glob_match(glob.as_bytes(), rel),
+                None => glob_match(glob.as_bytes(), name),
             };
             if hit {
                 return Some(v);
@@ -282,13 +283,13 @@ mod tests {
         {
             c.add(r).unwrap_or_else(|e| panic!("{e}"));
         }
-        let get = |p| c.for_path(p).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+        let get = |p: &str| c.for_path(Path::new(p)).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
         assert_eq!(get("a/index.html"), "no-cache");
         assert_eq!(get("assets/x/app.js"), "public, max-age=31536000, immutable");
         assert_eq!(get("assets/page.html"), "no-cache");
         assert_eq!(get("a.htmx"), "x");
         assert_eq!(get("a.css"), "max-age=60");
-        assert!(CacheControl::default().for_path("a").is_none());
+        assert!(CacheControl::default().for_path(Path::new("a")).is_none());
         assert!(CacheControl::default().add("*.x=bad\nvalue").is_err());
     }
 }

@@ -11,6 +11,7 @@
 //! The representation is chosen before the preconditions because its entity-tag is what they
 //! compare against: a client holding the gzip copy sends the gzip ETag back.
 
+use std::path::Path;
 use std::time::SystemTime;
 
 use http::header::{
@@ -71,7 +72,7 @@ impl Seen {
 pub(crate) fn respond(
     dir: &ServeDir,
     req: Request<Body>,
-    rel: &str,
+    rel: &Path,
     file: &Opened,
     status: StatusCode,
 ) -> Reply {

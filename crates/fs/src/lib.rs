@@ -77,7 +77,7 @@ impl ServeDir {
             // `/file.txt/` names a directory that does not exist (and would break relative
             // links if it were answered with the file).
             Ok(o) if !o.facts.is_dir && req.uri().path().ends_with('/') => self.not_found(req, root),
-            Ok(o) if !o.facts.is_dir => file::respond(self, req, path::as_str(&rel), &o, StatusCode::OK),
+            Ok(o) if !o.facts.is_dir => file::respond(self, req, &rel, &o, StatusCode::OK),
             Ok(_) => self.directory(req, root, &rel),
             Err(e) if pages::is_not_found(&e) => self.not_found(req, root),
             Err(e) => pages::io_error(&e).into(),
@@ -90,9 +90,7 @@ impl ServeDir {
         }
         let index = rel.join("index.html");
         match cache::lookup(root, &index, self.follow_symlinks) {
-            Ok(o) if !o.facts.is_dir => {
-                return file::respond(self, req, path::as_str(&index), &o, StatusCode::OK)
-            }
+            Ok(o) if !o.facts.is_dir => return file::respond(self, req, &index, &o, StatusCode::OK),
             Ok(_) => {}
             Err(e) if pages::is_not_found(&e) => {}
             Err(e) => return pages::io_error(&e).into(),
@@ -127,7 +125,7 @@ impl ServeDir {
             };
             if let Ok((o, rel)) = found {
                 if !o.facts.is_dir {
-                    return file::respond(self, req, path::as_str(rel), &o, status);
+                    return file::respond(self, req, rel, &o, status);
                 }
             }
         }
