@@ -53,7 +53,10 @@ run() { # PORT PID -> "user_us sys_us"
 }
 printf "round\tpeer_user\tpeer_sys\tpollux_user\tpollux_sys\tratio\n"
 for r in $(seq "$rounds"); do
-  p=$(run "$pp" "$peer_pid"); c=$(run "$cp" "$cand_pid")
+  # Odd rounds measure the peer first, even rounds pollux first: drift within a round then
+  # favours neither.
+  if [ $((r % 2)) -eq 1 ]; then p=$(run "$pp" "$peer_pid"); c=$(run "$cp" "$cand_pid")
+  else c=$(run "$cp" "$cand_pid"); p=$(run "$pp" "$peer_pid"); fi
   echo "$r $p $c" | awk '{printf "%d\t%s\t%s\t%s\t%s\t%.2f\n", $1, $2, $3, $4, $5, ($4 + $5) / ($2 + $3)}'
 done | tee "$work/rows"
 awk '{pu += $2; ps += $3; cu += $4; cs += $5; n++} END {
