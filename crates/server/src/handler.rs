@@ -115,7 +115,8 @@ impl ConnInfo {
     }
 }
 
-/// A handler's answer: a response now, or one promised through [`ConnInfo::defer`].
+/// A handler's answer: a response now (or one with its fields prepared beforehand), one
+/// promised through [`ConnInfo::defer`], or one a worker-local [`Task`] produces.
 ///
 /// A `Response<Body>` converts into `Reply::Now`, so handlers that always answer at once just
 /// return the response.
