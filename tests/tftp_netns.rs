@@ -210,6 +210,13 @@ fn transfers_survive_loss_reordering_and_duplication() {
         let got = out.path(&format!("got{i}"));
         let mut args = vec!["get", &addr, name, got.to_str().unwrap()];
         args.extend_from_slice(opts);
+        // On a failure the server's side of the story goes with it.
+        let check = |out: &std::process::Output, what: &str| {
+            if !out.status.success() {
+                eprintln!("server log:\n{}", server.log());
+            }
+            check(out, what)
+        };
         check(&client(&args), &format!("get {name} {opts:?} over the faulty link"));
         assert_same_file(&got, &dir.path(name));
         let remote = format!("up{i}.bin");

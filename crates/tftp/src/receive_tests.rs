@@ -76,7 +76,7 @@ fn lock_step_transfer_and_dally() {
     assert_eq!(acks(&mut r), [2]);
     assert_eq!(take(&mut r), b"", "no data twice");
     let close = r.poll_timeout().expect("dallying");
-    assert_eq!(close, later + Duration::from_secs(2));
+    assert_eq!(close, later + Duration::from_secs(4));
     r.handle_timeout(close);
     assert!(r.is_closed());
     assert_eq!(r.poll_timeout(), None);
