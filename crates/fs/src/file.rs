@@ -118,7 +118,7 @@ pub(crate) fn respond(
                 let fields = fixed.not_modified.clone();
                 return Reply::Prepared { status: StatusCode::NOT_MODIFIED, fields, body: Body::Empty };
             }
-            let body = match head_body(file, is_head).map_or_else(|| file.body(0, facts.len), Ok) {
+            let body = match full_body(file, is_head) {
                 Ok(b) => b,
                 Err(e) => return pages::io_error(&e).into(),
             };
@@ -159,12 +159,9 @@ pub(crate) fn respond(
                     if ok {
                         h.insert(ACCEPT_RANGES, BYTES);
                     }
-                    match head_body(file, is_head) {
-                        Some(b) => b,
-                        None => match file.body(0, facts.len) {
-                            Ok(b) => b,
-                            Err(e) => return pages::io_error(&e).into(),
-                        },
+                    match full_body(file, is_head) {
+                        Ok(b) => b,
+                        Err(e) => return pages::io_error(&e).into(),
                     }
                 }
             };
@@ -245,14 +242,14 @@ impl Fixed {
     }
 }
 
-/// For HEAD of a file not held in memory, a body that only states its length: the server
-/// sends no body bytes for HEAD (it only reads the length for `Content-Length`), so there is
-/// no reason to open the file.
-fn head_body(file: &Opened, is_head: bool) -> Option<Body> {
+/// The whole identity body. For HEAD of a file not held in memory, a body that only states its
+/// length: the server sends no body bytes for HEAD (it only reads the length for
+/// `Content-Length`), so there is no reason to open the file.
+fn full_body(file: &Opened, is_head: bool) -> std::io::Result<Body> {
     if !is_head || file.bytes().is_some() {
-        return None;
+        return file.body(0, file.facts.len);
     }
-    Some(Body::Stream(Box::new(LengthOnly(file.facts.len))))
+    Ok(Body::Stream(Box::new(LengthOnly(file.facts.len))))
 }
 
 /// A body of known length that is never sent (HEAD).
