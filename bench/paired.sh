@@ -4,12 +4,14 @@
 # compare.sh measures each server in its own 5-second window one after the other, and a
 # change of machine state between the windows lands in the ratio (±15% on single runs).
 #
-# Usage: bench/paired.sh plain|small [ROUNDS=10] [SECONDS=4]
+# Usage: bench/paired.sh plain|small|big [ROUNDS=10] [SECONDS=4]
 #   plain  target/release/examples/$APP against nginx, GET /plaintext (APP=hello by default;
 #          APP=techempower for the pollux-web framework)
 #   small  target/release/pollux serve against lighttpd, GET /index.html (1 KiB)
+#   big    target/release/pollux serve against nginx, GET /big.bin (32 MiB) over 4 connections
 # Prints, per round, user and system µs per request of each (ticks from /proc/PID/stat over
 # the run, divided by wrk's request count), then the mean of each and the ratio of means.
+# For big: per round GB/s of each (wrk's Transfer/sec) and the ratio, then the means.
 # Needs: apt-get install -y nginx lighttpd wrk (and ../shared/bench beside the repository).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,12 +27,17 @@ trap cleanup EXIT
 "$kit/setup-www.sh" "$work/www" >/dev/null; chmod -R a+rX "$work/www"
 port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
 pp=$(port) cp=$(port)
-if [ "$case" = plain ]; then
-  path=/plaintext
+if [ "$case" = plain ] || [ "$case" = big ]; then
+  path=/plaintext; [ "$case" = big ] && path=/big.bin
   mkdir -p "$work/ngx/logs"; ln -s "$work/www" "$work/ngx/www"
-  sed -e "s|@PORT@|$pp|g" "$kit/peers/nginx.conf" > "$work/ngx/nginx.conf"
+  sed -e "s|@ROOT@|$work/www|g" -e "s|@PORT@|$pp|g" "$kit/peers/nginx.conf" > "$work/ngx/nginx.conf"
   taskset -c 0 nginx -p "$work/ngx" -c nginx.conf & pids+=($!)
-  taskset -c 0 "target/release/examples/$app" --bind "127.0.0.1:$cp" --workers 1 >/dev/null & pids+=($!)
+  if [ "$case" = plain ]; then
+    taskset -c 0 "target/release/examples/$app" --bind "127.0.0.1:$cp" --workers 1 >/dev/null & pids+=($!)
+  else
+    taskset -c 0 target/release/pollux serve "$work/www" --bind "127.0.0.1:$cp" --workers 1 \
+      --access-log off >/dev/null & pids+=($!)
+  fi
 else
   path=/index.html
   sed -e "s|@ROOT@|$work/www|g" -e "s|@PORT@|$pp|g" "$kit/peers/lighttpd.conf" > "$work/lighttpd.conf"
@@ -41,7 +48,7 @@ fi
 peer_pid=${pids[0]} cand_pid=${pids[1]}
 sleep 1
 # nginx serves from a worker process, a child of its master.
-[ "$case" = plain ] && peer_pid=$(pgrep -P "$peer_pid" | head -1)
+[ "$case" != small ] && peer_pid=$(pgrep -P "$peer_pid" | head -1)
 run() { # PORT PID -> "user_us sys_us"
   local a b n
   a=$(awk '{print $14, $15}' "/proc/$2/stat")
@@ -51,6 +58,20 @@ run() { # PORT PID -> "user_us sys_us"
     split(a, x, " "); split(b, y, " "); f = 1e6 / hz / n
     printf "%.2f %.2f", (y[1] - x[1]) * f, (y[2] - x[2]) * f }'
 }
+if [ "$case" = big ]; then
+  gbps() { # PORT -> GB/s (GiB, as wrk counts)
+    taskset -c 1 wrk -t1 -c4 -d"${secs}s" "http://127.0.0.1:$1$path" | awk '/Transfer\/sec/ {
+      v = $2; u = substr(v, length(v) - 1); x = substr(v, 1, length(v) - 2) + 0
+      if (u == "MB") x /= 1024; else if (u == "KB") x /= 1048576; printf "%.3f", x }'
+  }
+  printf "round\tnginx_GBps\tpollux_GBps\tratio\n"
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) -eq 1 ]; then p=$(gbps "$pp"); c=$(gbps "$cp"); else c=$(gbps "$cp"); p=$(gbps "$pp"); fi
+    echo "$r $p $c" | awk '{printf "%d\t%.2f\t%.2f\t%.2f\n", $1, $2, $3, $3 / $2}'
+  done | tee "$work/rows"
+  awk '{p += $2; c += $3; n++} END {printf "mean\t%.2f\t%.2f\t%.2f\n", p/n, c/n, c/p}' "$work/rows"
+  exit 0
+fi
 printf "round\tpeer_user\tpeer_sys\tpollux_user\tpollux_sys\tratio\n"
 for r in $(seq "$rounds"); do
   # Odd rounds measure the peer first, even rounds pollux first: drift within a round then
