@@ -83,10 +83,46 @@ fn big_file_goes_out_whole() {
     let root = TempRoot::new("big");
     let data: Vec<u8> = (0..(8u32 << 20)).map(|i| (i ^ (i >> 8)) as u8).collect();
     std::fs::write(root.0.join("big.bin"), &data).unwrap();
+    // Sent after a large body on the same connection, which has left TCP_NOTSENT_LOWAT set:
+    // a compressible page the server gzips into memory.
+    let page: String = (0..40_000).map(|i| format!("line {i} of the page\n")).collect();
+    std::fs::write(root.0.join("page.txt"), &page).unwrap();
     let s = serve(&root.0, &[]);
-    let out = curl(&[&format!("http://{}/big.bin", s.addr)]);
+    let url = format!("http://{}/big.bin", s.addr);
+    let out = curl(&[&url]);
     assert_eq!(out.stdout.len(), data.len());
     assert!(out.stdout == data, "sendfile body differs");
+    // One connection: the file twice, then the page compressed; and a reader slower than
+    // the server (the body leaves in many bounded pieces, each after a write-space wake-up).
+    let page_url = format!("http://{}/page.txt", s.addr);
+    let out = curl(&[
+        "-w",
+        " %{num_connects} %{http_code} %{size_download}\n",
+        "--compressed",
+        &url,
+        &url,
+        &page_url,
+    ]);
+    // -w prints after each transfer: body, line, body, line, body, line.
+    let mut rest = &out.stdout[..];
+    let mut lines = Vec::new();
+    for body in [&data[..], &data[..], page.as_bytes()] {
+        assert!(
+            rest.len() > body.len() && &rest[..body.len()] == body,
+            "a body differs on a reused connection"
+        );
+        rest = &rest[body.len()..];
+        let end = rest.iter().position(|&b| b == b'\n').expect("a -w line") + 1;
+        lines.push(String::from_utf8_lossy(&rest[..end]).trim().to_owned());
+        rest = &rest[end..];
+    }
+    assert!(rest.is_empty());
+    assert_eq!(lines[0], format!("1 200 {}", data.len()));
+    assert_eq!(lines[1], format!("0 200 {}", data.len()), "the second transfer reused the connection");
+    let gz: usize = lines[2].strip_prefix("0 200 ").and_then(|n| n.parse().ok()).expect("page line");
+    assert!(gz < page.len() / 4, "the page went out uncompressed: {}", lines[2]);
+    let out = curl(&["--limit-rate", "16M", &url]);
+    assert!(out.stdout == data, "body differs for a slow reader");
 }
 
 #[test]
