@@ -72,12 +72,24 @@ pub(crate) fn list_contains(value: &[u8], token: &[u8]) -> bool {
     list_elements(value).any(|e| e.eq_ignore_ascii_case(token))
 }
 
-fn is_unreserved(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~')
-}
+/// `unreserved / sub-delims` (RFC 3986 §2.2–2.3), as a lookup table: every request's Host
+/// value runs through it (the comparisons it replaces were ~10 instructions a byte).
+static HOST_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(c, b'-' | b'.' | b'_' | b'~')
+            || matches!(c, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=');
+        b += 1;
+    }
+    t
+};
 
-fn is_sub_delim(b: u8) -> bool {
-    matches!(b, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=')
+/// `unreserved / sub-delims`.
+fn is_host_char(b: u8) -> bool {
+    HOST_CHAR[b as usize]
 }
 
 /// `Host = uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2). An empty value is valid:
@@ -91,7 +103,7 @@ pub(crate) fn is_valid_host(v: &[u8]) -> bool {
         };
         let literal = &rest[..close];
         let ok =
-            !literal.is_empty() && literal.iter().all(|&b| is_unreserved(b) || is_sub_delim(b) || b == b':');
+            !literal.is_empty() && literal.iter().all(|&b| is_host_char(b) || b == b':');
         if !ok {
             return false;
         }
@@ -119,7 +131,7 @@ fn is_reg_name(s: &[u8]) -> bool {
                 Some([h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => i += 3,
                 _ => return false,
             }
-        } else if is_unreserved(b) || is_sub_delim(b) {
+        } else if is_host_char(b) {
             i += 1;
         } else {
             return false;

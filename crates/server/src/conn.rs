@@ -381,6 +381,11 @@ impl Conn {
             && a.task.as_ref().is_none_or(|t| t.wants_body())
             && a.wbuf.len() < WBUF_HIGH
         {
+            if a.rbuf.is_empty() && a.decoder.is_idle() {
+                // Between keep-alive requests with nothing read: the decoder has nothing to
+                // say, and asking it costs a call with a large return value.
+                break;
+            }
             match a.decoder.decode(&mut a.rbuf) {
                 Ok(None) => break,
                 Ok(Some(Event::Head(head))) => {
