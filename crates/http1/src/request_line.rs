@@ -6,6 +6,7 @@
 //! which httparse refuses. The field lines after it still go through httparse.
 
 use bytes::Bytes;
+use http::uri::PathAndQuery;
 use http::{Method, Uri, Version};
 use memchr::memchr;
 
@@ -69,8 +70,19 @@ fn parse_version(v: &[u8]) -> Result<Version, Error> {
 /// minus `\`, which some file systems take for a path separator. Raw UTF-8 and CTLs are
 /// refused; a fragment (`#`) is not part of any request-target form (RFC 9112 §3.2.1).
 /// `|`, `^`, `[` and `]` pass: browsers send them raw in real URLs.
+/// (A lookup table: every byte of every target passes through it.)
+static TARGET_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = !matches!(b as u8, b'"' | b'#' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}');
+        b += 1;
+    }
+    t
+};
+
 fn is_target_char(b: u8) -> bool {
-    (0x21..0x7f).contains(&b) && !matches!(b, b'"' | b'#' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}')
+    TARGET_CHAR[b as usize]
 }
 
 /// The four request-target forms (RFC 9112 §3.2).
@@ -86,7 +98,12 @@ fn parse_target(target: Bytes, method: &Method) -> Result<Uri, Error> {
             Err(Error::AsteriskWithoutOptions)
         };
     }
-    let origin_form = target[0] == b'/';
+    if target[0] == b'/' && method != Method::CONNECT {
+        // origin-form (§3.2.1), nearly every request: straight to a path-and-query, without
+        // `Uri`'s search for a scheme and authority that this form cannot have.
+        let pq = PathAndQuery::from_maybe_shared(target).map_err(|_| Error::InvalidTarget)?;
+        return Ok(Uri::from(pq));
+    }
     let uri = Uri::from_maybe_shared(target).map_err(|_| Error::InvalidTarget)?;
     if method == Method::CONNECT {
         // authority-form (§3.2.3): `host:port`, nothing else.
@@ -94,10 +111,6 @@ fn parse_target(target: Bytes, method: &Method) -> Result<Uri, Error> {
             && uri.path_and_query().is_none()
             && uri.authority().is_some_and(|a| a.port().is_some() && !a.as_str().contains('@'));
         return if ok { Ok(uri) } else { Err(Error::InvalidTarget) };
-    }
-    if origin_form {
-        // origin-form (§3.2.1).
-        return Ok(uri);
     }
     // absolute-form (§3.2.2). Only the http(s) schemes name something an HTTP server can
     // serve, and userinfo SHOULD be treated as an error (RFC 9110 §4.2.4).
