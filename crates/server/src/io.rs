@@ -2,11 +2,14 @@
 //! buffer first, then a file (`sendfile(2)`) or a stream behind it.
 
 use std::io::{self, Write};
+use std::mem::MaybeUninit;
 use std::os::fd::AsRawFd;
 
 use bytes::BufMut;
 use pollux_http1::{encode_chunk, encode_last_chunk};
 use pollux_reactor::mio::net::TcpStream;
+use rustix::io::Errno;
+use rustix::net::SendFlags;
 
 use crate::conn::{Active, Sending, CAN_READ, HUP, READ_CHUNK, WBUF_HIGH};
 
@@ -58,27 +61,25 @@ pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) 
         a.rbuf.reserve(READ_CHUNK);
     }
     loop {
-        let dst = a.rbuf.chunk_mut();
-        let want = dst.len();
-        // SAFETY: `dst` is writable, uninitialised capacity of `want` bytes owned by `rbuf`;
-        // read(2) writes at most `want` bytes into it and reports how many.
-        let n = unsafe { libc::read(stream.as_raw_fd(), dst.as_mut_ptr().cast(), want) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            match e.kind() {
-                io::ErrorKind::Interrupted => continue,
-                io::ErrorKind::WouldBlock => {
-                    *ready &= !CAN_READ;
-                    return Ok(Read::Drained);
-                }
-                _ => return Err(e),
+        // SAFETY: read(2) only writes initialised bytes into the slice; nothing uninitialised
+        // is written through it.
+        let spare: &mut [MaybeUninit<u8>] = unsafe { a.rbuf.chunk_mut().as_uninit_slice_mut() };
+        let want = spare.len();
+        // rustix makes the system call itself: glibc's read() wrapper is a cancellation
+        // point, two atomic operations per call that a worker never needs.
+        let n = match rustix::io::read(&*stream, spare) {
+            Ok((filled, _)) => filled.len(),
+            Err(Errno::INTR) => continue,
+            Err(Errno::AGAIN) => {
+                *ready &= !CAN_READ;
+                return Ok(Read::Drained);
             }
-        }
+            Err(e) => return Err(e.into()),
+        };
         if n == 0 {
             *ready &= !CAN_READ;
             return Ok(Read::Eof);
         }
-        let n = n as usize;
         // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
         unsafe { a.rbuf.advance_mut(n) };
         if n < want && *ready & HUP == 0 {
@@ -106,7 +107,7 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
                 // segments as the first sendfile pages (nginx and lighttpd cork for the same
                 // reason) instead of as a packet of its own.
                 Some(Sending::File { left, .. }) if *left > 0 => send_more(stream, pending),
-                _ => stream.write(pending),
+                _ => send(stream, pending),
             };
             match res {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
@@ -133,7 +134,7 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
                     a.sending = None;
                     continue;
                 }
-                match stream.write(body) {
+                match send(stream, body) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
                         bytes::Buf::advance(body, n);
@@ -219,6 +220,12 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
             }
         }
     }
+}
+
+/// `send(2)`, made by rustix (see `read_some`); `MSG_NOSIGNAL`: a closed peer is an error,
+/// not a signal.
+fn send(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
+    Ok(rustix::net::send(stream, buf, SendFlags::NOSIGNAL)?)
 }
 
 /// `send(2)` with `MSG_MORE`: the kernel queues the bytes without pushing a segment.
