@@ -123,6 +123,10 @@ pub(crate) fn is_valid_host(v: &[u8]) -> bool {
 
 /// `reg-name = *( unreserved / pct-encoded / sub-delims )`.
 fn is_reg_name(s: &[u8]) -> bool {
+    // Nearly every Host is plain: one table lookup a byte, no percent-encoding to follow.
+    if s.iter().all(|&b| is_host_char(b)) {
+        return true;
+    }
     let mut i = 0;
     while i < s.len() {
         let b = s[i];
