@@ -102,8 +102,7 @@ pub(crate) fn is_valid_host(v: &[u8]) -> bool {
             return false;
         };
         let literal = &rest[..close];
-        let ok =
-            !literal.is_empty() && literal.iter().all(|&b| is_host_char(b) || b == b':');
+        let ok = !literal.is_empty() && literal.iter().all(|&b| is_host_char(b) || b == b':');
         if !ok {
             return false;
         }
