@@ -37,16 +37,56 @@ const SEGMENT: &AsciiSet = &CONTROLS
 pub fn resolve(request_path: &str) -> Option<Cow<'_, Path>> {
     let rest = request_path.strip_prefix('/')?;
     let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let clean = !rest.as_bytes().iter().any(|&b| matches!(b, b'%' | b'\\' | 0))
-        && (rest.is_empty()
-            || rest.as_bytes().split(|&b| b == b'/').all(|seg| !matches!(seg, b"" | b"." | b"..")));
-    if clean {
+    if is_clean(rest.as_bytes()) {
         return Some(Cow::Borrowed(Path::new(rest)));
     }
     decode(request_path).map(Cow::Owned)
 }
 
-/// The general case of [`resolve`]: decode each segment and apply `.` and `..`.
+/// Whether `rest` (the path without its leading and trailing `/`) is what decoding would
+/// produce: no escape, backslash or NUL, and, unless empty, no empty, `.` or `..` segment.
+/// One pass, eight bytes at a time where it can: a scan for the three bytes and a split into
+/// segments cost ~220 instructions per request for `/index.html`, a loop over bytes ~140.
+fn is_clean(rest: &[u8]) -> bool {
+    if rest.is_empty() {
+        return true;
+    }
+    let dot_or_empty = |seg: &[u8]| matches!(seg, b"" | b"." | b"..");
+    let (mut i, mut seg_start) = (0, 0);
+    while i < rest.len() {
+        // Dots only matter where a segment ends, so eight bytes without `/`, `%`, `\` or NUL
+        // (most of a path) are passed over at once.
+        if let Some(word) = rest[i..].first_chunk::<8>() {
+            if !any_special(u64::from_le_bytes(*word)) {
+                i += 8;
+                continue;
+            }
+        }
+        match rest[i] {
+            b'%' | b'\\' | 0 => return false,
+            b'/' if dot_or_empty(&rest[seg_start..i]) => return false,
+            b'/' => seg_start = i + 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    !dot_or_empty(&rest[seg_start..])
+}
+
+/// Whether any of the eight bytes of `word` is `/`, `%`, `\` or NUL: the zero-byte test of
+/// `word` XOR each of them. A borrow can mark a byte above a real zero byte, but only when
+/// there is one, so the answer for the word as a whole is exact.
+fn any_special(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & (ONES << 7);
+    let has = |b: u8| has_zero(word ^ (ONES * u64::from(b)));
+    (has_zero(word) | has(b'/') | has(b'%') | has(b'\\')) != 0
+}
+
+/// The general case of [`resolve`]: decode each segment and apply `.` and `..`. Out of line,
+/// so that the common clean path does not pay for its registers.
+#[cold]
+#[inline(never)]
 fn decode(request_path: &str) -> Option<PathBuf> {
     if !request_path.starts_with('/') {
         return None;
@@ -133,7 +173,7 @@ mod tests {
     fn the_borrowed_fast_path_agrees_with_full_decoding() {
         // Every path of up to four segments from these pieces: whatever `resolve` borrows
         // must be exactly what decoding would have produced.
-        let pieces = ["a", "b.txt", ".", "..", "", "%2e", ".x", "中", "a%20b", "\\"];
+        let pieces = ["a", "b.txt", ".", "..", "", "%2e", ".x", "中", "a%20b", "\\", "abcdefgh.txt"];
         let mut paths = vec![String::from("/")];
         for _ in 0..4 {
             let mut next = Vec::new();
@@ -149,6 +189,19 @@ mod tests {
                 for q in [p.as_str(), trimmed] {
                     assert_eq!(resolve(q).as_deref(), decode(q).as_deref(), "{q}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn the_eight_byte_scan_sees_every_position() {
+        // `is_clean` passes over eight bytes at a time: each special byte or dot segment, at
+        // every offset in and across those words, must be seen: the answer is what decoding
+        // gives.
+        for special in ["%41", "\\", "\0", "//", "/./", "/../", "/.", "/..", "/", "/.../", "é"] {
+            for at in 0..20 {
+                let p = format!("/{}{special}{}", "a".repeat(at), "b".repeat(20 - at));
+                assert_eq!(resolve(&p).as_deref(), decode(&p).as_deref(), "{p:?}");
             }
         }
     }
