@@ -19,7 +19,7 @@ use http::header::{
     IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE, VARY,
     X_CONTENT_TYPE_OPTIONS,
 };
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Response, StatusCode};
 use pollux_server::{Body, BodyStream, PreparedFields, Reply};
 
 use crate::cache::Opened;
@@ -68,10 +68,14 @@ impl Seen {
 
 /// Serves `file`, found at `rel` (`a/b.html`; its extension gives the type, its path the
 /// Cache-Control rule), with `status` 200 (or 404 for a custom not-found page, which gets no
-/// preconditions and no ranges).
+/// preconditions and no ranges), to a request with `method` and the fields in `headers`. The
+/// request comes taken apart: its map moves on here (into the response, or back to the pool)
+/// while `rel` may still borrow from its URI. Passing the whole `Request` needed a clone of
+/// the URI and two moves of the request: ~135 instructions per response.
 pub(crate) fn respond(
     dir: &ServeDir,
-    req: Request<Body>,
+    method: &Method,
+    headers: HeaderMap,
     rel: &Path,
     file: &Opened,
     status: StatusCode,
@@ -80,20 +84,19 @@ pub(crate) fn respond(
     let ok = status == StatusCode::OK;
     let identity = Validators { etag: &facts.etag, modified: facts.modified };
 
-    let seen = Seen::of(req.headers());
+    let seen = Seen::of(&headers);
     // §14.2: Range is only defined for GET; an invalid or over-long one is ignored. The map is
     // only searched once `seen` says the field is there: the hash lookup of an absent field
     // cost ~105 instructions per request.
-    let range_field =
-        if seen.range && ok && req.method() == Method::GET { req.headers().get(RANGE) } else { None };
+    let range_field = if seen.range && ok && method == Method::GET { headers.get(RANGE) } else { None };
     let ranges = match range_field {
         Some(v) => range::parse(v.as_bytes(), facts.len)
-            .filter(|_| !seen.if_range || conditional::if_range(req.headers(), identity, SystemTime::now())),
+            .filter(|_| !seen.if_range || conditional::if_range(&headers, identity, SystemTime::now())),
         None => None,
     };
     let encoded = match ranges {
         // No Accept-Encoding: identity (see `Accept::from_headers`).
-        None if seen.accept_encoding => dir.compression.select(req.headers(), file),
+        None if seen.accept_encoding => dir.compression.select(&headers, file),
         _ => None,
     };
     let etag = encoded.as_ref().map_or(&facts.etag, |e| &e.etag);
@@ -101,14 +104,14 @@ pub(crate) fn respond(
     let cache_control = dir.cache_control.for_path(rel);
 
     let precondition = if ok && seen.conditional {
-        conditional::evaluate(req.headers(), req.method(), Validators { etag, modified: facts.modified })
+        conditional::evaluate(&headers, method, Validators { etag, modified: facts.modified })
     } else {
         Precondition::Pass
     };
     if precondition == Precondition::Failed {
         return pages::plain(StatusCode::PRECONDITION_FAILED).into();
     }
-    let is_head = req.method() == Method::HEAD;
+    let is_head = method == Method::HEAD;
 
     // The common answer, the whole identity representation or 304 for it, with the fields
     // prepared for this file (the first time) instead of built field by field.
@@ -117,7 +120,7 @@ pub(crate) fn respond(
         if fixed.fits(cache_control, varies) {
             // The request's map is not needed for the answer: back to the pool, where the
             // server takes the next request's map from.
-            pollux_server::headers::give(req.into_parts().0.headers);
+            pollux_server::headers::give(headers);
             if precondition == Precondition::NotModified {
                 let fields = fixed.not_modified.clone();
                 return Reply::Prepared { status: StatusCode::NOT_MODIFIED, fields, body: Body::Empty };
@@ -132,7 +135,8 @@ pub(crate) fn respond(
 
     let content_type = file.content_type.clone();
     // The request's header map, emptied, carries the response's fields: no new map per request.
-    let mut h = reuse(req);
+    let mut h = headers;
+    h.clear();
     if ok {
         // §15.4.5: a 304 carries the fields a 200 would have had that describe the cache entry.
         // A custom 404 page gets none: it is not the representation of the target.
@@ -267,12 +271,6 @@ impl BodyStream for LengthOnly {
     fn size_hint(&self) -> Option<u64> {
         Some(self.0)
     }
-}
-
-fn reuse(req: Request<Body>) -> HeaderMap {
-    let mut h = req.into_parts().0.headers;
-    h.clear();
-    h
 }
 
 fn with(status: StatusCode, headers: HeaderMap, body: Body) -> Reply {

@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use http::header::HOST;
-use http::Request;
-use pollux_server::Body;
+use http::{HeaderMap, Uri};
 
 /// Host name → root. A list, scanned in order: a server has a handful of names, and comparing
 /// in place needs no lower-cased copy of the request's host.
@@ -25,14 +24,14 @@ impl Vhosts {
         self.hosts.push((name, root));
     }
 
-    /// The root for `req`, or `default`.
-    pub(crate) fn root_for<'a>(&'a self, req: &Request<Body>, default: &'a Path) -> &'a Path {
+    /// The root for a request to `uri` with the fields `headers`, or `default`.
+    pub(crate) fn root_for<'a>(&'a self, uri: &Uri, headers: &HeaderMap, default: &'a Path) -> &'a Path {
         if self.hosts.is_empty() {
             return default;
         }
-        let host = match req.uri().host() {
+        let host = match uri.host() {
             Some(h) => h,
-            None => match req.headers().get(HOST).and_then(|v| v.to_str().ok()) {
+            None => match headers.get(HOST).and_then(|v| v.to_str().ok()) {
                 Some(h) => strip_port(h),
                 None => return default,
             },
@@ -55,6 +54,8 @@ fn strip_port(h: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Request;
+    use pollux_server::Body;
 
     fn site() -> Vhosts {
         let mut v = Vhosts::default();
@@ -69,7 +70,7 @@ mod tests {
             b = b.header(HOST, h);
         }
         let req = b.body(Body::Empty).unwrap_or_default();
-        site().root_for(&req, Path::new("/default")).to_path_buf()
+        site().root_for(req.uri(), req.headers(), Path::new("/default")).to_path_buf()
     }
 
     #[test]
