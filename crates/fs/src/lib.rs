@@ -67,10 +67,11 @@ impl ServeDir {
         // while the header map moves on to the response (or back to the pool).
         let (req, _body) = req.into_parts();
         let root = self.vhosts.root_for(&req.uri, &req.headers, &self.root);
-        let Some(rel) = path::resolve(req.uri.path()) else {
+        let Some((rel, dotted)) = path::resolve_noting_dots(req.uri.path()) else {
             return self.not_found(&req.method, req.headers, root);
         };
-        if !self.hidden && path::is_hidden(&rel) {
+        // Without a segment that starts with `.` there is nothing to hide.
+        if !self.hidden && dotted && path::is_hidden(&rel) {
             return self.not_found(&req.method, req.headers, root);
         }
         match cache::lookup(root, &rel, self.follow_symlinks) {
