@@ -38,6 +38,7 @@ use http::header::{HeaderValue, LOCATION};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri};
 use pollux_server::{Body, ConnInfo, Handler, Reply};
 
+use crate::cache::Root;
 use crate::config::PageFile;
 
 impl Handler for ServeDir {
@@ -89,7 +90,7 @@ impl ServeDir {
         }
     }
 
-    fn directory(&self, method: &Method, uri: &Uri, headers: HeaderMap, root: &Path, rel: &Path) -> Reply {
+    fn directory(&self, method: &Method, uri: &Uri, headers: HeaderMap, root: &Root, rel: &Path) -> Reply {
         if !uri.path().ends_with('/') {
             return redirect_to_slash(uri, rel).into();
         }
@@ -119,7 +120,7 @@ impl ServeDir {
 
     /// Nothing matched: the fallback page (200) for a single-page app, else the custom 404
     /// page, else the built-in one.
-    fn not_found(&self, method: &Method, headers: HeaderMap, root: &Path) -> Reply {
+    fn not_found(&self, method: &Method, headers: HeaderMap, root: &Root) -> Reply {
         for (page, status) in [(&self.fallback, StatusCode::OK), (&self.not_found, StatusCode::NOT_FOUND)] {
             let Some(page) = page else { continue };
             let found = match page {
