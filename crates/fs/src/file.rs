@@ -238,7 +238,10 @@ fn fixed_fields<'f>(
 }
 
 /// The common answer, the whole identity representation or 304 for it, with the fields
-/// prepared for this file instead of built field by field.
+/// prepared for this file instead of built field by field. Always inlined (`#[inline]` was
+/// not taken): as a call it cost a move of the request's map and a frame, ~30 instructions
+/// per request.
+#[inline(always)]
 fn prepared(
     fixed: &Fixed,
     file: &Opened,
