@@ -35,18 +35,69 @@ const SEGMENT: &AsciiSet = &CONTROLS
 /// already clean (no escapes, no empty, `.` or `..` segments) is borrowed as it is: the
 /// common request costs no allocation.
 pub fn resolve(request_path: &str) -> Option<Cow<'_, Path>> {
-    let rest = request_path.strip_prefix('/')?;
-    let rest = rest.strip_suffix('/').unwrap_or(rest);
-    let clean = !rest.as_bytes().iter().any(|&b| matches!(b, b'%' | b'\\' | 0))
-        && (rest.is_empty()
-            || rest.as_bytes().split(|&b| b == b'/').all(|seg| !matches!(seg, b"" | b"." | b"..")));
-    if clean {
-        return Some(Cow::Borrowed(Path::new(rest)));
-    }
-    decode(request_path).map(Cow::Owned)
+    resolve_noting_dots(request_path).map(|(rel, _)| rel)
 }
 
-/// The general case of [`resolve`]: decode each segment and apply `.` and `..`.
+/// [`resolve`], and whether a segment of the path may start with `.`. When none does,
+/// [`is_hidden`] is false without a second pass over the path (~60 instructions a request).
+pub(crate) fn resolve_noting_dots(request_path: &str) -> Option<(Cow<'_, Path>, bool)> {
+    let rest = request_path.strip_prefix('/')?;
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    match clean_dotted(rest.as_bytes()) {
+        Some(dotted) => Some((Cow::Borrowed(Path::new(rest)), dotted)),
+        None => decode(request_path).map(|rel| (Cow::Owned(rel), true)),
+    }
+}
+
+/// If `rest` (the path without its leading and trailing `/`) is what decoding would produce
+/// (no escape, backslash or NUL, and, unless empty, no empty, `.` or `..` segment), whether
+/// one of its segments starts with `.`; `None` if it needs decoding. One pass, eight bytes at
+/// a time where it can: a scan for the three bytes and a split into segments cost ~220
+/// instructions per request for `/index.html`, a loop over bytes ~140.
+fn clean_dotted(rest: &[u8]) -> Option<bool> {
+    if rest.is_empty() {
+        return Some(false);
+    }
+    let dot_or_empty = |seg: &[u8]| matches!(seg, b"" | b"." | b"..");
+    let mut dotted = rest[0] == b'.';
+    let (mut i, mut seg_start) = (0, 0);
+    while i < rest.len() {
+        // Dots only matter where a segment ends, so eight bytes without `/`, `%`, `\` or NUL
+        // (most of a path) are passed over at once.
+        if let Some(word) = rest[i..].first_chunk::<8>() {
+            if !any_special(u64::from_le_bytes(*word)) {
+                i += 8;
+                continue;
+            }
+        }
+        match rest[i] {
+            b'%' | b'\\' | 0 => return None,
+            b'/' if dot_or_empty(&rest[seg_start..i]) => return None,
+            b'/' => {
+                seg_start = i + 1;
+                dotted |= rest.get(seg_start) == Some(&b'.');
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    (!dot_or_empty(&rest[seg_start..])).then_some(dotted)
+}
+
+/// Whether any of the eight bytes of `word` is `/`, `%`, `\` or NUL: the zero-byte test of
+/// `word` XOR each of them. A borrow can mark a byte above a real zero byte, but only when
+/// there is one, so the answer for the word as a whole is exact.
+fn any_special(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & (ONES << 7);
+    let has = |b: u8| has_zero(word ^ (ONES * u64::from(b)));
+    (has_zero(word) | has(b'/') | has(b'%') | has(b'\\')) != 0
+}
+
+/// The general case of [`resolve`]: decode each segment and apply `.` and `..`. Out of line,
+/// so that the common clean path does not pay for its registers.
+#[cold]
+#[inline(never)]
 fn decode(request_path: &str) -> Option<PathBuf> {
     if !request_path.starts_with('/') {
         return None;
@@ -133,7 +184,7 @@ mod tests {
     fn the_borrowed_fast_path_agrees_with_full_decoding() {
         // Every path of up to four segments from these pieces: whatever `resolve` borrows
         // must be exactly what decoding would have produced.
-        let pieces = ["a", "b.txt", ".", "..", "", "%2e", ".x", "中", "a%20b", "\\"];
+        let pieces = ["a", "b.txt", ".", "..", "", "%2e", ".x", "中", "a%20b", "\\", "abcdefgh.txt"];
         let mut paths = vec![String::from("/")];
         for _ in 0..4 {
             let mut next = Vec::new();
@@ -148,8 +199,31 @@ mod tests {
                 let trimmed = p.trim_end_matches('/');
                 for q in [p.as_str(), trimmed] {
                     assert_eq!(resolve(q).as_deref(), decode(q).as_deref(), "{q}");
+                    assert_dots_noted(q);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_eight_byte_scan_sees_every_position() {
+        // `is_clean` passes over eight bytes at a time: each special byte or dot segment, at
+        // every offset in and across those words, must be seen: the answer is what decoding
+        // gives.
+        for special in ["%41", "\\", "\0", "//", "/./", "/../", "/.", "/..", "/", "/.../", "é", "/.x", "/x."]
+        {
+            for at in 0..20 {
+                let p = format!("/{}{special}{}", "a".repeat(at), "b".repeat(20 - at));
+                assert_eq!(resolve(&p).as_deref(), decode(&p).as_deref(), "{p:?}");
+                assert_dots_noted(&p);
+            }
+        }
+    }
+
+    /// A path `resolve_noting_dots` says has no segment starting with `.` is not hidden.
+    fn assert_dots_noted(p: &str) {
+        if let Some((rel, false)) = resolve_noting_dots(p) {
+            assert!(!is_hidden(&rel), "{p:?}");
         }
     }
 

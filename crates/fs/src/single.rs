@@ -57,7 +57,10 @@ impl ServeFile {
         // The name was chosen by whoever configured this, not by the client: symlinks are
         // theirs to use.
         match cache::lookup(&self.dir.root, &self.name, true) {
-            Ok(o) if !o.facts.is_dir => file::respond(&self.dir, req, &self.name, &o, StatusCode::OK),
+            Ok(o) if !o.facts.is_dir => {
+                let (req, _body) = req.into_parts();
+                file::respond(&self.dir, &req.method, req.headers, &self.name, &o, StatusCode::OK)
+            }
             Ok(_) => pages::plain(StatusCode::NOT_FOUND).into(),
             Err(e) if pages::is_not_found(&e) => pages::plain(StatusCode::NOT_FOUND).into(),
             Err(e) => pages::io_error(&e).into(),

@@ -5,34 +5,35 @@
 //! case-insensitively (RFC 9110 §4.2.3), and a trailing dot (`example.com.`) is the same name.
 //! An unknown host gets the default root.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use http::header::HOST;
-use http::Request;
-use pollux_server::Body;
+use http::{HeaderMap, Uri};
+
+use crate::cache::Root;
 
 /// Host name → root. A list, scanned in order: a server has a handful of names, and comparing
 /// in place needs no lower-cased copy of the request's host.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Vhosts {
-    hosts: Vec<(String, PathBuf)>,
+    hosts: Vec<(String, Root)>,
 }
 
 impl Vhosts {
     pub(crate) fn add(&mut self, name: &str, root: PathBuf) {
         let name = name.to_ascii_lowercase();
         self.hosts.retain(|(n, _)| *n != name);
-        self.hosts.push((name, root));
+        self.hosts.push((name, Root::new(root)));
     }
 
-    /// The root for `req`, or `default`.
-    pub(crate) fn root_for<'a>(&'a self, req: &Request<Body>, default: &'a Path) -> &'a Path {
+    /// The root for a request to `uri` with the fields `headers`, or `default`.
+    pub(crate) fn root_for<'a>(&'a self, uri: &Uri, headers: &HeaderMap, default: &'a Root) -> &'a Root {
         if self.hosts.is_empty() {
             return default;
         }
-        let host = match req.uri().host() {
+        let host = match uri.host() {
             Some(h) => h,
-            None => match req.headers().get(HOST).and_then(|v| v.to_str().ok()) {
+            None => match headers.get(HOST).and_then(|v| v.to_str().ok()) {
                 Some(h) => strip_port(h),
                 None => return default,
             },
@@ -55,6 +56,8 @@ fn strip_port(h: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::Request;
+    use pollux_server::Body;
 
     fn site() -> Vhosts {
         let mut v = Vhosts::default();
@@ -69,7 +72,7 @@ mod tests {
             b = b.header(HOST, h);
         }
         let req = b.body(Body::Empty).unwrap_or_default();
-        site().root_for(&req, Path::new("/default")).to_path_buf()
+        site().root_for(req.uri(), req.headers(), &Root::new(PathBuf::from("/default"))).to_path_buf()
     }
 
     #[test]

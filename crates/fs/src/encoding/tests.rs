@@ -29,7 +29,7 @@ impl Root {
     }
 
     fn open(&self, name: &str) -> std::sync::Arc<Opened> {
-        cache::lookup(&self.0, Path::new(name), true).expect("lookup")
+        cache::lookup(&cache::Root::new(self.0.clone()), Path::new(name), true).expect("lookup")
     }
 }
 
@@ -146,7 +146,8 @@ fn a_changed_file_is_compressed_again() {
     set_mtime(&p, SystemTime::now() + Duration::from_secs(5)); // a new version even on coarse clocks
                                                                // The file cache trusts its entry for a second; the other symlink policy is another key,
                                                                // so this lookup sees the new version at once.
-    let opened = cache::lookup(&root.0, Path::new("a.html"), false).expect("lookup");
+    let opened =
+        cache::lookup(&cache::Root::new(root.0.clone()), Path::new("a.html"), false).expect("lookup");
     let new = c.select(&accepting("gzip"), &opened).expect("encoded");
     assert_eq!(decode(Coding::Gzip, &body_bytes(&new.body)), text(50_000, "new"));
     assert_ne!(old.etag, new.etag);
