@@ -93,7 +93,11 @@ impl RequestDecoder {
     /// head is parsed into it, keeping its allocation. Oversized maps are dropped.
     pub fn recycle_headers(&mut self, mut map: HeaderMap) {
         if map.capacity() <= 64 {
-            map.clear();
+            // `clear` resets every index slot even when there is nothing to clear; a map
+            // handed back empty (a prepared response's, fresh from the pool) is clean already.
+            if !map.is_empty() {
+                map.clear();
+            }
             self.spare = Some(map);
         }
     }
