@@ -9,7 +9,7 @@ use bytes::BufMut;
 use pollux_http1::{encode_chunk, encode_last_chunk};
 use pollux_reactor::mio::net::TcpStream;
 use rustix::io::Errno;
-use rustix::net::SendFlags;
+use rustix::net::{RecvFlags, SendFlags};
 
 use crate::conn::{Active, Sending, CAN_READ, HUP, READ_CHUNK, WBUF_HIGH};
 
@@ -55,20 +55,21 @@ pub(crate) enum Read {
     Eof,
 }
 
-/// One `read(2)` into the spare capacity of the read buffer.
+/// One `recv(2)` into the spare capacity of the read buffer.
 pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) -> io::Result<Read> {
     if a.rbuf.capacity() - a.rbuf.len() < READ_CHUNK / 2 {
         a.rbuf.reserve(READ_CHUNK);
     }
     loop {
-        // SAFETY: read(2) only writes initialised bytes into the slice; nothing uninitialised
+        // SAFETY: recv(2) only writes initialised bytes into the slice; nothing uninitialised
         // is written through it.
         let spare: &mut [MaybeUninit<u8>] = unsafe { a.rbuf.chunk_mut().as_uninit_slice_mut() };
         let want = spare.len();
-        // rustix makes the system call itself: glibc's read() wrapper is a cancellation
-        // point, two atomic operations per call that a worker never needs.
-        let n = match rustix::io::read(&*stream, spare) {
-            Ok((filled, _)) => filled.len(),
+        // recv(2), made by rustix itself: read(2) would pass through the file layer on its
+        // way to the socket, and glibc's wrapper is a cancellation point (two atomic
+        // operations per call that a worker never needs).
+        let n = match rustix::net::recv(&*stream, spare, RecvFlags::empty()) {
+            Ok(((filled, _), _)) => filled.len(),
             Err(Errno::INTR) => continue,
             Err(Errno::AGAIN) => {
                 *ready &= !CAN_READ;
@@ -80,7 +81,7 @@ pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) 
             *ready &= !CAN_READ;
             return Ok(Read::Eof);
         }
-        // SAFETY: read(2) initialised the first `n` bytes of the spare capacity.
+        // SAFETY: recv(2) initialised the first `n` bytes of the spare capacity.
         unsafe { a.rbuf.advance_mut(n) };
         if n < want && *ready & HUP == 0 {
             // A short read drained the socket; with edge triggering the next arrival raises a
