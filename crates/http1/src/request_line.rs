@@ -10,7 +10,7 @@ use http::uri::PathAndQuery;
 use http::{Method, Uri, Version};
 use memchr::memchr;
 
-use crate::syntax::is_token;
+use crate::syntax::{byte_class, is_token};
 use crate::Error;
 
 /// The three parts of a request-line, validated.
@@ -70,16 +70,9 @@ fn parse_version(v: &[u8]) -> Result<Version, Error> {
 /// minus `\`, which some file systems take for a path separator. Raw UTF-8 and CTLs are
 /// refused; a fragment (`#`) is not part of any request-target form (RFC 9112 §3.2.1).
 /// `|`, `^`, `[` and `]` pass: browsers send them raw in real URLs.
-/// (A lookup table: every byte of every target passes through it.)
-static TARGET_CHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0x21;
-    while b < 0x7f {
-        t[b] = !matches!(b as u8, b'"' | b'#' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}');
-        b += 1;
-    }
-    t
-};
+static TARGET_CHAR: [bool; 256] = byte_class!(|c| c >= 0x21
+    && c < 0x7f
+    && !matches!(c, b'"' | b'#' | b'<' | b'>' | b'\\' | b'`' | b'{' | b'}'));
 
 fn is_target_char(b: u8) -> bool {
     TARGET_CHAR[b as usize]

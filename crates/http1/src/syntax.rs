@@ -1,34 +1,42 @@
 //! Byte-level grammar shared by the head, framing and chunked parsers (RFC 9110 §5.6,
 //! RFC 3986 §3.2.2). Pure functions over `&[u8]`: nothing here can panic on any input.
 
-/// `tchar` (RFC 9110 §5.6.2), as a lookup table: this runs on every method and coding byte.
-static TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(
-                c,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        b += 1;
-    }
-    t
-};
+/// A 256-entry lookup table of the bytes `c` for which `$pred` holds, built at compile time.
+/// The byte classes a request's every byte runs through are tables: a load instead of a chain
+/// of comparisons (~10 instructions a byte for the Host class).
+macro_rules! byte_class {
+    (|$c:ident| $pred:expr) => {{
+        let mut t = [false; 256];
+        let mut b = 0;
+        while b < 256 {
+            let $c = b as u8;
+            t[b] = $pred;
+            b += 1;
+        }
+        t
+    }};
+}
+pub(crate) use byte_class;
+
+/// `tchar` (RFC 9110 §5.6.2): this runs on every method and coding byte.
+static TCHAR: [bool; 256] = byte_class!(|c| c.is_ascii_alphanumeric()
+    || matches!(
+        c,
+        b'!' | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'\''
+            | b'*'
+            | b'+'
+            | b'-'
+            | b'.'
+            | b'^'
+            | b'_'
+            | b'`'
+            | b'|'
+            | b'~'
+    ));
 
 /// `token = 1*tchar` (RFC 9110 §5.6.2).
 pub(crate) fn is_token(s: &[u8]) -> bool {
@@ -72,20 +80,10 @@ pub(crate) fn list_contains(value: &[u8], token: &[u8]) -> bool {
     list_elements(value).any(|e| e.eq_ignore_ascii_case(token))
 }
 
-/// `unreserved / sub-delims` (RFC 3986 §2.2–2.3), as a lookup table: every request's Host
-/// value runs through it (the comparisons it replaces were ~10 instructions a byte).
-static HOST_CHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(c, b'-' | b'.' | b'_' | b'~')
-            || matches!(c, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=');
-        b += 1;
-    }
-    t
-};
+/// `unreserved / sub-delims` (RFC 3986 §2.2–2.3): every request's Host value runs through it.
+static HOST_CHAR: [bool; 256] = byte_class!(|c| c.is_ascii_alphanumeric()
+    || matches!(c, b'-' | b'.' | b'_' | b'~')
+    || matches!(c, b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'='));
 
 /// `unreserved / sub-delims`.
 fn is_host_char(b: u8) -> bool {
