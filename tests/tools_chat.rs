@@ -131,24 +131,33 @@ fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
         b.expect(&want);
     }
     // From here on `stuck` reads nothing. Bob reads everything on a thread and reports the
-    // notice; alice floods until it comes (bounded in bytes and time).
+    // notice; alice floods until it comes (bounded in bytes and time), then says "end". Bob
+    // reads on to that line: flood lines still buffered on their way from alice are broadcast
+    // after the notice, and a bob who stopped at the notice would be dropped in his turn.
     let (tx, rx) = mpsc::channel();
     let mut b_reader = b.r;
     let bob_reader = std::thread::spawn(move || {
         let mut seen = 0usize;
+        let mut notified = false;
         let mut l = String::new();
         loop {
             l.clear();
             match b_reader.read_line(&mut l) {
-                Ok(0) | Err(_) => return (seen, b_reader, false),
+                Ok(0) | Err(_) => return (seen, b_reader, notified),
                 Ok(_) => {}
             }
             if l.starts_with("* stuck was disconnected: not reading") {
+                notified = true;
                 let _ = tx.send(());
-                return (seen, b_reader, true);
+                continue;
+            }
+            if l == "[alice] end\n" {
+                return (seen, b_reader, notified);
             }
             assert!(l.starts_with("[alice] flood "), "bob got {l:?}");
-            seen += 1;
+            if !notified {
+                seen += 1;
+            }
         }
     });
     let line = format!("flood {}\n", "x".repeat(1000));
@@ -160,6 +169,7 @@ fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
         sent += line.len() * 16;
         peak = peak.max(common::rss_kib(pid));
     }
+    a.say("end");
     let (seen, b_reader, notified) = bob_reader.join().unwrap();
     assert!(notified);
     eprintln!(
