@@ -7,7 +7,7 @@ mod common;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{assert_no_zombies, parse_responses, rss_kib, write_scripts, TempRoot};
+use common::{assert_no_zombies, parse_responses, rss_kib, write_scripts, ReadRetry, TempRoot};
 use sha2::{Digest, Sha256};
 
 #[test]
@@ -89,7 +89,7 @@ fn a_slow_script_streams_to_the_client_as_it_writes() {
     let mut buf = [0u8; 4096];
     let mut first = None;
     loop {
-        let n = c.read(&mut buf).expect("read");
+        let n = c.read_retry(&mut buf).expect("read");
         if n == 0 {
             break;
         }

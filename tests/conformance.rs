@@ -16,14 +16,14 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{hello, parse_responses, Resp};
+use common::{hello, parse_responses, ReadRetry, Resp};
 
 /// Connections in flight at once.
 const PARALLEL: usize = 32;
@@ -284,7 +284,7 @@ fn converse(addr: SocketAddr, raw: &[u8], done: &dyn Fn(&[u8]) -> bool) -> Trans
             continue;
         }
         s.set_read_timeout(Some(left)).unwrap();
-        match s.read(&mut buf) {
+        match s.read_retry(&mut buf) {
             Ok(0) => {
                 t.closed = true;
                 break;

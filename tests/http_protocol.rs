@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::Shutdown;
 use std::time::Duration;
 
@@ -103,7 +103,7 @@ fn expect_100_continue_waits_for_the_interim_response() {
     c.write_all(b"PUT /file HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
         .unwrap();
     let mut buf = [0u8; 256];
-    let n = c.read(&mut buf).unwrap();
+    let n = c.read_retry(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"HTTP/1.1 100 Continue\r\n\r\n");
     c.write_all(b"hello").unwrap();
     c.shutdown(Shutdown::Write).unwrap();
@@ -284,7 +284,7 @@ fn keepalive_connection_survives_many_requests_and_reports_body_hash() {
         let mut data = Vec::new();
         let mut buf = [0u8; 4096];
         let r = loop {
-            let n = c.read(&mut buf).unwrap();
+            let n = c.read_retry(&mut buf).unwrap();
             assert!(n > 0, "server closed a keep-alive connection");
             data.extend_from_slice(&buf[..n]);
             let (rs, _) = parse_responses(&data, &[]);

@@ -186,7 +186,7 @@ fn slow_client_gets_408_while_others_are_served() {
                 break;
             }
             let mut buf = [0u8; 512];
-            match c.read(&mut buf) {
+            match c.read_retry(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => got.extend_from_slice(&buf[..n]),
                 Err(_) => {} // timeout: keep dribbling, one byte a second
@@ -266,7 +266,7 @@ fn flood_past_the_descriptor_limit(extra: &[&str]) {
     for c in clients.iter_mut() {
         c.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
         let mut buf = [0u8; 256];
-        if let Ok(n @ 1..) = c.read(&mut buf) {
+        if let Ok(n @ 1..) = c.read_retry(&mut buf) {
             let head = String::from_utf8_lossy(&buf[..n]);
             assert!(head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.1 503"), "{head}");
             answered += 1;
@@ -327,7 +327,7 @@ fn sigterm_during_keepalive_traffic_loses_no_accepted_request() {
                     let mut data = Vec::new();
                     let mut buf = [0u8; 16384];
                     loop {
-                        match c.read(&mut buf) {
+                        match c.read_retry(&mut buf) {
                             Ok(n) if n > 0 => data.extend_from_slice(&buf[..n]),
                             _ => {
                                 // Closed: fine only if nothing of an answer had arrived.

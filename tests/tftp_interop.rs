@@ -154,7 +154,7 @@ fn raw_rrq(server: std::net::SocketAddr, name: &str, mode: &str) -> Vec<u8> {
     let mut data = Vec::new();
     let mut buf = [0u8; 600];
     loop {
-        let (n, from) = s.recv_from(&mut buf).unwrap();
+        let (n, from) = recv_from(&s, &mut buf).unwrap();
         assert_eq!(&buf[..2], b"\x00\x03", "expected DATA, got {:?}", &buf[..n]);
         data.extend_from_slice(&buf[4..n]);
         s.send_to(&[0, 4, buf[2], buf[3]], from).unwrap();

@@ -64,7 +64,7 @@ fn first_reply(server: SocketAddr, packet: &[u8]) -> (Reply, SocketAddr) {
     let s = client();
     s.send_to(packet, server).unwrap();
     let mut buf = [0u8; 65536];
-    let (n, from) = s.recv_from(&mut buf).unwrap();
+    let (n, from) = recv_from(&s, &mut buf).unwrap();
     (parse(&buf[..n]), from)
 }
 
@@ -214,13 +214,13 @@ fn a_stranger_gets_error_5_and_the_transfer_goes_on() {
     let me = client();
     me.send_to(&request(1, b"f.bin", "octet", &[]), server.addr).unwrap();
     let mut buf = [0u8; 2048];
-    let (n, tid) = me.recv_from(&mut buf).unwrap();
+    let (n, tid) = recv_from(&me, &mut buf).unwrap();
     assert_ne!(tid, server.addr, "the transfer runs on its own port");
     let Reply::Data(1, first) = parse(&buf[..n]) else { panic!("{:?}", parse(&buf[..n])) };
     // Someone else acknowledges block 1 to the transfer's port: ERROR 5, to them only.
     let stranger = client();
     stranger.send_to(&[0, 4, 0, 1], tid).unwrap();
-    let (n, from) = stranger.recv_from(&mut buf).unwrap();
+    let (n, from) = recv_from(&stranger, &mut buf).unwrap();
     assert_eq!(from, tid);
     assert_eq!(error_code(&parse(&buf[..n])), Some(5));
     // The real client carries on to the end.
@@ -232,7 +232,7 @@ fn a_stranger_gets_error_5_and_the_transfer_goes_on() {
         if last {
             break;
         }
-        let (n, from) = me.recv_from(&mut buf).unwrap();
+        let (n, from) = recv_from(&me, &mut buf).unwrap();
         assert_eq!(from, tid);
         let Reply::Data(b, payload) = parse(&buf[..n]) else { panic!("{:?}", parse(&buf[..n])) };
         assert_eq!(b, block + 1);
@@ -303,7 +303,7 @@ fn a_failed_download_never_touches_the_local_file() {
     let fake_addr = fake.local_addr().unwrap();
     let t = std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
-        let (_, from) = fake.recv_from(&mut buf).unwrap();
+        let (_, from) = recv_from(&fake, &mut buf).unwrap();
         let tid = UdpSocket::bind("127.0.0.1:0").unwrap();
         let mut data = vec![0, 3, 0, 1];
         data.extend_from_slice(&[b'x'; 512]);
@@ -415,7 +415,7 @@ fn unacknowledged_data_is_retransmitted_then_abandoned() {
     // DATA 1, then three retransmissions of it, then nothing: we never acknowledge.
     // Long enough to see a fifth copy if there were one, even on a loaded machine.
     me.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
-    while let Ok((n, _)) = me.recv_from(&mut buf) {
+    while let Ok((n, _)) = recv_from(&me, &mut buf) {
         assert_eq!(parse(&buf[..n]), Reply::Data(1, random_bytes(3000, 4)[..512].to_vec()));
         arrivals.push(start.elapsed());
     }
@@ -434,11 +434,11 @@ fn unacknowledged_data_is_retransmitted_then_abandoned() {
     // A negotiated timeout (RFC 2349) replaces --timeout for that transfer.
     let me = client();
     me.send_to(&request(1, b"f.bin", "octet", &[("timeout", "1")]), server.addr).unwrap();
-    let (n, _) = me.recv_from(&mut buf).unwrap();
+    let (n, _) = recv_from(&me, &mut buf).unwrap();
     assert_eq!(parse(&buf[..n]), Reply::Oack(vec![("timeout".into(), "1".into())]));
     let start = Instant::now();
     me.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-    let (n, _) = me.recv_from(&mut buf).unwrap();
+    let (n, _) = recv_from(&me, &mut buf).unwrap();
     assert_eq!(error_code(&parse(&buf[..n])), None, "the OACK again, not an error");
     let waited = start.elapsed();
     assert!(waited >= Duration::from_millis(900) && waited < Duration::from_millis(2000), "{waited:?}");
@@ -518,10 +518,10 @@ fn a_lost_final_ack_is_logged_as_such() {
     let me = client();
     me.send_to(&request(1, b"f.bin", "octet", &[]), server.addr).unwrap();
     let mut buf = [0u8; 1024];
-    let (n, tid) = me.recv_from(&mut buf).unwrap();
+    let (n, tid) = recv_from(&me, &mut buf).unwrap();
     assert!(matches!(parse(&buf[..n]), Reply::Data(1, _)));
     me.send_to(&[0, 4, 0, 1], tid).unwrap();
-    let (n, _) = me.recv_from(&mut buf).unwrap();
+    let (n, _) = recv_from(&me, &mut buf).unwrap();
     assert!(matches!(parse(&buf[..n]), Reply::Data(2, ref p) if p.len() == 488));
     // No ACK 2: the client "left".
     let log = server.wait_log("timed out", 5);

@@ -10,7 +10,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pollux_bin, rss_kib, spawn_bound, Server};
+use common::{pollux_bin, recv_from, rss_kib, spawn_bound, ReadRetry, Server};
 
 fn echo(extra: &[&str], scheme: &str, count: usize) -> (Server, Vec<SocketAddr>) {
     let mut cmd = Command::new(pollux_bin());
@@ -122,7 +122,7 @@ fn udp_echo_answers_socat_and_raw_datagrams() {
     for (i, len) in [1usize, 100, 1400, 9000, 65_507].into_iter().enumerate() {
         let d = pattern(len, i as u32);
         c.send_to(&d, addrs[0]).unwrap();
-        let (n, from) = c.recv_from(&mut buf).unwrap();
+        let (n, from) = recv_from(&c, &mut buf).unwrap();
         assert_eq!(from, addrs[0]);
         assert!(buf[..n] == d[..], "datagram of {len} bytes echoed differently");
     }
@@ -178,7 +178,7 @@ fn a_client_that_writes_without_reading_is_held_back_and_others_are_served() {
     let mut buf = vec![0u8; 1 << 16];
     let mut echoed = 0;
     while echoed < written {
-        let n = hog.read(&mut buf).unwrap();
+        let n = hog.read_retry(&mut buf).unwrap();
         assert!(n > 0, "echo ended after {echoed} of {written} bytes");
         assert!(buf[..n].iter().all(|&b| b == b'x'));
         echoed += n;
@@ -229,6 +229,6 @@ fn tcp_and_udp_echo_over_ipv6_loopback() {
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     c.send_to(b"six", u[0]).unwrap();
     let mut buf = [0u8; 16];
-    let (n, _) = c.recv_from(&mut buf).unwrap();
+    let (n, _) = recv_from(&c, &mut buf).unwrap();
     assert_eq!(&buf[..n], b"six");
 }

@@ -13,7 +13,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_no_zombies, byte_pattern, pollux_bin, socat_io, spawn_bound, tcp_round_trip, zombies_of, Server,
+    assert_no_zombies, byte_pattern, pollux_bin, socat_io, spawn_bound, tcp_round_trip, zombies_of,
+    ReadRetry, Server,
 };
 
 const MODELS: [&str; 7] = ["blocking", "process", "thread", "nonblocking", "select", "poll", "epoll"];
@@ -168,7 +169,7 @@ fn select_model_refuses_a_descriptor_above_fd_setsize_and_keeps_serving() {
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let _ = s.write_all(b"x");
         let mut b = [0u8; 1];
-        match s.read(&mut b) {
+        match s.read_retry(&mut b) {
             Ok(0) | Err(_) => refused += 1,
             Ok(_) => {}
         }

@@ -10,14 +10,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{parse_responses, serve, Resp, Server, TempRoot};
+use common::{parse_responses, serve, ReadRetry, Resp, Server, TempRoot};
 
 const PARALLEL: usize = 32;
 const INDEX: &str = "<h1>served root</h1>\n";
@@ -87,7 +87,7 @@ fn ask(addr: SocketAddr, raw: &[u8], head: bool) -> (Option<Resp>, Vec<u8>) {
             return (None, data);
         }
         s.set_read_timeout(Some(left.min(Duration::from_secs(1)))).unwrap();
-        match s.read(&mut buf) {
+        match s.read_retry(&mut buf) {
             Ok(0) => return (None, data),
             Ok(n) => data.extend_from_slice(&buf[..n]),
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {

@@ -2,6 +2,11 @@
 //! bytes to them, and parse what comes back.
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../io_retry/mod.rs"]
+mod io_retry;
+#[allow(unused_imports)] // each test binary uses some of them
+pub use io_retry::{recv_from, ReadRetry};
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -133,9 +138,10 @@ pub fn read_all(s: &mut TcpStream, timeout: Duration) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = [0u8; 65536];
     loop {
-        match s.read(&mut buf) {
+        match s.read_retry(&mut buf) {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
+            // The timeout, or a reset.
             Err(_) => break,
         }
     }

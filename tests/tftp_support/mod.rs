@@ -2,6 +2,10 @@
 //! `in.tftpd` in the foreground on a free loopback port, the other clients, and test files.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
+#[path = "../io_retry/mod.rs"]
+mod io_retry;
+pub use io_retry::recv_from;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -171,7 +175,7 @@ pub fn probe(addr: SocketAddr) -> bool {
     let mut buf = [0u8; 1024];
     for _ in 0..25 {
         let _ = s.send_to(b"\x00\x01no-such-file-probe\0octet\0", addr);
-        if let Ok((n, _)) = s.recv_from(&mut buf) {
+        if let Ok((n, _)) = recv_from(&s, &mut buf) {
             return n >= 4;
         }
     }

@@ -2,6 +2,10 @@
 //! writes, timers, messages from other threads through the waker, and graceful shutdown.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../tests/io_retry/mod.rs"]
+mod io_retry;
+use io_retry::ReadRetry;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -83,7 +87,7 @@ impl Service for Echo {
 fn read_line(s: &mut TcpStream) -> String {
     let mut out = Vec::new();
     let mut b = [0u8; 1];
-    while s.read(&mut b).unwrap() == 1 {
+    while s.read_retry(&mut b).unwrap() == 1 {
         out.push(b[0]);
         if b[0] == b'\n' {
             break;

@@ -2,6 +2,10 @@
 //! datagrams (the shape of the TFTP server and the UDP tools).
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../tests/io_retry/mod.rs"]
+mod io_retry;
+use io_retry::recv_from;
+
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -78,7 +82,7 @@ fn a_udp_service_registers_its_socket_at_start() {
     let mut buf = [0u8; 64];
     for word in ["hello", "udp", "world"] {
         client.send_to(word.as_bytes(), server).unwrap();
-        let (n, from) = client.recv_from(&mut buf).unwrap();
+        let (n, from) = recv_from(&client, &mut buf).unwrap();
         assert_eq!((&buf[..n], from), (word.to_uppercase().as_bytes(), server));
     }
     shutdown.begin();

@@ -2,6 +2,10 @@
 //! lives on; file and stream bodies; the Shutdown handle stops the server.
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../../tests/io_retry/mod.rs"]
+mod io_retry;
+use io_retry::ReadRetry;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -58,7 +62,7 @@ fn roundtrip(c: &mut TcpStream, req: &str, want_end: &str) -> String {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     while !String::from_utf8_lossy(&out).ends_with(want_end) {
-        let n = c.read(&mut buf).unwrap();
+        let n = c.read_retry(&mut buf).unwrap();
         assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&out));
         out.extend_from_slice(&buf[..n]);
     }

@@ -49,7 +49,14 @@ pub fn open_idle(addr: SocketAddr, n: usize, deadline: Instant) -> Result<Vec<Tc
             }
             s.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
             let mut b = [0u8; 1];
-            match s.read(&mut b) {
+            // A socket with a timeout reports a signal's wake-up as EINTR: read again.
+            let got = loop {
+                match s.read(&mut b) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    r => break r,
+                }
+            };
+            match got {
                 Ok(1) => {}
                 Ok(_) => return Err(format!("server closed idle connection {i} of {n}")),
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
