@@ -34,11 +34,12 @@ fn site(scripts: &[(&str, &str)], extra: &[&str]) -> Site {
     Site { server, bin, _root: root }
 }
 
-/// A script that records its pid (= its process group) in `NAME.pid`, starts a child of its
-/// own, then sleeps; `head` says whether it sends its header block first.
+/// A script that starts a child of its own, records its pid (= its process group) in
+/// `NAME.pid`, then sleeps; `head` says whether it sends its header block first. The child is
+/// forked before the pid is written, so a test that reads the pid finds both in the group.
 fn sleeper(head: bool) -> String {
     let head = if head { "printf 'Content-Type: text/plain\\n\\nstarted\\n'\n" } else { "" };
-    format!("#!/bin/sh\n{head}echo $$ > \"$SCRIPT_FILENAME.pid.tmp\"\nmv \"$SCRIPT_FILENAME.pid.tmp\" \"$SCRIPT_FILENAME.pid\"\nsleep 60 &\nsleep 60\n")
+    format!("#!/bin/sh\n{head}sleep 60 &\necho $$ > \"$SCRIPT_FILENAME.pid.tmp\"\nmv \"$SCRIPT_FILENAME.pid.tmp\" \"$SCRIPT_FILENAME.pid\"\nsleep 60\n")
 }
 
 fn wait_pid(dir: &Path, script: &str) -> u32 {
