@@ -172,6 +172,41 @@ fn binds_ipv6_and_several_addresses() {
 }
 
 #[test]
+fn a_second_server_on_an_address_in_use_fails() {
+    // SO_REUSEPORT would let the second join the port and silently take a share of the
+    // first one's connections; like nginx, the second must refuse to start instead.
+    let root = TempRoot::new("in-use");
+    let first = serve(&root.0, &[]);
+    let addr = first.addr.to_string();
+    let mut second = Command::new(pollux_bin())
+        .arg("serve")
+        .arg(&root.0)
+        .args(["--bind", &addr, "--workers", "2", "--access-log", "off"])
+        .env("RUST_BACKTRACE", "0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run a second server");
+    let t = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("wait") {
+            break status;
+        }
+        if t.elapsed() > Duration::from_secs(10) {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("the second server started on {addr}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    second.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
+    assert!(err.contains(&format!("{addr} is already in use")), "{err}");
+    assert_eq!(get_with(first.addr, "/", &[]).status, 200, "the first server carries on");
+}
+
+#[test]
 fn slow_client_gets_408_while_others_are_served() {
     let root = TempRoot::new("slow");
     let s = serve(&root.0, &["--header-timeout", "2s"]);

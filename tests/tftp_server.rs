@@ -8,6 +8,7 @@ mod tftp_support;
 
 use std::fs;
 use std::net::{SocketAddr, UdpSocket};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tftp_support::*;
@@ -526,4 +527,22 @@ fn a_lost_final_ack_is_logged_as_such() {
     // No ACK 2: the client "left".
     let log = server.wait_log("timed out", 5);
     assert!(log.contains("failed: timed out after 2 retransmissions waiting for the last ACK"), "{log}");
+}
+
+#[test]
+fn a_second_server_on_a_port_in_use_fails() {
+    // SO_REUSEPORT would let the second join the port and take a share of the requests.
+    let dir = TempDir::new("in-use");
+    let first = serve(&dir.0, &[]);
+    let addr = first.addr.to_string();
+    let dir_arg = dir.0.to_string_lossy().into_owned();
+    let out = run_bounded(
+        Command::new(pollux_bin())
+            .env("RUST_BACKTRACE", "0")
+            .args(["tftp", "serve", &dir_arg, "--bind", &addr]),
+        10,
+    );
+    assert!(!out.status.success(), "the second server started");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{addr} is already in use")), "{err}");
 }

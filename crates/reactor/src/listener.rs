@@ -22,6 +22,7 @@ pub fn bind_reuseport(
     count: usize,
     cfg: ListenerConfig,
 ) -> io::Result<Vec<std::net::TcpListener>> {
+    ensure_unclaimed(addr, Type::STREAM, addr.is_ipv6())?;
     let mut out = Vec::with_capacity(count);
     let mut addr = addr;
     for _ in 0..count.max(1) {
@@ -40,4 +41,60 @@ pub fn bind_reuseport(
         out.push(l);
     }
     Ok(out)
+}
+
+/// Fails with `AddrInUse` when another socket already serves `addr` (nothing to check for
+/// port 0). Call it before binding a `SO_REUSEPORT` group; `only_v6` as the group will have it.
+///
+/// Why: `SO_REUSEPORT` lets any socket of the same user join a port, so a second server
+/// started on an address in use would not fail: it would silently take a share of the
+/// first one's connections or datagrams. A bind without `SO_REUSEPORT` is refused by such a
+/// group (and by any other listener), so one is made and dropped first. The TCP probe sets
+/// `SO_REUSEADDR` so that TIME_WAIT connections of a previous run do not count as in use;
+/// on UDP that option would itself allow sharing, so the UDP probe goes without.
+pub fn ensure_unclaimed(addr: SocketAddr, ty: Type, only_v6: bool) -> io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = Socket::new(Domain::for_address(addr), ty, None)?;
+    if ty == Type::STREAM {
+        probe.set_reuse_address(true)?;
+    }
+    if addr.is_ipv6() {
+        probe.set_only_v6(only_v6)?;
+    }
+    probe.bind(&addr.into()).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            io::Error::new(io::ErrorKind::AddrInUse, format!("{addr} is already in use"))
+        } else {
+            e
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_group_on_a_port_in_use_is_refused() {
+        let cfg = ListenerConfig { backlog: 16 };
+        let first = bind_reuseport("127.0.0.1:0".parse().expect("addr"), 2, cfg).expect("first group");
+        let addr = first[0].local_addr().expect("local addr");
+        let err = bind_reuseport(addr, 2, cfg).expect_err("a second group must not join the first");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse, "{err}");
+        drop(first);
+        // Free again once the first group is gone.
+        bind_reuseport(addr, 2, cfg).expect("rebind after close");
+    }
+
+    #[test]
+    fn a_udp_port_in_use_is_refused() {
+        let taken = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+        let addr = taken.local_addr().expect("local addr");
+        let err = ensure_unclaimed(addr, Type::DGRAM, false).expect_err("in use");
+        assert_eq!(err.kind(), io::ErrorKind::AddrInUse);
+        drop(taken);
+        ensure_unclaimed(addr, Type::DGRAM, false).expect("free again");
+    }
 }

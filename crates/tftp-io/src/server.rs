@@ -66,6 +66,7 @@ pub fn serve(
     let workers = config.workers.max(1);
     let mut sockets = Vec::with_capacity(workers);
     let mut addr = config.bind;
+    pollux_reactor::ensure_unclaimed(addr, Type::DGRAM, addr.is_ipv6() && !addr.ip().is_unspecified())?;
     for _ in 0..workers {
         let s = bind_reuseport(addr)?;
         // Port 0 picks a port for the first socket; the others must share it.

@@ -28,6 +28,7 @@ pub fn bind_udp(
     let mut bound = Vec::new();
     let mut per_worker: Vec<Vec<std::net::UdpSocket>> = (0..workers).map(|_| Vec::new()).collect();
     for &addr in addrs {
+        pollux_reactor::ensure_unclaimed(addr, Type::DGRAM, addr.is_ipv6())?;
         let mut addr = addr;
         for sockets in per_worker.iter_mut() {
             let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
