@@ -257,3 +257,57 @@ fn the_compressed_result_is_cached_per_file_version() {
         std::thread::sleep(Duration::from_millis(200));
     }
 }
+
+#[test]
+fn encoded_answers_keep_their_fields_and_a_later_sidecar_brings_its_own_etag() {
+    let root = TempRoot::new("enc-later");
+    let content = text(40_000, "later");
+    let path = root.0.join("site.css");
+    std::fs::write(&path, &content).unwrap();
+    set_mtime(&path, SystemTime::now() - Duration::from_secs(60));
+    let s = serve(&root.0, &["--cache-control", "*.css=max-age=600"]);
+    // Several answers for one file and coding: the first builds the encoded answer's fields,
+    // the later ones reuse them; all must carry the same, complete set.
+    let first = fetch(&s, "GET", "/site.css", "gzip, deflate, br, zstd", &[]);
+    for _ in 0..3 {
+        let r = fetch(&s, "GET", "/site.css", "gzip, deflate, br, zstd", &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-encoding"), Some("br"));
+        assert_eq!(r.header("cache-control"), Some("max-age=600"));
+        assert_eq!(r.header("content-type"), Some("text/css; charset=utf-8"));
+        assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+        assert!(r.header("accept-ranges").is_none());
+        assert!(varies(&r));
+        assert_eq!(r.header("etag"), first.header("etag"));
+        assert_eq!(r.header("last-modified"), first.header("last-modified"));
+        assert_eq!(decode("br", &r.body), content);
+    }
+    let fly_tag = first.header("etag").unwrap().to_owned();
+    let nm = fetch(&s, "GET", "/site.css", "br", &[("If-None-Match", &fly_tag)]);
+    assert_eq!((nm.status, nm.header("etag")), (304, Some(fly_tag.as_str())));
+    assert_eq!(nm.header("cache-control"), Some("max-age=600"));
+    assert!(nm.header("content-encoding").is_none() && nm.body.is_empty());
+
+    // The operator adds a br sidecar: once the probe is renewed (2 s) it is served, with the
+    // sidecar's tag, not the on-the-fly copy's that the prepared fields were made with.
+    let sidecar = brotli_max(&content);
+    std::fs::write(root.0.join("site.css.br"), &sidecar).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let r = loop {
+        let r = fetch(&s, "GET", "/site.css", "br", &[]);
+        if r.body == sidecar {
+            break r;
+        }
+        assert_eq!(r.header("etag"), Some(fly_tag.as_str()), "the on-the-fly copy keeps its tag");
+        assert!(Instant::now() < deadline, "the sidecar was never served");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let side_tag = r.header("etag").unwrap().to_owned();
+    assert_ne!(side_tag, fly_tag);
+    assert!(side_tag.ends_with("-br\""), "{side_tag}");
+    assert_eq!(r.header("cache-control"), Some("max-age=600"));
+    let nm = fetch(&s, "GET", "/site.css", "br", &[("If-None-Match", &side_tag)]);
+    assert_eq!((nm.status, nm.header("etag")), (304, Some(side_tag.as_str())));
+    // The old tag no longer matches the representation being sent.
+    assert_eq!(fetch(&s, "GET", "/site.css", "br", &[("If-None-Match", &fly_tag)]).status, 200);
+}

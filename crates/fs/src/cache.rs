@@ -59,6 +59,8 @@ pub(crate) struct Opened {
     pub(crate) compressible: bool,
     /// The fields of the file's full answers, prepared by the first one (`file::Fixed`).
     pub(crate) fixed: OnceLock<Fixed>,
+    /// The same for each content coding's full answers (indexed by `Coding::index`).
+    pub(crate) fixed_encoded: [OnceLock<Fixed>; 3],
 }
 
 impl Opened {
@@ -255,6 +257,7 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool, keep_open: bool) -> io:
         content_type,
         compressible,
         fixed: OnceLock::new(),
+        fixed_encoded: Default::default(),
     })
 }
 
@@ -485,6 +488,7 @@ mod tests {
                 content_type: HeaderValue::from_static("x/y"),
                 compressible: false,
                 fixed: OnceLock::new(),
+                fixed_encoded: Default::default(),
             });
             c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: coarse_now() });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);
