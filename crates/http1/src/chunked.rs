@@ -111,7 +111,7 @@ impl ChunkedDecoder {
                     if end == 2 {
                         return Ok(Some(Step::End(None)));
                     }
-                    let trailers = parse_fields(&section, 0, limits.max_headers, None, |name, _| {
+                    let trailers = parse_fields(&section, 0, limits.max_headers, None, None, |name, _| {
                         // RFC 9110 §6.5.1: framing and routing fields are never valid as
                         // trailers; seeing one means a confused or malicious sender.
                         if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == HOST {

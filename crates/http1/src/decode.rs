@@ -17,6 +17,7 @@ use http::HeaderMap;
 
 use crate::chunked::{ChunkedDecoder, Step};
 use crate::fields::parse_head;
+use crate::names::NameCache;
 use crate::scan::{LineScan, ScanLimits};
 use crate::{BodyKind, Error, Limits, RequestHead};
 
@@ -63,11 +64,18 @@ pub struct RequestDecoder {
     /// A cleared map handed back by the caller, reused for the next head so that steady-state
     /// decoding allocates no header map.
     spare: Option<HeaderMap>,
+    /// Field names built before, so that custom names are not allocated per request.
+    names: NameCache,
 }
 
 impl RequestDecoder {
     pub fn new(limits: Limits) -> Self {
-        RequestDecoder { limits, state: Reading::Head(LineScan::default()), spare: None }
+        RequestDecoder {
+            limits,
+            state: Reading::Head(LineScan::default()),
+            spare: None,
+            names: NameCache::default(),
+        }
     }
 
     pub fn limits(&self) -> &Limits {
@@ -137,7 +145,13 @@ impl RequestDecoder {
                     return Ok(None);
                 };
                 let line_end = scan.first_line_end().ok_or(Error::InvalidRequestLine)?;
-                let head = parse_head(buf.split_to(end).freeze(), line_end, &self.limits, self.spare.take())?;
+                let head = parse_head(
+                    buf.split_to(end).freeze(),
+                    line_end,
+                    &self.limits,
+                    self.spare.take(),
+                    Some(&mut self.names),
+                )?;
                 self.state = match head.body {
                     BodyKind::Empty => Reading::End,
                     BodyKind::Length(n) => Reading::Length(n),

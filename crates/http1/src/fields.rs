@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::framing::Semantics;
+use crate::names::NameCache;
 use crate::syntax::trim_ows;
 use crate::{request_line, Error, Limits, RequestHead};
 
@@ -23,12 +24,14 @@ pub(crate) fn parse_head(
     request_line_end: usize,
     limits: &Limits,
     spare: Option<HeaderMap>,
+    names: Option<&mut NameCache>,
 ) -> Result<RequestHead, Error> {
     let line = request_line::parse(&head, request_line_end, limits.max_target)?;
     let mut semantics = Semantics::default();
-    let headers = parse_fields(&head, request_line_end + 2, limits.max_headers, spare, |name, value| {
-        semantics.field(name, value)
-    })?;
+    let headers =
+        parse_fields(&head, request_line_end + 2, limits.max_headers, spare, names, |name, value| {
+            semantics.field(name, value)
+        })?;
     let outcome = semantics.finish(line.version, limits)?;
     Ok(RequestHead {
         method: line.method,
@@ -48,6 +51,7 @@ pub(crate) fn parse_fields<F>(
     start: usize,
     max_fields: usize,
     spare: Option<HeaderMap>,
+    mut names: Option<&mut NameCache>,
     mut on_field: F,
 ) -> Result<HeaderMap, Error>
 where
@@ -58,20 +62,20 @@ where
     // room for the limit.
     if max_fields > SMALL_FIELDS {
         let mut slots = [httparse::EMPTY_HEADER; SMALL_FIELDS];
-        match build(src, start, &mut slots, spare, &mut on_field) {
+        match build(src, start, &mut slots, spare, names.as_deref_mut(), &mut on_field) {
             Err(Error::TooManyHeaders) => {}
             done => return done,
         }
     } else {
         let mut slots = [httparse::EMPTY_HEADER; SMALL_FIELDS];
-        return build(src, start, &mut slots[..max_fields], spare, &mut on_field);
+        return build(src, start, &mut slots[..max_fields], spare, names, &mut on_field);
     }
     if max_fields <= STACK_FIELDS {
         let mut slots = [httparse::EMPTY_HEADER; STACK_FIELDS];
-        build(src, start, &mut slots[..max_fields], None, &mut on_field)
+        build(src, start, &mut slots[..max_fields], None, names, &mut on_field)
     } else {
         let mut slots = vec![httparse::EMPTY_HEADER; max_fields];
-        build(src, start, &mut slots, None, &mut on_field)
+        build(src, start, &mut slots, None, names, &mut on_field)
     }
 }
 
@@ -80,6 +84,7 @@ fn build<'b, F>(
     start: usize,
     slots: &mut [httparse::Header<'b>],
     spare: Option<HeaderMap>,
+    mut names: Option<&mut NameCache>,
     on_field: &mut F,
 ) -> Result<HeaderMap, Error>
 where
@@ -99,7 +104,12 @@ where
         None => HeaderMap::try_with_capacity(fields.len()).map_err(|_| Error::TooManyHeaders)?,
     };
     for field in fields.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes()).map_err(|_| Error::InvalidHeaderName)?;
+        let raw = field.name.as_bytes();
+        let name = match names.as_deref_mut() {
+            Some(cache) => cache.name(raw),
+            None => HeaderName::from_bytes(raw),
+        }
+        .map_err(|_| Error::InvalidHeaderName)?;
         let value = trim_ows(field.value);
         on_field(&name, value)?;
         let value =
@@ -118,7 +128,7 @@ mod tests {
     fn head(raw: &[u8]) -> Result<RequestHead, Error> {
         let limits = Limits { max_headers: 4, ..Limits::default() };
         let line_end = raw.windows(2).position(|w| w == b"\r\n").unwrap_or(raw.len());
-        parse_head(Bytes::copy_from_slice(raw), line_end, &limits, None)
+        parse_head(Bytes::copy_from_slice(raw), line_end, &limits, None, None)
     }
 
     #[test]
@@ -172,7 +182,7 @@ mod tests {
         }
         raw.extend_from_slice(b"\r\n");
         let limits = Limits { max_headers: 300, ..Limits::default() };
-        let h = parse_head(Bytes::from(raw), 14, &limits, None).expect("valid");
+        let h = parse_head(Bytes::from(raw), 14, &limits, None, None).expect("valid");
         assert_eq!(h.headers.len(), 201);
     }
 }

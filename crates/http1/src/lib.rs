@@ -20,6 +20,7 @@ mod error;
 mod fields;
 mod framing;
 mod head;
+mod names;
 mod request_line;
 mod scan;
 mod syntax;
