@@ -161,7 +161,7 @@ thread_local! {
 /// The monotonic clock at the kernel's tick resolution (`CLOCK_MONOTONIC_COARSE`, a few ms):
 /// plenty for a one-second window, and it reads a cached value where `Instant::now` reads the
 /// TSC — the latter showed as 1.5% of the cycles of a pipelined 1 KiB file request.
-fn coarse_now() -> Duration {
+pub(crate) fn coarse_now() -> Duration {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
