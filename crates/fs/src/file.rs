@@ -88,7 +88,8 @@ pub(crate) fn respond(
     if status == StatusCode::OK && !seen.range && !seen.conditional && !seen.accept_encoding {
         let cache_control = dir.cache_control.for_path(rel);
         if let Some(fixed) = fixed_fields(file, cache_control, dir.compression.varies_for(file)) {
-            return prepared(fixed, file, method == Method::HEAD, headers, status, Precondition::Pass);
+            let is_head = method == Method::HEAD;
+            return prepared(fixed, headers, status, Precondition::Pass, || full_body(file, is_head));
         }
     }
     respond_in_full(dir, method, headers, rel, file, status, seen)
@@ -143,7 +144,7 @@ fn respond_in_full(
         match &encoded {
             None => {
                 if let Some(fixed) = fixed_fields(file, cache_control, varies) {
-                    return prepared(fixed, file, is_head, headers, status, precondition);
+                    return prepared(fixed, headers, status, precondition, || full_body(file, is_head));
                 }
             }
             Some(enc) => {
@@ -153,17 +154,8 @@ fn respond_in_full(
                 let slot = &file.fixed_encoded[enc.coding.index()];
                 let fixed = slot.get_or_init(|| Fixed::new(file, Some(enc), cache_control, varies));
                 if fixed.fits_encoded(&enc.etag, cache_control, varies) {
-                    pollux_server::headers::give(headers);
-                    if precondition == Precondition::NotModified {
-                        let fields = fixed.not_modified.clone();
-                        return Reply::Prepared {
-                            status: StatusCode::NOT_MODIFIED,
-                            fields,
-                            body: Body::Empty,
-                        };
-                    }
                     let body = encoded.map_or(Body::Empty, |e| e.body);
-                    return Reply::Prepared { status, fields: fixed.ok.clone(), body };
+                    return prepared(fixed, headers, status, precondition, || Ok(body));
                 }
             }
         }
@@ -262,18 +254,17 @@ fn fixed_fields<'f>(
     fixed.fits(cache_control, varies).then_some(fixed)
 }
 
-/// The common answer, the whole identity representation or 304 for it, with the fields
-/// prepared for this file instead of built field by field. Always inlined (`#[inline]` was
-/// not taken): as a call it cost a move of the request's map and a frame, ~30 instructions
-/// per request.
+/// The common answer, a whole representation (identity or encoded) or 304 for it, with the
+/// fields prepared for it instead of built field by field; `body` is only asked for a 200.
+/// Always inlined (`#[inline]` was not taken): as a call it cost a move of the request's map
+/// and a frame, ~30 instructions per request.
 #[inline(always)]
 fn prepared(
     fixed: &Fixed,
-    file: &Opened,
-    is_head: bool,
     headers: HeaderMap,
     status: StatusCode,
     precondition: Precondition,
+    body: impl FnOnce() -> std::io::Result<Body>,
 ) -> Reply {
     // The request's map is not needed for the answer: back to the pool, where the server
     // takes the next request's map from.
@@ -282,7 +273,7 @@ fn prepared(
         let fields = fixed.not_modified.clone();
         return Reply::Prepared { status: StatusCode::NOT_MODIFIED, fields, body: Body::Empty };
     }
-    match full_body(file, is_head) {
+    match body() {
         Ok(body) => Reply::Prepared { status, fields: fixed.ok.clone(), body },
         Err(e) => pages::io_error(&e).into(),
     }
