@@ -10,9 +10,8 @@ use pollux_server::{AccessLog, Limits, Options};
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
-    /// Directory to serve.
-    #[arg(default_value = ".")]
-    root: PathBuf,
+    /// Directory to serve [default: the current directory].
+    root: Option<PathBuf>,
     /// Address to listen on (repeatable; IPv4 and IPv6, e.g. `[::1]:8000`).
     #[arg(long = "bind", default_value = "127.0.0.1:8000")]
     bind: Vec<SocketAddr>,
@@ -78,6 +77,37 @@ pub(crate) struct ServeArgs {
     /// The CGI gateway (boxed: most runs leave it off, and `Command` stays small).
     #[command(flatten)]
     cgi: Box<CgiArgs>,
+    /// The WSGI server.
+    #[command(flatten)]
+    wsgi: Box<WsgiArgs>,
+}
+
+/// `--wsgi*`: a Python application loaded once and served natively (pollux-wsgi).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "WSGI")]
+struct WsgiArgs {
+    /// Serve the WSGI application MODULE:CALLABLE (CALLABLE defaults to `application`, then
+    /// `app`), e.g. `mysite.wsgi` or `app:app`. ROOT, when given, is where MODULE is imported
+    /// from (unless --pythonpath says otherwise) and the document root of --cgi-ext.
+    #[arg(long = "wsgi", value_name = "MODULE[:CALLABLE]")]
+    app: Option<String>,
+    /// Import the application from DIR (repeatable, first wins) [default: ROOT].
+    #[arg(long = "pythonpath", value_name = "DIR", requires = "app")]
+    pythonpath: Vec<PathBuf>,
+    /// Use the packages of the virtualenv DIR [default: $VIRTUAL_ENV, if set].
+    #[arg(long = "venv", value_name = "DIR", requires = "app")]
+    venv: Option<PathBuf>,
+    /// Serve the files under DIR at URL and below, ahead of the application (repeatable),
+    /// e.g. `/static=./staticfiles`.
+    #[arg(long = "static", value_name = "URL=DIR", requires = "app")]
+    statics: Vec<String>,
+    /// Mount the application below /PREFIX (its SCRIPT_NAME); other paths are 404.
+    #[arg(long = "wsgi-mount", value_name = "/PREFIX", requires = "app")]
+    mount: Option<String>,
+    /// Python threads calling the application.
+    #[arg(long = "wsgi-threads", value_name = "N", default_value_t = pollux_wsgi::DEFAULT_THREADS as u16,
+          value_parser = clap::value_parser!(u16).range(1..))]
+    threads: u16,
 }
 
 /// `--cgi*`: scripts run per RFC 3875 (pollux-cgi).
@@ -116,9 +146,10 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
-pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut handler = pollux_fs::ServeDir::new(&args.root)
-        .with_context(|| format!("cannot serve {}", args.root.display()))?
+/// A directory served with every file-serving flag of `pollux serve`.
+fn serve_dir(args: &ServeArgs, dir: &std::path::Path) -> anyhow::Result<pollux_fs::ServeDir> {
+    let mut handler = pollux_fs::ServeDir::new(dir)
+        .with_context(|| format!("cannot serve {}", dir.display()))?
         .listing(args.listing)
         .hidden(args.hidden)
         .follow_symlinks(args.follow_symlinks)
@@ -135,10 +166,47 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     for rule in &args.cache_control {
         handler = handler.cache_control(rule).context("--cache-control")?;
     }
+    Ok(handler)
+}
+
+/// Loads the WSGI application (before anything is bound: an import error ends the start).
+fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux_wsgi::Wsgi> {
+    let mut config = pollux_wsgi::Config::new(spec.parse().context("--wsgi")?);
+    config.pythonpath = match (&w.pythonpath, &args.root) {
+        (dirs, _) if !dirs.is_empty() => dirs.clone(),
+        (_, Some(root)) => vec![root.clone()],
+        _ => Vec::new(),
+    };
+    config.venv = w.venv.clone().or_else(|| std::env::var_os("VIRTUAL_ENV").map(PathBuf::from));
+    config.threads = usize::from(w.threads);
+    if let Some(m) = &w.mount {
+        let m = m.trim_end_matches('/');
+        if !m.is_empty() && !m.starts_with('/') {
+            anyhow::bail!("--wsgi-mount {m}: the prefix must start with /");
+        }
+        config.mount = m.to_owned();
+    }
+    let mut app = pollux_wsgi::Wsgi::load(&config)?;
+    for spec in &w.statics {
+        let Some((url, dir)) = spec.split_once('=') else {
+            anyhow::bail!("--static {spec}: expected URL=DIR, e.g. /static=./staticfiles");
+        };
+        app = app.serve_static(url, serve_dir(args, std::path::Path::new(dir)).context("--static")?);
+    }
+    Ok(app)
+}
+
+pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let wsgi = match &args.wsgi.app {
+        Some(spec) => Some(wsgi_app(&args, &args.wsgi, spec)?),
+        None => None,
+    };
+    let handler = serve_dir(&args, &root_dir)?;
     let root = handler.root().to_path_buf();
     let defaults = Options::default();
     let opts = Options {
-        addrs: args.bind,
+        addrs: args.bind.clone(),
         workers: args.workers.unwrap_or(defaults.workers),
         backlog: args.backlog,
         max_conns: args.max_conns,
@@ -156,20 +224,42 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..defaults
     };
+    let what = match &args.wsgi.app {
+        Some(spec) => format!("the WSGI app {spec}"),
+        None => root.display().to_string(),
+    };
     let on_bound = |addrs: &[SocketAddr]| {
         for a in addrs {
-            println!("pollux: serving {} on http://{a}", root.display());
+            println!("pollux: serving {what} on http://{a}");
         }
     };
-    if args.cgi.mounts.is_empty() && args.cgi.ext.is_none() {
-        return pollux_server::serve(opts, handler, on_bound).context("server failed");
+    let cgi_wanted = !args.cgi.mounts.is_empty() || args.cgi.ext.is_some();
+    match (wsgi, cgi_wanted) {
+        (None, false) => pollux_server::serve(opts, handler, on_bound).context("server failed"),
+        (Some(app), false) => pollux_server::serve(opts, app, on_bound).context("server failed"),
+        (None, true) => {
+            let cgi = cgi_handler(&args, &root, handler)?;
+            pollux_server::serve(opts, cgi, on_bound).context("server failed")
+        }
+        (Some(app), true) => {
+            let cgi = cgi_handler(&args, &root, app)?;
+            pollux_server::serve(opts, cgi, on_bound).context("server failed")
+        }
     }
-    let mut cgi = pollux_cgi::Cgi::new(&root, handler).context("--cgi")?.max(args.cgi.max);
+}
+
+/// The CGI gateway in front of `inner`, which answers every path that is not a script.
+fn cgi_handler<H: pollux_server::Handler>(
+    args: &ServeArgs,
+    root: &std::path::Path,
+    inner: H,
+) -> anyhow::Result<pollux_cgi::Cgi<H>> {
+    let mut cgi = pollux_cgi::Cgi::new(root, inner).context("--cgi")?.max(args.cgi.max);
     for spec in &args.cgi.mounts {
         cgi = cgi.mount_spec(spec).context("--cgi")?;
     }
     if let Some(ext) = &args.cgi.ext {
         cgi = cgi.extension(ext).context("--cgi-ext")?;
     }
-    pollux_server::serve(opts, cgi, on_bound).context("server failed")
+    Ok(cgi)
 }

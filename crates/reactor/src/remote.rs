@@ -61,12 +61,20 @@ impl<M> Remote<M> {
     /// Queues `msg` for the worker and wakes it. Returns the message back if the worker's
     /// queue is poisoned (a panic while holding the lock, which the code never does).
     pub fn send(&self, msg: M) -> Result<(), M> {
-        match self.inner.queue.lock() {
-            Ok(mut q) => q.push(msg),
+        let first = match self.inner.queue.lock() {
+            Ok(mut q) => {
+                q.push(msg);
+                q.len() == 1
+            }
             Err(_) => return Err(msg),
+        };
+        // Only the message that finds the queue empty wakes the worker: the others join a
+        // queue the worker has not drained yet, and it drains all of it after that one wake.
+        // A busy pool handing back many answers costs one `eventfd` write per batch, not one
+        // per answer. A failed wake means the worker is gone; the message is dropped with it.
+        if first {
+            let _ = self.inner.waker.wake();
         }
-        // A failed wake means the worker is gone; the message is dropped with the queue.
-        let _ = self.inner.waker.wake();
         Ok(())
     }
 }

@@ -20,7 +20,7 @@ use http::StatusCode;
 use pollux_http1::{Event, RequestDecoder, RequestHead};
 use pollux_reactor::mio::net::TcpStream;
 
-use crate::handler::{Deferred, Finished};
+use crate::handler::{Deferred, Finished, Message};
 use crate::io::{flush, read_some, Flushed, Read};
 use crate::respond::{error_response, finish, respond, Answer, Asked};
 use crate::service::Env;
@@ -226,6 +226,11 @@ impl Conn {
     }
 
     /// Whether a worker-local task answers the current request.
+    /// The running task's waker, if it made one.
+    pub(crate) fn task_waker(&self) -> Option<&Arc<crate::handler::Shared>> {
+        self.active.as_ref()?.task.as_ref()?.state.wake.as_ref()
+    }
+
     pub(crate) fn has_task(&self) -> bool {
         self.active.as_ref().is_some_and(|a| a.task.is_some())
     }
@@ -292,8 +297,9 @@ impl Conn {
                     return Ok(());
                 }
                 let pending = a.wbuf.len() - a.wpos;
+                let had_body = a.sending.is_some();
                 let flushed = flush(&mut self.stream, a, progress)?;
-                if a.task.is_some() && a.wbuf.len() - a.wpos < pending {
+                if a.task.is_some() && (a.wbuf.len() - a.wpos < pending || had_body && a.sending.is_none()) {
                     // The client took bytes: a task waiting for room may go on.
                     a.owe_room = true;
                 }
@@ -478,10 +484,11 @@ impl Conn {
     /// Returns whether it was taken.
     pub(crate) fn finished<H>(&mut self, env: &mut Env<H>, done: Finished) -> bool {
         let Some(a) = self.active.as_mut() else { return false };
+        let Message::Response(response) = done.what else { return false };
         let Some(w) = a.waiting.take_if(|w| Arc::ptr_eq(&w.deferred.shared, &done.shared)) else {
             return false;
         };
-        if finish(env, a, w.asked, done.response.into(), &self.peer) {
+        if finish(env, a, w.asked, response.into(), &self.peer) {
             self.state = State::Closing;
         }
         true

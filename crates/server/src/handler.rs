@@ -63,6 +63,11 @@ impl ConnInfo {
         ConnInfo { peer: SocketAddr::from(([0, 0, 0, 0], 0)), token: 0, fd: -1, remote: Some(remote) }
     }
 
+    /// The worker's mailbox, for a task's waker.
+    pub(crate) fn remote(&self) -> Option<&Remote<Finished>> {
+        self.remote.as_ref()
+    }
+
     pub(crate) fn set(&mut self, peer: SocketAddr, token: usize, fd: RawFd) {
         self.peer = peer;
         self.token = token;
@@ -109,7 +114,7 @@ impl ConnInfo {
     /// # let _ = slow;
     /// ```
     pub fn defer(&self) -> (Deferred, Responder) {
-        let shared = Arc::new(Shared { cancelled: AtomicBool::new(false), token: self.token });
+        let shared = Shared::new(self.token);
         let responder = Responder { shared: shared.clone(), remote: self.remote.clone(), sent: false };
         (Deferred { shared }, responder)
     }
@@ -276,7 +281,16 @@ pub struct Responder {
 pub(crate) struct Shared {
     /// Set by the connection when it no longer waits (closed, timed out, shut down).
     pub(crate) cancelled: AtomicBool,
+    /// A task wake-up is in the worker's mailbox and not yet delivered: further wakes need
+    /// not queue another (see [`crate::TaskWaker::wake`]).
+    pub(crate) queued: AtomicBool,
     pub(crate) token: usize,
+}
+
+impl Shared {
+    pub(crate) fn new(token: usize) -> Arc<Shared> {
+        Arc::new(Shared { cancelled: AtomicBool::new(false), queued: AtomicBool::new(false), token })
+    }
 }
 
 impl Drop for Deferred {
@@ -297,7 +311,14 @@ impl Drop for Deferred {
 #[derive(Debug)]
 pub struct Finished {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) response: Response<Body>,
+    pub(crate) what: Message,
+}
+
+/// What came back: a deferred answer, or a nudge for a task (see [`crate::TaskWaker`]).
+#[derive(Debug)]
+pub(crate) enum Message {
+    Response(Response<Body>),
+    Wake,
 }
 
 impl Responder {
@@ -336,7 +357,7 @@ impl Responder {
     fn deliver(&self, response: Response<Body>) {
         if let Some(remote) = &self.remote {
             // A failure means the worker is gone; nobody is left to answer.
-            let _ = remote.send(Finished { shared: self.shared.clone(), response });
+            let _ = remote.send(Finished { shared: self.shared.clone(), what: Message::Response(response) });
         }
     }
 }

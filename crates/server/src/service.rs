@@ -14,7 +14,7 @@ use slab::Slab;
 
 use crate::conn::{Active, Conn, State, Wait, CAN_READ, CAN_WRITE, HUP, YIELDED};
 use crate::date::Clock;
-use crate::handler::Finished;
+use crate::handler::{Finished, Message};
 use crate::log::Log;
 use crate::respond::{answer, internal_error, write_error, Asked};
 use crate::task::{split_token, Done};
@@ -124,6 +124,7 @@ enum TaskCall<'e> {
     Body,
     Room,
     Ready(usize, &'e Event),
+    Wake,
     Timeout,
 }
 
@@ -238,8 +239,10 @@ impl<H: Handler> HttpService<H> {
             conn: token,
             state: &mut slot.state,
             wbuf: &mut a.wbuf,
+            sending: &mut a.sending,
             write_head: &mut write_head,
             peer,
+            remote: env.info.remote(),
         };
         match call {
             TaskCall::Start => {
@@ -252,6 +255,7 @@ impl<H: Handler> HttpService<H> {
             }
             TaskCall::Room | TaskCall::Owed => slot.task.on_room(&mut tcx),
             TaskCall::Ready(id, ev) => slot.task.on_ready(&mut tcx, id, ev),
+            TaskCall::Wake => slot.task.on_wake(&mut tcx),
             TaskCall::Timeout => slot.task.on_timeout(&mut tcx),
         }
         let moved = std::mem::take(&mut slot.state.progress);
@@ -400,6 +404,15 @@ impl<H: Handler> Service for HttpService<H> {
         let token = done.shared.token;
         let Some(conn) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
+        if let Message::Wake = done.what {
+            // Only the current task's waker counts: the slot may have been reused since.
+            let mine = conn.task_waker().is_some_and(|w| Arc::ptr_eq(w, &done.shared));
+            done.shared.queued.store(false, std::sync::atomic::Ordering::Release);
+            if mine && self.run_task(cx, token, TaskCall::Wake).is_some() {
+                self.drive(cx, token);
+            }
+            return;
+        }
         if conn.finished(&mut self.env, done) {
             self.drive(cx, token);
         }

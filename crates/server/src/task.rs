@@ -25,7 +25,13 @@ use pollux_http1::{encode_chunk, Framing};
 use pollux_reactor::mio::event::{Event, Source};
 use pollux_reactor::mio::{Interest, Registry, Token};
 
-use crate::conn::WBUF_HIGH;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use pollux_reactor::Remote;
+
+use crate::conn::{Sending, WBUF_HIGH};
+use crate::handler::{Finished, Message, Shared};
 use crate::Body;
 
 /// Request body bytes queued for a task beyond which the connection stops reading its socket.
@@ -62,6 +68,11 @@ pub trait Task: 'static {
     /// The client took bytes: [`TaskCx::room`] grew. A task that stopped producing for lack
     /// of room resumes here.
     fn on_room(&mut self, cx: &mut TaskCx<'_>) {
+        let _ = cx;
+    }
+    /// Another thread called [`TaskWaker::wake`] on this task's waker (see
+    /// [`TaskCx::waker`]). Wakes that come while one is still on its way are merged into it.
+    fn on_wake(&mut self, cx: &mut TaskCx<'_>) {
         let _ = cx;
     }
     /// Nothing moved for `Options::task_timeout`.
@@ -104,6 +115,16 @@ pub(crate) struct TaskState {
     /// Calls the task is owed: start, body, room.
     pub(crate) owe_start: bool,
     pub(crate) owe_body: bool,
+    /// The task's waker, once it asked for one; marked cancelled when the task goes.
+    pub(crate) wake: Option<Arc<Shared>>,
+}
+
+impl Drop for TaskState {
+    fn drop(&mut self) {
+        if let Some(w) = &self.wake {
+            w.cancelled.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 impl TaskState {
@@ -123,6 +144,7 @@ impl TaskState {
             progress: false,
             owe_start: true,
             owe_body: false,
+            wake: None,
         }
     }
 
@@ -147,8 +169,11 @@ pub struct TaskCx<'a> {
     pub(crate) conn: usize,
     pub(crate) state: &'a mut TaskState,
     pub(crate) wbuf: &'a mut Vec<u8>,
+    /// A file body being sent after `wbuf` (see [`TaskCx::send_file`]).
+    pub(crate) sending: &'a mut Option<Sending>,
     pub(crate) write_head: HeadWriter<'a>,
     pub(crate) peer: std::net::SocketAddr,
+    pub(crate) remote: Option<&'a Remote<Finished>>,
 }
 
 impl std::fmt::Debug for TaskCx<'_> {
@@ -170,6 +195,13 @@ impl TaskCx<'_> {
     /// Stops watching `source` (closing its descriptor does that too).
     pub fn deregister(&mut self, source: &mut impl Source) -> io::Result<()> {
         self.registry.deregister(source)
+    }
+
+    /// A handle another thread uses to call this task's [`Task::on_wake`] on the worker (a
+    /// Python thread that produced output, say). The same waker is returned every time.
+    pub fn waker(&mut self) -> TaskWaker {
+        let shared = self.state.wake.get_or_insert_with(|| Shared::new(self.conn)).clone();
+        TaskWaker { shared, remote: self.remote.cloned() }
     }
 
     /// The client's address.
@@ -231,7 +263,37 @@ impl TaskCx<'_> {
 
     /// How many body bytes the connection takes now; at 0, wait for [`Task::on_room`].
     pub fn room(&self) -> usize {
+        if self.sending.is_some() {
+            return 0;
+        }
         WBUF_HIGH.saturating_sub(self.wbuf.len())
+    }
+
+    /// Sends `len` bytes of `file` from `offset` as body, with `sendfile(2)` after what is
+    /// already buffered: the bytes never pass through user space. Only for a body framed by
+    /// its length or by the connection's close (a chunked body needs framing around each
+    /// piece: send it with [`TaskCx::send`]); returns whether the file was taken. Room is 0
+    /// until it is all sent, then [`Task::on_room`] follows.
+    pub fn send_file(&mut self, file: Arc<std::fs::File>, offset: u64, len: u64) -> bool {
+        if !self.state.head_sent || self.sending.is_some() || self.state.raw {
+            return false;
+        }
+        let len = match self.state.framing {
+            Framing::Length(_) => len.min(self.state.left),
+            Framing::Close => len,
+            Framing::None => return true,
+            Framing::Chunked => return false,
+        };
+        self.state.progress = true;
+        if self.state.head_only || len == 0 {
+            return true;
+        }
+        if let Framing::Length(_) = self.state.framing {
+            self.state.left -= len;
+        }
+        self.state.sent += len;
+        *self.sending = Some(Sending::File { file, offset, left: len, corked: false });
+        true
     }
 
     /// Sends body bytes (after the head). A length-framed body never gets more than it promised.
@@ -282,5 +344,35 @@ impl TaskCx<'_> {
         if self.state.done.is_none() && !self.state.head_sent {
             self.state.done = Some(Done::Redispatch(Box::new(req)));
         }
+    }
+}
+
+/// Wakes a worker-local task from another thread: [`Task::on_wake`] runs on the connection's
+/// worker. Cloneable and `Send`; obtained from [`TaskCx::waker`].
+#[derive(Debug, Clone)]
+pub struct TaskWaker {
+    shared: Arc<Shared>,
+    remote: Option<Remote<Finished>>,
+}
+
+impl TaskWaker {
+    /// Asks for `on_wake`. Returns `false` when the task is gone (the client left, or the
+    /// response ended): there is nobody to tell any more. Cheap when a wake is already on its
+    /// way: the worker runs `on_wake` once for all of them.
+    pub fn wake(&self) -> bool {
+        if self.is_cancelled() {
+            return false;
+        }
+        if !self.shared.queued.swap(true, Ordering::AcqRel) {
+            if let Some(remote) = &self.remote {
+                let _ = remote.send(Finished { shared: self.shared.clone(), what: Message::Wake });
+            }
+        }
+        true
+    }
+
+    /// Whether the task is gone.
+    pub fn is_cancelled(&self) -> bool {
+        self.shared.cancelled.load(Ordering::Relaxed)
     }
 }
