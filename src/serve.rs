@@ -108,6 +108,32 @@ struct WsgiArgs {
     #[arg(long = "wsgi-threads", value_name = "N", default_value_t = pollux_wsgi::DEFAULT_THREADS as u16,
           value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
+    /// Processes serving the application, each with its own interpreter: a number, or `auto`
+    /// for one per core. Above 1 (or with --max-requests or --reload) a supervisor process
+    /// holds the listening sockets and keeps that many running.
+    #[arg(long, value_name = "N|auto", default_value = "1", value_parser = parse_processes, requires = "app")]
+    processes: usize,
+    /// Replace a process after it answered N requests (plus up to --max-requests-jitter
+    /// more), its successor serving before it stops: no request fails.
+    #[arg(long, value_name = "N", requires = "app")]
+    max_requests: Option<u64>,
+    /// Most extra requests added at random to --max-requests per process, so processes
+    /// started together are not replaced together [default: a tenth of --max-requests].
+    #[arg(long, value_name = "N", requires = "max_requests")]
+    max_requests_jitter: Option<u64>,
+    /// Restart the application when a .py file under --pythonpath changes (development).
+    #[arg(long, requires = "app")]
+    reload: bool,
+}
+
+fn parse_processes(s: &str) -> Result<usize, String> {
+    if s == "auto" {
+        return Ok(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    }
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{s:?} is not a number of processes (1 or more) or `auto`")),
+    }
 }
 
 /// `--cgi*`: scripts run per RFC 3875 (pollux-cgi).
@@ -179,6 +205,7 @@ fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux
     };
     config.venv = w.venv.clone().or_else(|| std::env::var_os("VIRTUAL_ENV").map(PathBuf::from));
     config.threads = usize::from(w.threads);
+    config.multiprocess = w.processes > 1;
     if let Some(m) = &w.mount {
         let m = m.trim_end_matches('/');
         if !m.is_empty() && !m.starts_with('/') {
@@ -196,18 +223,111 @@ fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux
     Ok(app)
 }
 
+/// How this process takes part in serving a WSGI app.
+enum Role {
+    /// One process does everything.
+    Alone,
+    /// A supervisor of several processes (it never loads Python).
+    Supervisor,
+    /// One of a supervisor's processes, on the listening sockets it inherited.
+    Child(Vec<std::sync::Arc<std::net::TcpListener>>),
+}
+
+fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
+    if let Some(fds) = std::env::var_os(pollux_wsgi::supervisor::LISTEN_FDS) {
+        let mut ls = Vec::new();
+        for fd in fds.to_string_lossy().split(',').filter(|f| !f.is_empty()) {
+            let fd: i32 =
+                fd.parse().with_context(|| format!("{}: {fd:?}", pollux_wsgi::supervisor::LISTEN_FDS))?;
+            ls.push(std::sync::Arc::new(pollux_reactor::adopt_listener(fd).context("inherited socket")?));
+        }
+        // A supervisor killed outright still stops its children (gracefully).
+        let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
+        return Ok(Role::Child(ls));
+    }
+    if w.processes > 1 || w.max_requests.is_some() || w.reload {
+        return Ok(Role::Supervisor);
+    }
+    Ok(Role::Alone)
+}
+
+/// `--processes`: bind here, then keep the children running (each runs this same command).
+fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
+    let mut listeners = Vec::new();
+    for addr in &args.bind {
+        let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
+        listeners.push(
+            pollux_reactor::bind_shared(*addr, cfg).with_context(|| format!("cannot listen on {addr}"))?,
+        );
+    }
+    let program = std::env::current_exe().context("cannot find the pollux binary to start processes")?;
+    let mut sup = pollux_wsgi::supervisor::Supervisor::new(
+        program,
+        std::env::args_os().skip(1).collect(),
+        args.wsgi.processes,
+    );
+    if args.wsgi.reload {
+        sup.watch = match (&args.wsgi.pythonpath, &args.root) {
+            (dirs, _) if !dirs.is_empty() => dirs.clone(),
+            (_, Some(root)) => vec![root.clone()],
+            _ => vec![PathBuf::from(".")],
+        };
+    }
+    let n = args.wsgi.processes;
+    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |addrs| {
+        for a in addrs {
+            println!(
+                "pollux: serving the WSGI app {spec} ({n} process{}) on http://{a}",
+                if n == 1 { "" } else { "es" }
+            );
+        }
+    })
+    .context("supervisor failed")?;
+    if code != 0 {
+        std::process::exit(code);
+    }
+    Ok(())
+}
+
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let mut inherited = Vec::new();
     let wsgi = match &args.wsgi.app {
-        Some(spec) => Some(wsgi_app(&args, &args.wsgi, spec)?),
+        Some(spec) => match role(&args.wsgi)? {
+            Role::Supervisor => return supervise(&args, spec),
+            Role::Alone => Some(wsgi_app(&args, &args.wsgi, spec)?),
+            Role::Child(ls) => {
+                inherited = ls;
+                let app = wsgi_app(&args, &args.wsgi, spec)?;
+                if let Some(n) = args.wsgi.max_requests {
+                    let jitter = args.wsgi.max_requests_jitter.unwrap_or(n / 10);
+                    // Each process draws its own: the pid and the clock are different enough.
+                    let seed = u64::from(std::process::id())
+                        ^ std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos() as u64);
+                    let limit = n + if jitter == 0 { 0 } else { seed % (jitter + 1) };
+                    app.retire_after(limit, move || {
+                        println!("{} after {limit} requests", pollux_wsgi::supervisor::RETIRE_LINE);
+                    });
+                }
+                Some(app)
+            }
+        },
         None => None,
     };
     let handler = serve_dir(&args, &root_dir)?;
     let root = handler.root().to_path_buf();
     let defaults = Options::default();
+    // Python is what a WSGI process spends its time on: one event loop per process is plenty
+    // when there are several processes.
+    let workers = match args.workers {
+        Some(n) => n,
+        None if args.wsgi.processes > 1 => 1,
+        None => defaults.workers,
+    };
     let opts = Options {
         addrs: args.bind.clone(),
-        workers: args.workers.unwrap_or(defaults.workers),
+        listeners: inherited,
+        workers,
         backlog: args.backlog,
         max_conns: args.max_conns,
         header_timeout: args.header_timeout,

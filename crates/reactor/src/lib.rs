@@ -27,7 +27,7 @@ mod shutdown;
 mod timer;
 mod worker;
 
-pub use listener::{bind_reuseport, ensure_unclaimed, ListenerConfig};
+pub use listener::{adopt_listener, bind_reuseport, bind_shared, ensure_unclaimed, ListenerConfig};
 pub use pool::Pool;
 pub use remote::{Mailbox, Remote};
 pub use shutdown::Shutdown;

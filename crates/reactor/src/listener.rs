@@ -43,6 +43,52 @@ pub fn bind_reuseport(
     Ok(out)
 }
 
+/// Binds one non-blocking listener to `addr` for several processes to share: a supervisor
+/// keeps it and its children inherit it ([`adopt_listener`]), so a child that exits leaves
+/// the connections still queued to the others instead of resetting them, as closing one of
+/// a `SO_REUSEPORT` group would.
+pub fn bind_shared(addr: SocketAddr, cfg: ListenerConfig) -> io::Result<std::net::TcpListener> {
+    ensure_unclaimed(addr, Type::STREAM, addr.is_ipv6())?;
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(cfg.backlog)?;
+    Ok(sock.into())
+}
+
+/// Takes over listening socket `fd`, inherited from the process that started this one
+/// (see [`bind_shared`]). Checks that `fd` is an open, listening TCP socket first, so a
+/// wrong number is an error rather than someone else's descriptor taken over.
+pub fn adopt_listener(fd: std::os::fd::RawFd) -> io::Result<std::net::TcpListener> {
+    use std::os::fd::{BorrowedFd, FromRawFd};
+    if fd < 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    // SAFETY: only borrowed for the checks below, while this process does nothing else with
+    // `fd` (it was inherited, and nothing in the process opened or closed it since).
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+    let listening = rustix::net::sockopt::socket_acceptconn(borrowed).map_err(|e| {
+        io::Error::new(io::ErrorKind::InvalidInput, format!("inherited descriptor {fd}: {e}"))
+    })?;
+    if !listening {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("inherited descriptor {fd} is not listening"),
+        ));
+    }
+    // The child of a supervisor must not pass it on further (to a CGI script, say).
+    rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC)?;
+    // SAFETY: `fd` is an open listening socket (checked above) that this process owns from
+    // now on: the parent handed it over and nothing else here refers to it.
+    let l = unsafe { std::net::TcpListener::from_raw_fd(fd) };
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
 /// Fails with `AddrInUse` when another socket already serves `addr` (nothing to check for
 /// port 0). Call it before binding a `SO_REUSEPORT` group; `only_v6` as the group will have it.
 ///

@@ -104,6 +104,11 @@ pub struct RunConfig {
     pub listener: ListenerConfig,
     /// Connections across all workers; each worker takes an equal share.
     pub max_conns: usize,
+    /// Listening sockets made by someone else (a supervising process that keeps them open
+    /// while its children come and go). When there are any, `addrs` is not bound: every
+    /// worker accepts from each of these instead, and the kernel hands each connection to
+    /// whichever worker (of whichever process) accepts first.
+    pub inherited: Vec<Arc<std::net::TcpListener>>,
     /// How long a graceful shutdown may take before the workers give up and exit.
     pub grace: Duration,
     /// One duration per [`TimerKind`] the service uses.
@@ -149,7 +154,14 @@ where
     let workers = cfg.workers.max(1);
     let mut per_worker: Vec<Vec<std::net::TcpListener>> = (0..workers).map(|_| Vec::new()).collect();
     let mut bound = Vec::new();
-    for addr in &cfg.addrs {
+    for l in &cfg.inherited {
+        bound.push(l.local_addr()?);
+        for ls in per_worker.iter_mut() {
+            ls.push(l.try_clone()?);
+        }
+    }
+    let addrs = if cfg.inherited.is_empty() { &cfg.addrs[..] } else { &[] };
+    for addr in addrs {
         let ls = crate::bind_reuseport(*addr, workers, cfg.listener)?;
         bound.push(ls[0].local_addr()?);
         for (w, l) in ls.into_iter().enumerate() {

@@ -46,6 +46,7 @@ impl Service for Alarms {
 fn service_deadlines_wake_an_idle_worker() {
     let shutdown = Shutdown::new();
     let cfg = RunConfig {
+        inherited: Vec::new(),
         addrs: Vec::new(),
         workers: 1,
         listener: ListenerConfig { backlog: 16 },

@@ -100,6 +100,7 @@ fn read_line(s: &mut TcpStream) -> String {
 fn echo_service_accepts_echoes_times_out_and_wakes() {
     let shutdown = Shutdown::new();
     let cfg = RunConfig {
+        inherited: Vec::new(),
         addrs: vec!["127.0.0.1:0".parse().unwrap()],
         workers: 2,
         listener: ListenerConfig { backlog: 128 },

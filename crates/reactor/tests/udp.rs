@@ -59,6 +59,7 @@ impl Service for Upper {
 fn a_udp_service_registers_its_socket_at_start() {
     let shutdown = Shutdown::new();
     let cfg = RunConfig {
+        inherited: Vec::new(),
         addrs: Vec::new(),
         workers: 1,
         listener: ListenerConfig { backlog: 16 },

@@ -45,6 +45,9 @@ pub struct Options {
     /// Catch SIGINT/SIGTERM (graceful, then immediate).
     pub handle_signals: bool,
     pub shutdown: Shutdown,
+    /// Listening sockets made elsewhere (inherited from a supervising process): when there
+    /// are any, `addrs` is not bound and every worker accepts from each of these.
+    pub listeners: Vec<std::sync::Arc<std::net::TcpListener>>,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             server_name: "pollux".into(),
             handle_signals: true,
             shutdown: Shutdown::new(),
+            listeners: Vec::new(),
         }
     }
 }

@@ -51,6 +51,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         workers: opts.workers,
         listener: ListenerConfig { backlog: opts.backlog },
         max_conns,
+        inherited: opts.listeners.clone(),
         grace: opts.grace,
         timers: vec![
             opts.header_timeout,

@@ -82,6 +82,7 @@ pub fn serve(
     let most = config.max_transfers.min(by_descriptors);
     let shared = Arc::new(Shared { per_worker: (most / workers).max(1), config });
     let cfg = RunConfig {
+        inherited: Vec::new(),
         addrs: Vec::new(),
         workers,
         listener: ListenerConfig { backlog: 1 },

@@ -46,6 +46,12 @@ impl Wsgi {
         Ok(Wsgi { pool, mount: config.mount.clone().into(), statics: Vec::new() })
     }
 
+    /// Calls `f` once, after the application answered `n` requests (`--max-requests`: a
+    /// supervised process then asks to be replaced).
+    pub fn retire_after(&self, n: u64, f: impl Fn() + Send + Sync + 'static) {
+        self.pool.retire_after(n, Box::new(f));
+    }
+
     /// Answers requests for `prefix` and below with `handler` (a `pollux_fs::ServeDir`, say)
     /// instead of the app, the prefix taken off the path: `--static /static=DIR` serves
     /// `/static/app.css` from `DIR/app.css`, as nginx's `location /static/ { alias DIR/; }`

@@ -32,6 +32,7 @@ mod interp;
 mod objects;
 mod pool;
 mod run;
+pub mod supervisor;
 mod task;
 
 pub use config::{AppSpec, Config, DEFAULT_THREADS};

@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 use http::request::Parts;
 use pyo3::Python;
@@ -41,6 +42,9 @@ pub(crate) struct Pool {
     queue: Mutex<Queue>,
     ready: Condvar,
     cap: usize,
+    /// Requests answered so far, and what to do once `retire.0` were (`--max-requests`).
+    answered: AtomicU64,
+    retire: OnceLock<(u64, Box<dyn Fn() + Send + Sync>)>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -56,6 +60,8 @@ impl Pool {
             queue: Mutex::new(Queue { jobs: VecDeque::new(), idle: 0, waking: 0 }),
             ready: Condvar::new(),
             cap,
+            answered: AtomicU64::new(0),
+            retire: OnceLock::new(),
         });
         for i in 0..threads.max(1) {
             let (pool, app) = (pool.clone(), app.clone());
@@ -100,7 +106,18 @@ impl Pool {
                 None => py.detach(|| self.wait()),
             };
             app.run(py, job);
+            let n = self.answered.fetch_add(1, Ordering::Relaxed) + 1;
+            if let Some((limit, retire)) = self.retire.get() {
+                if n == *limit {
+                    retire();
+                }
+            }
         }
+    }
+
+    /// Calls `f` once, after `n` requests were answered.
+    pub(crate) fn retire_after(&self, n: u64, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.retire.set((n.max(1), f));
     }
 
     /// Sleeps until a request is queued and takes it.

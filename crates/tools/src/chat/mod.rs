@@ -37,6 +37,7 @@ pub fn serve(
     on_bound: impl FnOnce(&[SocketAddr]),
 ) -> io::Result<()> {
     let run = RunConfig {
+        inherited: Vec::new(),
         addrs,
         workers: 1,
         listener: ListenerConfig { backlog: 1024 },

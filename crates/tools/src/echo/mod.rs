@@ -86,6 +86,7 @@ pub fn serve_tcp(
     on_bound: impl FnOnce(&[SocketAddr]),
 ) -> io::Result<()> {
     let run = RunConfig {
+        inherited: Vec::new(),
         addrs: cfg.addrs,
         workers: cfg.workers,
         listener: ListenerConfig { backlog: 1024 },
@@ -109,6 +110,7 @@ pub fn serve_udp(
     // Each worker takes its own sockets out of the shared list when it starts.
     let per_worker = std::sync::Mutex::new(per_worker.into_iter().map(Some).collect::<Vec<_>>());
     let run = RunConfig {
+        inherited: Vec::new(),
         addrs: Vec::new(),
         workers,
         listener: ListenerConfig { backlog: 0 },
