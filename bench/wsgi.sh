@@ -91,7 +91,7 @@ app_of() {
   esac
 }
 
-# The command line of SERVER for SCENARIO on PORT, one word per line-less array: sets cmd=().
+# The command line of SERVER for SCENARIO on PORT, into the array cmd.
 server_cmd() { # SERVER SCENARIO PORT
   local dir mod threads
   read -r dir mod _ <<<"$(app_of "$2")"
@@ -127,7 +127,7 @@ start_server() { # SERVER SCENARIO
   log_cmd "$1 ($2): taskset -c 0 ${cmd[*]}"
   (cd "$root" && exec setsid taskset -c 0 "${cmd[@]}") </dev/null >"$log" 2>&1 &
   sid=$!
-  for _ in $(seq 300); do  # 30 s: Django- and Flask-sized imports take a while on a busy core
+  for _ in $(seq 300); do  # 30 s: importing Flask takes a while on a busy core
     if ! kill -0 "$sid" 2>/dev/null; then
       echo "wsgi.sh: $1 exited at start ($2): skipped. Its output:" >&2; tail -n 15 "$log" | sed 's/^/    /' >&2
       sid=""; return 1
