@@ -35,6 +35,12 @@ pub struct Options {
     /// client's bytes so that closing does not reset the connection before it read the answer.
     pub linger: Duration,
     pub grace: Duration,
+    /// During a graceful shutdown, how long an idle keep-alive connection stays open for
+    /// one more request (answered with `Connection: close`) before it is closed. A client
+    /// whose next request is already on its way then gets an answer instead of a closed
+    /// connection, and reconnects to whoever still accepts (another process on the same
+    /// socket, say).
+    pub drain_idle: Duration,
     /// How long a worker-local [`crate::Task`] (a CGI script) may go without producing or
     /// consuming a byte before [`crate::Task::on_timeout`].
     pub task_timeout: Duration,
@@ -63,6 +69,7 @@ impl Default for Options {
             send_timeout: Duration::from_secs(60),
             linger: Duration::from_secs(2),
             grace: Duration::from_secs(10),
+            drain_idle: Duration::from_secs(1),
             task_timeout: Duration::from_secs(30),
             limits: Limits::default(),
             access_log: AccessLog::Stderr,

@@ -270,8 +270,9 @@ impl Conn {
             Ok(()) => {}
             Err(_) => self.state = State::Closed,
         }
-        if self.state == State::Open && draining && self.is_idle() {
-            // Graceful shutdown: everything received has been answered.
+        if self.state == State::Open && draining && self.is_idle() && self.active.is_none() && self.peer_done
+        {
+            // Graceful shutdown, and the client closed its side: nothing more will come.
             self.state = State::Closed;
         }
         if self.state == State::Closed || self.is_idle() {

@@ -54,7 +54,7 @@ pub(crate) fn respond<H: Handler>(
     let asked = Asked {
         method: head.method.clone(),
         version: head.version,
-        keep_alive: head.keep_alive,
+        keep_alive: head.keep_alive && !env.draining,
         uri: env.log.enabled().then(|| head.uri.clone()),
     };
     let mut req = Request::new(body.into_body());

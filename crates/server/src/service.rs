@@ -31,6 +31,7 @@ const BODY: TimerKind = TimerKind(2);
 const SEND: TimerKind = TimerKind(3);
 const LINGER: TimerKind = TimerKind(4);
 const TASK: TimerKind = TimerKind(5);
+const DRAIN: TimerKind = TimerKind(6);
 
 /// Rounds of connection ↔ task hand-offs in one drive (each round moves bytes one way; the
 /// bound keeps a chatty pair from starving the worker's other connections).
@@ -60,6 +61,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             opts.send_timeout,
             opts.linger,
             opts.task_timeout,
+            opts.drain_idle.min(opts.grace),
         ],
     };
     // Open the log file here so a bad path fails before we claim to serve.
@@ -87,6 +89,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
                 log,
                 server_name: opts.server_name.clone(),
                 info: ConnInfo::for_worker(remote),
+                draining: false,
             },
         }
     })
@@ -102,6 +105,8 @@ pub(crate) struct Env<H> {
     pub(crate) server_name: String,
     /// Handed to the handler, refilled per request (no clone of the worker's remote).
     pub(crate) info: ConnInfo,
+    /// A graceful shutdown is under way: every answer closes its connection.
+    pub(crate) draining: bool,
 }
 
 impl<H> Env<H> {
@@ -142,6 +147,7 @@ impl<H: Handler> HttpService<H> {
     fn drive(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         let Some(conn) = self.conns.get_mut(token) else { return };
         let before = conn.wait();
+        self.env.draining = cx.draining;
         let mut progress = conn.run(&mut self.env, cx.draining);
         // Tasks are rare; the common request pays one check for them.
         if conn.has_task() {
@@ -159,6 +165,8 @@ impl<H: Handler> HttpService<H> {
                 return;
             }
             Wait::Head => HEAD,
+            // Shutting down: one last short wait for a request already on its way.
+            Wait::Idle if cx.draining => DRAIN,
             Wait::Idle => IDLE,
             Wait::Body => BODY,
             Wait::Send => SEND,
@@ -172,6 +180,7 @@ impl<H: Handler> HttpService<H> {
         // The head timeout runs from the first byte of a head to its end, whatever trickles in
         // between; the others restart whenever bytes move.
         let restart = match after {
+            _ if kind == DRAIN => false,
             Wait::Head => before != Wait::Head,
             Wait::Linger => before != Wait::Linger,
             _ => progress || before != after,
@@ -421,8 +430,8 @@ impl<H: Handler> Service for HttpService<H> {
 
     fn on_shutdown(&mut self, cx: &mut Ctx<'_, Finished>) {
         // Read what each idle connection may already have received (connections accepted at
-        // the last moment included): a request that arrived is answered, an idle connection
-        // is closed (`Conn::run` closes idle connections while draining).
+        // the last moment included): a request that arrived is answered with
+        // `Connection: close`; an idle connection gets `Options::drain_idle` for one more.
         let tokens: Vec<usize> =
             self.conns.iter().filter(|(_, c)| c.state == State::Open).map(|(t, _)| t).collect();
         for t in tokens {

@@ -114,7 +114,10 @@ fn parse_headers(headers: &Bound<'_, PyAny>) -> PyResult<(HeaderMap, Option<u64>
                 "start_response: {name_s:?} is a hop-by-hop header, which the server sets (PEP 3333)"
             )));
         }
-        let value = HeaderValue::from_bytes(&latin1(value)?).map_err(|_| {
+        // Optional white space around a value is not part of it (RFC 9110 §5.5); Django's
+        // cookies come with a leading space (`SimpleCookie.output(header="")`).
+        let raw = latin1(value)?;
+        let value = HeaderValue::from_bytes(raw.trim_ascii()).map_err(|_| {
             PyValueError::new_err(format!("start_response: the value of {name_s:?} has a control character"))
         })?;
         if name == CONTENT_LENGTH {
