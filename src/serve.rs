@@ -8,16 +8,20 @@ use anyhow::Context;
 use clap::Args;
 use pollux_server::{AccessLog, Limits, Options};
 
+use crate::addr::{self, Bind};
+use crate::Hint;
+
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Directory to serve.
     #[arg(default_value = ".")]
     root: PathBuf,
-    /// Address to listen on (repeatable; IPv4 and IPv6, e.g. `[::1]:8000`).
-    #[arg(long = "bind", default_value = "127.0.0.1:8000")]
-    bind: Vec<SocketAddr>,
+    /// Address to listen on (repeatable): HOST:PORT, HOST or PORT, e.g. `0.0.0.0` (every IPv4
+    /// interface, for the LAN), `[::]:8000`, `localhost:9000`, `9000` (loopback, port 9000).
+    #[arg(long = "bind", value_name = "ADDR", default_value = "127.0.0.1:8000", value_parser = addr::parse_bind)]
+    bind: Vec<Bind>,
     /// Worker threads, one event loop each [default: available cores].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
     /// listen(2) backlog.
     #[arg(long, default_value_t = 4096)]
@@ -116,9 +120,27 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+/// Where `serve` listens when `--bind` leaves the host or port out.
+const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
+
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut handler = pollux_fs::ServeDir::new(&args.root)
-        .with_context(|| format!("cannot serve {}", args.root.display()))?
+    let addrs = addr::resolve_all(&args.bind, DEFAULT_ADDR)?;
+    let handler = pollux_fs::ServeDir::new(&args.root).map_err(|e| {
+        let e = anyhow::Error::new(e).context(format!("cannot serve {}", args.root.display()));
+        // `pollux serve 8080` is the `python -m http.server 8080` habit: ROOT comes first here.
+        match args.root.to_str().and_then(|s| s.parse::<u16>().ok()) {
+            Some(p) => e.context(Hint(format!(
+                "did you mean --bind 127.0.0.1:{p} (or --bind 0.0.0.0:{p} to share on the LAN)?"
+            ))),
+            None => e,
+        }
+    })?;
+    // Refusing would be too strict (a directory may be searchable but not listable on purpose),
+    // but a root nobody can read answers 403 to everything, which is worth a word at start.
+    if let Err(e) = std::fs::read_dir(handler.root()) {
+        eprintln!("pollux: warning: cannot read {}: {e}; requests will be refused", handler.root().display());
+    }
+    let mut handler = handler
         .listing(args.listing)
         .hidden(args.hidden)
         .follow_symlinks(args.follow_symlinks)
@@ -138,7 +160,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let root = handler.root().to_path_buf();
     let defaults = Options::default();
     let opts = Options {
-        addrs: args.bind,
+        addrs: addrs.clone(),
         workers: args.workers.unwrap_or(defaults.workers),
         backlog: args.backlog,
         max_conns: args.max_conns,
@@ -161,8 +183,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             println!("pollux: serving {} on http://{a}", root.display());
         }
     };
+    let failed = |e| addr::listen_error(e, &addrs);
     if args.cgi.mounts.is_empty() && args.cgi.ext.is_none() {
-        return pollux_server::serve(opts, handler, on_bound).context("server failed");
+        return pollux_server::serve(opts, handler, on_bound).map_err(failed);
     }
     let mut cgi = pollux_cgi::Cgi::new(&root, handler).context("--cgi")?.max(args.cgi.max);
     for spec in &args.cgi.mounts {
@@ -171,5 +194,5 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(ext) = &args.cgi.ext {
         cgi = cgi.extension(ext).context("--cgi-ext")?;
     }
-    pollux_server::serve(opts, cgi, on_bound).context("server failed")
+    pollux_server::serve(opts, cgi, on_bound).map_err(failed)
 }

@@ -54,11 +54,13 @@ enum TftpCommand {
 struct ServeArgs {
     /// Directory to serve.
     dir: PathBuf,
-    /// Address of the well-known port (IPv4 or IPv6, e.g. `[::]:69`; `[::]` takes IPv4 too).
-    #[arg(long, default_value = "0.0.0.0:69")]
-    bind: SocketAddr,
+    /// Address of the well-known port: HOST:PORT, HOST or PORT (e.g. `[::]:69`, which takes
+    /// IPv4 too; `6969`, which needs no root). Ports below 1024 need root or
+    /// CAP_NET_BIND_SERVICE.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:69", value_parser = crate::addr::parse_bind)]
+    bind: crate::addr::Bind,
     /// Worker threads, each an event loop driving its share of the transfers [default: cores].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
     /// Retransmission timeout when the client negotiates none (e.g. 1s, 500ms).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -161,9 +163,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let shutdown = pollux_reactor::Shutdown::new();
     shutdown.install_signal_handlers().context("signal handlers")?;
     let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let default = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 69);
+    let bind = *a.bind.resolve(default)?.first().context("no --bind address")?;
     let config = ServerConfig {
         root: a.dir.clone(),
-        bind: a.bind,
+        bind,
         workers,
         protocol: Config {
             timeout: a.timeout,
@@ -181,7 +185,8 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     pollux_tftp_io::serve(config, shutdown, |addr| {
         println!("pollux: serving {dir} over TFTP on tftp://{addr}");
     })
-    .with_context(|| format!("cannot serve {dir} on {}", a.bind))
+    .map_err(|e| crate::addr::listen_error(e, &[bind]))
+    .with_context(|| format!("cannot serve {dir} over TFTP"))
 }
 
 /// A client outcome: prints the error and exits with its documented code.
