@@ -4,6 +4,7 @@ mod addr;
 mod chat;
 mod echo;
 mod lab;
+mod lan;
 mod serve;
 mod tftp;
 mod udp;

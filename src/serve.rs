@@ -104,6 +104,14 @@ struct CgiArgs {
     max: usize,
 }
 
+fn family(a: &SocketAddr) -> &'static str {
+    if a.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
+}
+
 /// `10s`, `500ms`, `2m` or a bare number of seconds (every duration flag of the binary).
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
@@ -180,7 +188,25 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let on_bound = |addrs: &[SocketAddr]| {
         for a in addrs {
-            println!("pollux: serving {} on http://{a}", root.display());
+            let urls = crate::lan::urls(*a);
+            if a.ip().is_unspecified() {
+                println!(
+                    "pollux: serving {} on every {} interface, port {}:",
+                    root.display(),
+                    family(a),
+                    a.port()
+                );
+                for u in urls {
+                    println!("  {u}");
+                }
+            } else {
+                for u in urls {
+                    println!("pollux: serving {} on {u}", root.display());
+                }
+            }
+        }
+        if addrs.iter().all(|a| a.ip().is_loopback()) {
+            println!("pollux: only this machine can connect; --bind 0.0.0.0 shares on the LAN");
         }
     };
     let failed = |e| addr::listen_error(e, &addrs);
