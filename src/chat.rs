@@ -68,6 +68,11 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     let ended = chat::client::run(stream, std::io::BufReader::new(std::io::stdin()), std::io::stdout())
         .context("chat connection failed")?;
     match ended {
+        // A normal end, as for `/quit`: said, exit code 0.
+        chat::client::Ended::ServerShutDown => {
+            eprintln!("pollux: the room has closed (the server shut down)");
+            Ok(())
+        }
         chat::client::Ended::ClosedByServer => anyhow::bail!("the server closed the connection"),
         _ => Ok(()),
     }
