@@ -22,7 +22,7 @@ pub(crate) struct EchoArgs {
     /// Worker threads, one event loop each [default: available cores] (reactor only).
     #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
-    /// I/O model of the TCP server: our reactor, or one of the seeds' seven servers (these
+    /// I/O model of the TCP server: our reactor, or one of seven textbook servers, one per I/O model (these
     /// serve the first --bind address only, and stop only when killed).
     #[arg(long, value_enum, default_value_t = ModelArg::Reactor)]
     model: ModelArg,
@@ -64,7 +64,7 @@ impl ModelArg {
     }
 }
 
-/// Runs one of the seeds' models; no signal thread is started, since the process model forks
+/// Runs one of the textbook I/O-model servers; no signal thread is started, since the process model forks
 /// and must stay single-threaded.
 fn run_model(model: Model, args: &EchoArgs, addrs: &[SocketAddr]) -> anyhow::Result<()> {
     anyhow::ensure!(!args.udp, "--model is for the TCP echo; --udp runs on the reactor only");

@@ -35,7 +35,7 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Send or receive UDP datagrams, broadcast included.
     Udp(udp::UdpArgs),
-    /// Measurements of the echo server models (the seeds' claims, rerunnable).
+    /// Measure the echo server's I/O models against each other (blocking ... epoll, the reactor).
     Lab(lab::LabArgs),
 }
 

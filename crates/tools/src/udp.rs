@@ -1,4 +1,4 @@
-//! UDP datagrams and subnet broadcast, as in the seeds: send one datagram, or listen on a
+//! UDP datagrams and subnet broadcast: send one datagram, or listen on a
 //! port and hand over each datagram with its sender.
 //!
 //! Plain blocking sockets: a sender sends once and a listener waits for the next datagram,
