@@ -89,7 +89,8 @@ pub(crate) struct ServeArgs {
 #[command(next_help_heading = "CGI")]
 struct CgiArgs {
     /// Run the files under DIR as CGI scripts at the URL PREFIX (repeatable), e.g.
-    /// `/cgi-bin=./cgi-bin`.
+    /// `/cgi-bin=./cgi-bin`. Scripts get this server's PATH: started from an activated
+    /// virtualenv, `#!/usr/bin/env python3` is the virtualenv's Python.
     #[arg(long = "cgi", value_name = "PREFIX=DIR")]
     mounts: Vec<String>,
     /// Run the files under ROOT whose name ends in EXT as CGI scripts (e.g. `.py`).
@@ -214,6 +215,11 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         return pollux_server::serve(opts, handler, on_bound).map_err(failed);
     }
     let mut cgi = pollux_cgi::Cgi::new(&root, handler).context("--cgi")?.max(args.cgi.max);
+    // Our PATH, as Apache's mod_cgi passes its own: `#!/usr/bin/env python3` then finds the
+    // virtualenv's Python when the server was started from an activated virtualenv.
+    if let Some(path) = std::env::var_os("PATH") {
+        cgi = cgi.path(path);
+    }
     for spec in &args.cgi.mounts {
         cgi = cgi.mount_spec(spec).context("--cgi")?;
     }
