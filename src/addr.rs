@@ -102,15 +102,12 @@ impl Bind {
     }
 }
 
-/// Every `--bind` resolved against `default`, in order.
+/// Every `--bind` resolved against `default`, in order. Not deduplicated across flags:
+/// `--bind 127.0.0.1:0` twice asks for two listeners on two free ports.
 pub(crate) fn resolve_all(binds: &[Bind], default: SocketAddr) -> anyhow::Result<Vec<SocketAddr>> {
     let mut out = Vec::new();
     for b in binds {
-        for a in b.resolve(default)? {
-            if !out.contains(&a) {
-                out.push(a);
-            }
-        }
+        out.extend(b.resolve(default)?);
     }
     Ok(out)
 }

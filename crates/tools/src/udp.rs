@@ -122,6 +122,8 @@ mod tests {
     #[test]
     fn errors_are_precise() {
         assert!(matches!(send("127.0.0.1:9", &vec![0; MAX_DATAGRAM + 1], false), Err(UdpError::TooLong(_))));
-        assert!(matches!(send("no-port", b"x", false), Err(UdpError::Resolve { .. })));
+        assert!(matches!(send("no-port", b"x", false), Err(UdpError::NoPort { .. })));
+        assert!(matches!(send("[::1]", b"x", false), Err(UdpError::NoPort { .. })));
+        assert!(matches!(send("nosuch.invalid:9", b"x", false), Err(UdpError::Resolve { .. })));
     }
 }
