@@ -1,10 +1,10 @@
-//! The seeds' web framework — a routing table from paths to handlers, 404 for the rest —
+//! A small web framework — a routing table from paths to handlers, 404 for the rest —
 //! on pollux-web.
 //!
 //! | route                    | what it does                                             |
 //! |--------------------------|----------------------------------------------------------|
 //! | `GET /`                  | `Hello World`                                            |
-//! | `GET /ctime`             | the current time, as the seeds' WSGI app (`time.ctime()`, UTC) |
+//! | `GET /ctime`             | the current time, as the WSGI example's (`time.ctime()`, UTC) |
 //! | `POST /form`             | a urlencoded form (`name`, `message`) echoed back as HTML |
 //! | `GET /api/users/{id}`    | a user as JSON (ids 1–3), 404 JSON otherwise             |
 //! | `POST /api/users`        | a JSON user created, `201` with `Location`               |

@@ -1,4 +1,4 @@
-//! The seeds' first server, and a mirror of what the parser understood.
+//! The first server of any network-programming course, and a mirror of what the parser understood.
 //!
 //! `GET /` → `Hello World`; `GET /plaintext` and `GET /json` follow the TechEmpower rules;
 //! anything else gets a JSON description of the parsed request (method, target, version,

@@ -22,9 +22,9 @@ enum ChatCommand {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on (repeatable).
-    #[arg(long = "bind", default_value = "127.0.0.1:7070")]
-    bind: Vec<SocketAddr>,
+    /// Address to listen on (repeatable): HOST:PORT, HOST or PORT, e.g. `0.0.0.0` for the LAN.
+    #[arg(long = "bind", value_name = "ADDR", default_value = "127.0.0.1:7070", value_parser = crate::addr::parse_bind)]
+    bind: Vec<crate::addr::Bind>,
     /// Longest line a member may send, in bytes.
     #[arg(long, default_value_t = Limits::default().max_line)]
     max_line: usize,
@@ -46,16 +46,20 @@ pub(crate) fn run(args: ChatArgs) -> anyhow::Result<()> {
     }
 }
 
+/// Where the room listens when `--bind` leaves the host or port out.
+const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7070);
+
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = pollux_reactor::Shutdown::new();
     shutdown.install_signal_handlers().context("cannot catch signals")?;
     let limits = Limits { max_line: args.max_line, max_queue: args.max_queue };
-    chat::serve(args.bind, limits, shutdown, |addrs| {
+    let addrs = crate::addr::resolve_all(&args.bind, DEFAULT_ADDR)?;
+    chat::serve(addrs.clone(), limits, shutdown, |addrs| {
         for a in addrs {
             println!("pollux: chat listening on tcp://{a}");
         }
     })
-    .context("chat server failed")
+    .map_err(|e| crate::addr::listen_error(e, &addrs))
 }
 
 fn connect(args: ConnectArgs) -> anyhow::Result<()> {
@@ -64,6 +68,11 @@ fn connect(args: ConnectArgs) -> anyhow::Result<()> {
     let ended = chat::client::run(stream, std::io::BufReader::new(std::io::stdin()), std::io::stdout())
         .context("chat connection failed")?;
     match ended {
+        // A normal end, as for `/quit`: said, exit code 0.
+        chat::client::Ended::ServerShutDown => {
+            eprintln!("pollux: the room has closed (the server shut down)");
+            Ok(())
+        }
         chat::client::Ended::ClosedByServer => anyhow::bail!("the server closed the connection"),
         _ => Ok(()),
     }

@@ -10,9 +10,9 @@ use pollux_tools::models::{self, Model};
 
 #[derive(Debug, Args)]
 pub(crate) struct EchoArgs {
-    /// Address to listen on (repeatable; e.g. `[::1]:7007`).
-    #[arg(long = "bind", default_value = "127.0.0.1:7007")]
-    bind: Vec<SocketAddr>,
+    /// Address to listen on (repeatable): HOST:PORT, HOST or PORT, e.g. `[::1]:7007`, `0.0.0.0`.
+    #[arg(long = "bind", value_name = "ADDR", default_value = "127.0.0.1:7007", value_parser = crate::addr::parse_bind)]
+    bind: Vec<crate::addr::Bind>,
     /// Echo datagrams (UDP) instead of a byte stream (TCP).
     #[arg(long)]
     udp: bool,
@@ -20,9 +20,9 @@ pub(crate) struct EchoArgs {
     #[arg(long)]
     upper: bool,
     /// Worker threads, one event loop each [default: available cores] (reactor only).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
-    /// I/O model of the TCP server: our reactor, or one of the seeds' seven servers (these
+    /// I/O model of the TCP server: our reactor, or one of seven textbook servers, one per I/O model (these
     /// serve the first --bind address only, and stop only when killed).
     #[arg(long, value_enum, default_value_t = ModelArg::Reactor)]
     model: ModelArg,
@@ -64,11 +64,11 @@ impl ModelArg {
     }
 }
 
-/// Runs one of the seeds' models; no signal thread is started, since the process model forks
+/// Runs one of the textbook I/O-model servers; no signal thread is started, since the process model forks
 /// and must stay single-threaded.
-fn run_model(model: Model, args: &EchoArgs) -> anyhow::Result<()> {
+fn run_model(model: Model, args: &EchoArgs, addrs: &[SocketAddr]) -> anyhow::Result<()> {
     anyhow::ensure!(!args.udp, "--model is for the TCP echo; --udp runs on the reactor only");
-    let addr = *args.bind.first().context("no --bind address")?;
+    let addr = *addrs.first().context("no --bind address")?;
     let reply = if args.upper { Reply::Upper } else { Reply::Same };
     models::serve(model, addr, reply, |a| {
         println!("pollux: echo listening on tcp://{a}");
@@ -76,12 +76,16 @@ fn run_model(model: Model, args: &EchoArgs) -> anyhow::Result<()> {
     .with_context(|| format!("echo server ({model:?} model) failed"))
 }
 
+/// Where echo listens when `--bind` leaves the host or port out.
+const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 7007);
+
 pub(crate) fn run(args: EchoArgs) -> anyhow::Result<()> {
+    let addrs = crate::addr::resolve_all(&args.bind, DEFAULT_ADDR)?;
     if let Some(model) = args.model.model() {
-        return run_model(model, &args);
+        return run_model(model, &args, &addrs);
     }
     let cfg = EchoConfig {
-        addrs: args.bind,
+        addrs: addrs.clone(),
         workers: args.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         reply: if args.upper { Reply::Upper } else { Reply::Same },
         grace: Duration::from_secs(1),
@@ -94,9 +98,10 @@ pub(crate) fn run(args: EchoArgs) -> anyhow::Result<()> {
             println!("pollux: echo listening on {scheme}://{a}");
         }
     };
-    if args.udp {
-        echo::serve_udp(cfg, shutdown, on_bound).context("echo server failed")
+    let result = if args.udp {
+        echo::serve_udp(cfg, shutdown, on_bound)
     } else {
-        echo::serve_tcp(cfg, shutdown, on_bound).context("echo server failed")
-    }
+        echo::serve_tcp(cfg, shutdown, on_bound)
+    };
+    result.map_err(|e| crate::addr::listen_error(e, &addrs))
 }

@@ -66,14 +66,34 @@ pub(crate) fn run(args: LabArgs) -> anyhow::Result<()> {
         window: Duration::from_secs_f64(a.seconds),
         setup_timeout: Duration::from_secs_f64(a.setup_timeout),
     };
+    // On stderr, so that stdout stays a table for scripts.
+    eprint!("{}", legend(cfg.clients));
     println!("{}", lab::header());
     let rows = lab::run_c10k(&cfg, |row| {
         println!("{}", lab::format_row(row));
         let _ = std::io::stdout().flush();
     });
+    eprintln!("pollux: a run on a quiet machine and what it shows: docs/io-models.md");
     if let Some(path) = a.svg {
         lab::chart::write_svg(&rows, &path)?;
         eprintln!("pollux: chart written to {}", path.display());
     }
     Ok(())
+}
+
+/// What the columns mean, and the caveat that matters most when reading them.
+fn legend(clients: usize) -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "pollux lab c10k: each echo server model in turn, under N idle connections plus {clients} busy clients\n\
+         \x20 idle       idle connections held open during the step (each one echoed a byte first)\n\
+         \x20 clients    busy clients, each sending a line and waiting for its echo, in a loop\n\
+         \x20 rt/s       round-trips per second, all busy clients together (higher is better)\n\
+         \x20 p50_us     median round-trip time in microseconds; p99_us: the 99th percentile\n\
+         \x20 cpu_us/rt  server CPU time (user + system, whole process tree) per round-trip, in µs\n\
+         \x20 rss_MiB    server resident memory at the end of the step\n\
+         \x20 status     ok, skipped (a step the model cannot take, and why) or failed\n\
+         warning: the load generator and the servers share this machine's {cores} core(s); \
+         compare models with each other, not with other machines, and keep the machine quiet\n"
+    )
 }

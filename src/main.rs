@@ -1,11 +1,15 @@
 //! `pollux`: the command line. Parsing and wiring only; the work happens in the crates.
 
+mod addr;
 mod chat;
 mod echo;
 mod lab;
+mod lan;
 mod serve;
 mod tftp;
 mod udp;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -31,18 +35,100 @@ enum Command {
     Chat(chat::ChatArgs),
     /// Send or receive UDP datagrams, broadcast included.
     Udp(udp::UdpArgs),
-    /// Measurements of the echo server models (the seeds' claims, rerunnable).
+    /// Measure the echo server's I/O models against each other (blocking ... epoll, the reactor).
     Lab(lab::LabArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    match cli.command {
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Tftp(args) => tftp::run(args),
         Command::Echo(args) => echo::run(args),
         Command::Chat(args) => chat::run(args),
         Command::Udp(args) => udp::run(args),
         Command::Lab(args) => lab::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Printed by hand, not by returning the error from `main`: that prints anyhow's
+            // `Debug` form, a multi-line cause list with a backtrace whenever RUST_BACKTRACE is
+            // set in the user's environment.
+            eprintln!("pollux: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
     }
+}
+
+/// Help and version as clap prints them; a bad command line as one line with clap's tips
+/// (`pollux: unexpected argument '--bnd' found; tip: a similar argument exists: '--bind'`),
+/// exit code 2 as clap gives it.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines();
+    let mut line = lines.next().unwrap_or("").trim_start_matches("error: ").to_owned();
+    for tip in lines.map(str::trim).filter(|l| l.starts_with("tip:")) {
+        line.push_str("; ");
+        line.push_str(tip);
+    }
+    eprintln!("pollux: {line}");
+    ExitCode::from(2)
+}
+
+/// A hint for the user, attached to an error with `.context(Hint(..))`: printed after the
+/// error's causes, separated by `; ` (`pollux: 8080: No such file or directory; did you mean
+/// --bind 127.0.0.1:8080?`).
+#[derive(Debug)]
+pub(crate) struct Hint(pub(crate) String);
+
+impl std::fmt::Display for Hint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The error and its causes as one line, `what failed: why`, as curl and ripgrep print them.
+/// A cause whose text its parent already contains is left out: libraries often say
+/// "/x: No such file or directory" and then give the io::Error itself as the source.
+fn one_line(e: &anyhow::Error) -> String {
+    // anyhow finds a context value of a given type in any layer; the chain itself only shows
+    // its text.
+    let hint = e.downcast_ref::<Hint>().map(|h| h.0.as_str());
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        let mut text = text.trim();
+        if text.is_empty() || line.contains(text) || Some(text) == hint {
+            continue;
+        }
+        // "cannot serve /x" then "/x: No such file or directory": the subject once.
+        if let Some((subject, rest)) = text.split_once(": ") {
+            if line.ends_with(subject) {
+                text = rest;
+            }
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(text);
+    }
+    if let Some(h) = hint {
+        line.push_str("; ");
+        line.push_str(h);
+    }
+    // One line, whatever a message held.
+    line.replace(['\n', '\r'], " ")
 }

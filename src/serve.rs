@@ -8,15 +8,19 @@ use anyhow::Context;
 use clap::Args;
 use pollux_server::{AccessLog, Limits, Options};
 
+use crate::addr::{self, Bind};
+use crate::Hint;
+
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
     /// Directory to serve [default: the current directory].
     root: Option<PathBuf>,
-    /// Address to listen on (repeatable; IPv4 and IPv6, e.g. `[::1]:8000`).
-    #[arg(long = "bind", default_value = "127.0.0.1:8000")]
-    bind: Vec<SocketAddr>,
+    /// Address to listen on (repeatable): HOST:PORT, HOST or PORT, e.g. `0.0.0.0` (every IPv4
+    /// interface, for the LAN), `[::]:8000`, `localhost:9000`, `9000` (loopback, port 9000).
+    #[arg(long = "bind", value_name = "ADDR", default_value = "127.0.0.1:8000", value_parser = addr::parse_bind)]
+    bind: Vec<Bind>,
     /// Worker threads, one event loop each [default: available cores].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
     /// listen(2) backlog.
     #[arg(long, default_value_t = 4096)]
@@ -141,7 +145,8 @@ fn parse_processes(s: &str) -> Result<usize, String> {
 #[command(next_help_heading = "CGI")]
 struct CgiArgs {
     /// Run the files under DIR as CGI scripts at the URL PREFIX (repeatable), e.g.
-    /// `/cgi-bin=./cgi-bin`.
+    /// `/cgi-bin=./cgi-bin`. Scripts get this server's PATH: started from an activated
+    /// virtualenv, `#!/usr/bin/env python3` is the virtualenv's Python.
     #[arg(long = "cgi", value_name = "PREFIX=DIR")]
     mounts: Vec<String>,
     /// Run the files under ROOT whose name ends in EXT as CGI scripts (e.g. `.py`).
@@ -154,6 +159,14 @@ struct CgiArgs {
     /// Most CGI scripts running at once; beyond that, 503 with Retry-After.
     #[arg(long = "cgi-max", value_name = "N", default_value_t = 64)]
     max: usize,
+}
+
+fn family(a: &SocketAddr) -> &'static str {
+    if a.is_ipv4() {
+        "IPv4"
+    } else {
+        "IPv6"
+    }
 }
 
 /// `10s`, `500ms`, `2m` or a bare number of seconds (every duration flag of the binary).
@@ -172,10 +185,27 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
+/// Where `serve` listens when `--bind` leaves the host or port out.
+const DEFAULT_ADDR: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8000);
+
 /// A directory served with every file-serving flag of `pollux serve`.
 fn serve_dir(args: &ServeArgs, dir: &std::path::Path) -> anyhow::Result<pollux_fs::ServeDir> {
-    let mut handler = pollux_fs::ServeDir::new(dir)
-        .with_context(|| format!("cannot serve {}", dir.display()))?
+    let handler = pollux_fs::ServeDir::new(dir).map_err(|e| {
+        let e = anyhow::Error::new(e).context(format!("cannot serve {}", dir.display()));
+        // `pollux serve 8080` is the `python -m http.server 8080` habit: ROOT comes first here.
+        match dir.to_str().and_then(|s| s.parse::<u16>().ok()) {
+            Some(p) => e.context(Hint(format!(
+                "did you mean --bind 127.0.0.1:{p} (or --bind 0.0.0.0:{p} to share on the LAN)?"
+            ))),
+            None => e,
+        }
+    })?;
+    // Refusing would be too strict (a directory may be searchable but not listable on purpose),
+    // but a root nobody can read answers 403 to everything, which is worth a word at start.
+    if let Err(e) = std::fs::read_dir(handler.root()) {
+        eprintln!("pollux: warning: cannot read {}: {e}; requests will be refused", handler.root().display());
+    }
+    let mut handler = handler
         .listing(args.listing)
         .hidden(args.hidden)
         .follow_symlinks(args.follow_symlinks)
@@ -253,12 +283,11 @@ fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
 
 /// `--processes`: bind here, then keep the children running (each runs this same command).
 fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
+    let addrs = addr::resolve_all(&args.bind, DEFAULT_ADDR)?;
     let mut listeners = Vec::new();
-    for addr in &args.bind {
+    for addr in &addrs {
         let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
-        listeners.push(
-            pollux_reactor::bind_shared(*addr, cfg).with_context(|| format!("cannot listen on {addr}"))?,
-        );
+        listeners.push(pollux_reactor::bind_shared(*addr, cfg).map_err(|e| addr::listen_error(e, &addrs))?);
     }
     let program = std::env::current_exe().context("cannot find the pollux binary to start processes")?;
     let mut sup = pollux_wsgi::supervisor::Supervisor::new(
@@ -274,15 +303,9 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
         };
     }
     let n = args.wsgi.processes;
-    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |addrs| {
-        for a in addrs {
-            println!(
-                "pollux: serving the WSGI app {spec} ({n} process{}) on http://{a}",
-                if n == 1 { "" } else { "es" }
-            );
-        }
-    })
-    .context("supervisor failed")?;
+    let what = format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" });
+    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound))
+        .context("supervisor failed")?;
     if code != 0 {
         std::process::exit(code);
     }
@@ -290,6 +313,7 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let addrs = addr::resolve_all(&args.bind, DEFAULT_ADDR)?;
     let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut inherited = Vec::new();
     let wsgi = match &args.wsgi.app {
@@ -325,7 +349,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => defaults.workers,
     };
     let opts = Options {
-        addrs: args.bind.clone(),
+        addrs: addrs.clone(),
         listeners: inherited,
         workers,
         backlog: args.backlog,
@@ -348,23 +372,41 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(spec) => format!("the WSGI app {spec}"),
         None => root.display().to_string(),
     };
-    let on_bound = |addrs: &[SocketAddr]| {
-        for a in addrs {
-            println!("pollux: serving {what} on http://{a}");
-        }
-    };
+    let on_bound = |bound: &[SocketAddr]| print_urls(&what, bound);
+    let failed = |e| addr::listen_error(e, &addrs);
     let cgi_wanted = !args.cgi.mounts.is_empty() || args.cgi.ext.is_some();
     match (wsgi, cgi_wanted) {
-        (None, false) => pollux_server::serve(opts, handler, on_bound).context("server failed"),
-        (Some(app), false) => pollux_server::serve(opts, app, on_bound).context("server failed"),
+        (None, false) => pollux_server::serve(opts, handler, on_bound).map_err(failed),
+        (Some(app), false) => pollux_server::serve(opts, app, on_bound).map_err(failed),
         (None, true) => {
             let cgi = cgi_handler(&args, &root, handler)?;
-            pollux_server::serve(opts, cgi, on_bound).context("server failed")
+            pollux_server::serve(opts, cgi, on_bound).map_err(failed)
         }
         (Some(app), true) => {
             let cgi = cgi_handler(&args, &root, app)?;
-            pollux_server::serve(opts, cgi, on_bound).context("server failed")
+            pollux_server::serve(opts, cgi, on_bound).map_err(failed)
         }
+    }
+}
+
+/// Tells where the server listens: one URL per interface address for a wildcard bind (as
+/// miniserve does), and whether only this machine can connect.
+fn print_urls(what: &str, bound: &[SocketAddr]) {
+    for a in bound {
+        let urls = crate::lan::urls(*a);
+        if a.ip().is_unspecified() {
+            println!("pollux: serving {what} on every {} interface, port {}:", family(a), a.port());
+            for u in urls {
+                println!("  {u}");
+            }
+        } else {
+            for u in urls {
+                println!("pollux: serving {what} on {u}");
+            }
+        }
+    }
+    if bound.iter().all(|a| a.ip().is_loopback()) {
+        println!("pollux: only this machine can connect; --bind 0.0.0.0 shares on the LAN");
     }
 }
 
@@ -375,6 +417,11 @@ fn cgi_handler<H: pollux_server::Handler>(
     inner: H,
 ) -> anyhow::Result<pollux_cgi::Cgi<H>> {
     let mut cgi = pollux_cgi::Cgi::new(root, inner).context("--cgi")?.max(args.cgi.max);
+    // Our PATH, as Apache's mod_cgi passes its own: `#!/usr/bin/env python3` then finds the
+    // virtualenv's Python when the server was started from an activated virtualenv.
+    if let Some(path) = std::env::var_os("PATH") {
+        cgi = cgi.path(path);
+    }
     for spec in &args.cgi.mounts {
         cgi = cgi.mount_spec(spec).context("--cgi")?;
     }

@@ -17,6 +17,8 @@
 use std::io::IsTerminal;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -54,11 +56,13 @@ enum TftpCommand {
 struct ServeArgs {
     /// Directory to serve.
     dir: PathBuf,
-    /// Address of the well-known port (IPv4 or IPv6, e.g. `[::]:69`; `[::]` takes IPv4 too).
-    #[arg(long, default_value = "0.0.0.0:69")]
-    bind: SocketAddr,
+    /// Address of the well-known port: HOST:PORT, HOST or PORT (e.g. `[::]:69`, which takes
+    /// IPv4 too; `6969`, which needs no root). Ports below 1024 need root or
+    /// CAP_NET_BIND_SERVICE.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:69", value_parser = crate::addr::parse_bind)]
+    bind: crate::addr::Bind,
     /// Worker threads, each an event loop driving its share of the transfers [default: cores].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
     /// Retransmission timeout when the client negotiates none (e.g. 1s, 500ms).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
@@ -152,8 +156,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub(crate) fn run(args: TftpArgs) -> anyhow::Result<()> {
     match args.command {
         TftpCommand::Serve(a) => serve(a),
-        TftpCommand::Get(a) => exit_with(get(a)),
-        TftpCommand::Put(a) => exit_with(put(a)),
+        TftpCommand::Get(a) => exit_with(get(a), false),
+        TftpCommand::Put(a) => exit_with(put(a), true),
     }
 }
 
@@ -161,9 +165,11 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     let shutdown = pollux_reactor::Shutdown::new();
     shutdown.install_signal_handlers().context("signal handlers")?;
     let workers = a.workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let default = SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), 69);
+    let bind = *a.bind.resolve(default)?.first().context("no --bind address")?;
     let config = ServerConfig {
         root: a.dir.clone(),
-        bind: a.bind,
+        bind,
         workers,
         protocol: Config {
             timeout: a.timeout,
@@ -181,13 +187,22 @@ fn serve(a: ServeArgs) -> anyhow::Result<()> {
     pollux_tftp_io::serve(config, shutdown, |addr| {
         println!("pollux: serving {dir} over TFTP on tftp://{addr}");
     })
-    .with_context(|| format!("cannot serve {dir} on {}", a.bind))
+    .map_err(|e| crate::addr::listen_error(e, &[bind]))
+    .with_context(|| format!("cannot serve {dir} over TFTP"))
 }
 
-/// A client outcome: prints the error and exits with its documented code.
-fn exit_with(result: Result<(), ClientError>) -> anyhow::Result<()> {
+/// A client outcome: prints the error (with a hint where there is one) and exits with its
+/// documented code.
+fn exit_with(result: Result<(), ClientError>, put: bool) -> anyhow::Result<()> {
     let Err(e) = result else { return Ok(()) };
-    eprintln!("pollux tftp: {e}");
+    let hint = match &e {
+        ClientError::Transfer(TransferError::Peer { code: ErrorCode::AccessViolation, .. }) if put => {
+            "; the server refuses uploads (a pollux server takes them with --create for new files, \
+             --allow-write to replace; tftp-hpa with -c)"
+        }
+        _ => "",
+    };
+    eprintln!("pollux tftp: {e}{hint}");
     std::process::exit(exit_code(&e))
 }
 
@@ -204,6 +219,8 @@ fn exit_code(e: &ClientError) -> i32 {
             TransferError::Aborted(_) => 1,
             _ => 7,
         },
+        // As a shell reports a command killed by SIGINT.
+        ClientError::Cancelled => 130,
         _ => 1,
     }
 }
@@ -282,20 +299,28 @@ fn put(a: PutArgs) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// A progress bar with rate and ETA on a terminal; nothing at all otherwise.
-struct Bar(Option<ProgressBar>);
+/// A progress bar with rate and ETA on a terminal; nothing at all otherwise. It also carries
+/// Ctrl-C to the transfer: SIGINT, SIGTERM and SIGHUP set a flag the transfer loop asks about,
+/// so a download stops through its error path, which removes the partial file (the default
+/// action would kill the process and leave `.NAME.part-PID` behind).
+struct Bar(Option<ProgressBar>, Arc<AtomicBool>);
 
 impl Bar {
     fn new() -> Bar {
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+            // Without the handler Ctrl-C still stops the client, only less tidily.
+            let _ = signal_hook::flag::register(sig, stop.clone());
+        }
         if !std::io::stderr().is_terminal() {
-            return Bar(None);
+            return Bar(None, stop);
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template("{spinner} {bytes} {binary_bytes_per_sec}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        Bar(Some(bar))
+        Bar(Some(bar), stop)
     }
 
     fn shown(&self) -> bool {
@@ -329,5 +354,9 @@ impl Progress for Bar {
         if let Some(bar) = &self.0 {
             bar.inc(bytes);
         }
+    }
+
+    fn cancelled(&mut self) -> bool {
+        self.1.load(Ordering::Relaxed)
     }
 }

@@ -35,11 +35,12 @@ struct SendArgs {
 
 #[derive(Debug, Args)]
 struct ListenArgs {
-    /// Port to listen on (0: any free port, printed at start).
-    port: u16,
-    /// Local address to bind; the wildcard address also receives broadcasts.
-    #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::UNSPECIFIED))]
-    bind: IpAddr,
+    /// Port to listen on (0: any free port, printed at start); or give it in --bind.
+    port: Option<u16>,
+    /// Local address, as every --bind takes it: HOST:PORT, HOST or PORT. The wildcard address
+    /// (the default) also receives broadcasts.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0", value_parser = crate::addr::parse_bind)]
+    bind: crate::addr::Bind,
     /// Exit after N datagrams (for scripts).
     #[arg(long)]
     count: Option<u64>,
@@ -56,7 +57,23 @@ pub(crate) fn run(args: UdpArgs) -> anyhow::Result<()> {
 }
 
 fn listen(args: ListenArgs) -> anyhow::Result<()> {
-    let socket = udp::bind(SocketAddr::new(args.bind, args.port))?;
+    let port = match (args.port, args.bind.has_port()) {
+        (Some(p), false) => p,
+        (None, true) => 0, // replaced by --bind's
+        (Some(_), true) => anyhow::bail!("the port is given twice: as PORT and in --bind"),
+        (None, false) => anyhow::bail!("no port to listen on: give PORT (e.g. 9999) or --bind HOST:PORT"),
+    };
+    let addr = *args
+        .bind
+        .resolve(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port))?
+        .first()
+        .context("no address")?;
+    let socket = udp::bind(addr).map_err(|e| match e {
+        udp::UdpError::Bind { source, .. } if source.kind() == std::io::ErrorKind::PermissionDenied => {
+            crate::addr::listen_error(source, &[addr]).context(format!("cannot bind {addr}"))
+        }
+        e => e.into(),
+    })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "pollux: listening on udp://{}", socket.local_addr()?)?;
     out.flush()?;

@@ -1,4 +1,4 @@
-//! `examples/framework`, the seeds' routing-table framework, driven by curl as a user would.
+//! `examples/framework`, the routing-table framework, driven by curl as a user would.
 
 mod common;
 

@@ -23,6 +23,16 @@ fn c10k_small_run_measures_every_model_and_step() {
         .unwrap();
     assert!(out.status.success(), "lab failed: {}", String::from_utf8_lossy(&out.stderr));
     assert!(t0.elapsed() < Duration::from_secs(20), "lab took {:?}", t0.elapsed());
+    // The legend, the caveat and the pointer to the write-up go to stderr (issue 19).
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "rt/s       round-trips per second",
+        "cpu_us/rt  server CPU time",
+        "share this machine's",
+        "docs/io-models.md",
+    ] {
+        assert!(err.contains(needle), "no {needle:?} in:\n{err}");
+    }
     let table = String::from_utf8(out.stdout).unwrap();
     for model in ["poll", "process", "reactor"] {
         for idle in ["0", "10"] {

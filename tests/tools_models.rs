@@ -1,4 +1,4 @@
-//! `pollux echo --model …` through the real binary: each of the seeds' seven servers echoes
+//! `pollux echo --model …` through the real binary: each of the seven textbook servers echoes
 //! byte for byte for raw-socket clients (eight at once; one after another for the blocking
 //! model) and for `socat`, answers in upper case with `--upper`; the process model leaves no
 //! zombie children; and the select model refuses a descriptor ≥ FD_SETSIZE cleanly and goes

@@ -102,7 +102,7 @@ fn path_parameters_typed_decoded_and_refused() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("invalid path parameter"), "{}", r.text());
     assert_eq!(get_with(s.addr, "/n/99999999999999999999999", &[]).status, 400);
-    // Percent-decoded as UTF-8: the seeds' Chinese text.
+    // Percent-decoded as UTF-8: Chinese text.
     assert_eq!(get_with(s.addr, "/s/%E4%BD%A0%E5%A5%BD", &[]).text(), "你好");
     assert_eq!(get_with(s.addr, "/s/a%20b", &[]).text(), "a b");
     let r = get_with(s.addr, "/s/%FF%FE", &[]);

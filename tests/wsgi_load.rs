@@ -55,7 +55,10 @@ fn batch(seed: usize) -> (Vec<u8>, Vec<(bool, Vec<u8>)>) {
                     format!("POST /p HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}", body.len())
                         .as_bytes(),
                 );
-                want.push((false, format!("{} {}\n", body.len(), hex(&Sha256::digest(body.as_bytes()))).into_bytes()));
+                want.push((
+                    false,
+                    format!("{} {}\n", body.len(), hex(&Sha256::digest(body.as_bytes()))).into_bytes(),
+                ));
             }
             3 => {
                 let body = format!("chunk {k};").repeat(k % 30 + 1);
@@ -68,7 +71,10 @@ fn batch(seed: usize) -> (Vec<u8>, Vec<(bool, Vec<u8>)>) {
                     )
                     .as_bytes(),
                 );
-                want.push((false, format!("{} {}\n", body.len(), hex(&Sha256::digest(body.as_bytes()))).into_bytes()));
+                want.push((
+                    false,
+                    format!("{} {}\n", body.len(), hex(&Sha256::digest(body.as_bytes()))).into_bytes(),
+                ));
             }
             _ => {
                 raw.extend_from_slice(b"GET /gen HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -127,7 +133,8 @@ fn a_512_mib_upload_is_hashed_by_the_app_in_bounded_server_memory() {
     let pid = server.child.id();
     // Warm up (the first request imports hashlib), then take the idle size.
     let mut c = connect(server.addr);
-    c.write_all(b"POST /hash HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx").expect("w");
+    c.write_all(b"POST /hash HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx")
+        .expect("w");
     let _ = common::read_all(&mut c, Duration::from_secs(10));
     let idle = rss_kib(pid);
 
@@ -144,7 +151,8 @@ fn a_512_mib_upload_is_hashed_by_the_app_in_bounded_server_memory() {
 
     let mut c = connect(server.addr);
     c.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
-    let head = format!("POST /hash HTTP/1.1\r\nHost: x\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n");
+    let head =
+        format!("POST /hash HTTP/1.1\r\nHost: x\r\nContent-Length: {SIZE}\r\nConnection: close\r\n\r\n");
     c.write_all(head.as_bytes()).expect("head");
     let writer = {
         let mut c = c.try_clone().expect("clone");
@@ -193,7 +201,8 @@ fn a_1_gib_file_wrapper_answer_goes_out_with_sendfile() {
     let mut c = connect(server.addr);
     c.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
     let target = format!("/file?path={}", path.display());
-    c.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).expect("w");
+    c.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .expect("w");
     let mut head = Vec::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut body_len = 0u64;
@@ -244,8 +253,11 @@ fn a_1_gib_file_wrapper_answer_goes_out_with_sendfile() {
 #[test]
 fn a_virtualenv_of_another_python_is_refused_naming_both_versions() {
     let dir = TempRoot::new("wsgi-venv");
-    std::fs::write(dir.0.join("pyvenv.cfg"), "home = /usr/bin\nversion = 3.12.1\ninclude-system-site-packages = false\n")
-        .expect("cfg");
+    std::fs::write(
+        dir.0.join("pyvenv.cfg"),
+        "home = /usr/bin\nversion = 3.12.1\ninclude-system-site-packages = false\n",
+    )
+    .expect("cfg");
     let out = wsgi_cmd("behaviours", &[]).arg("--venv").arg(&dir.0).output().expect("run");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
@@ -261,7 +273,11 @@ fn a_virtualenv_gives_the_app_its_packages_and_interpreter() {
     // A real venv made by this Python, with a package only it has.
     let dir = TempRoot::new("wsgi-venv-real");
     let venv = dir.0.join("venv");
-    let st = Command::new("python3").args(["-m", "venv", "--without-pip"]).arg(&venv).status().expect("python3 -m venv");
+    let st = Command::new("python3")
+        .args(["-m", "venv", "--without-pip"])
+        .arg(&venv)
+        .status()
+        .expect("python3 -m venv");
     assert!(st.success());
     let site = std::fs::read_dir(venv.join("lib"))
         .expect("lib")
@@ -287,4 +303,3 @@ fn a_virtualenv_gives_the_app_its_packages_and_interpreter() {
     let venv = std::path::absolute(&venv).expect("abs");
     assert_eq!(r.text(), format!("venv {} {}", venv.join("bin/python").display(), venv.display()));
 }
-

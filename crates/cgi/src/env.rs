@@ -3,8 +3,10 @@
 //! Nothing of the server's own environment is inherited: the caller runs the script with
 //! `Command::env_clear().envs(meta_variables(&info))`, so a secret in the server's
 //! environment never reaches a script, and a script sees the same variables whoever
-//! started the server. `PATH` is the one variable that is not about the request: a fixed
-//! minimal one, so `#!/usr/bin/env python3` works.
+//! started the server. `PATH` is the one variable that is not about the request: the server's
+//! own by default (the binary passes it, as Apache's mod_cgi does), so that
+//! `#!/usr/bin/env python3` finds the Python of the virtualenv or pyenv the server was started
+//! from; [`PATH`] where none is given.
 //!
 //! Request header fields become `HTTP_*` variables (§4.1.18) with four families left out:
 //!
@@ -39,7 +41,7 @@ use http::{HeaderMap, Method, Uri, Version};
 
 use crate::Script;
 
-/// The `PATH` every script gets.
+/// The `PATH` a script gets when the server passes none.
 pub const PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// Request fields never passed as `HTTP_*` (see the module docs for why each).
@@ -98,6 +100,8 @@ pub struct RequestInfo<'a> {
     pub document_root: &'a Path,
     /// `SERVER_SOFTWARE`, e.g. `pollux/0.1.0`.
     pub server_software: &'a str,
+    /// `PATH`.
+    pub path: &'a std::ffi::OsStr,
 }
 
 /// The script's complete environment, in a fixed order: the RFC 3875 variables, the common
@@ -147,7 +151,7 @@ pub fn meta_variables(info: &RequestInfo<'_>) -> Vec<(OsString, OsString)> {
     if info.tls {
         env.set("HTTPS", "on");
     }
-    env.set("PATH", PATH);
+    env.set("PATH", info.path.as_bytes());
 
     for name in info.headers.keys() {
         if withheld(name) {
@@ -309,6 +313,7 @@ mod tests {
             script: &fx.script,
             document_root: &fx.document_root,
             server_software: "pollux/0.1.0",
+            path: std::ffi::OsStr::new(PATH),
         };
         meta_variables(&info)
             .into_iter()

@@ -39,9 +39,9 @@ pub enum OutputError {
     /// §5.2), as the request parser does.
     #[error("a header line starts with whitespace (obsolete line folding)")]
     ObsFold,
-    /// A line with no colon.
-    #[error("a header line has no colon")]
-    MissingColon,
+    /// A line with no colon; the line as it was (at most 80 bytes, escaped) to show in the log.
+    #[error("a header line has no colon: \"{0}\"")]
+    MissingColon(String),
     /// A field name that is not a token, is empty, or has whitespace before the colon.
     #[error("invalid header field name")]
     InvalidFieldName,
@@ -85,7 +85,7 @@ impl OutputError {
             | OutputError::TooManyFields
             | OutputError::NoResponseFields
             | OutputError::ObsFold
-            | OutputError::MissingColon
+            | OutputError::MissingColon(_)
             | OutputError::InvalidFieldName
             | OutputError::InvalidFieldValue(_)
             | OutputError::DuplicateField(_)

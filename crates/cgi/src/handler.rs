@@ -73,6 +73,8 @@ pub struct Cgi<F> {
     fallback: F,
     limit: Arc<Limit>,
     software: String,
+    /// The scripts' `PATH`.
+    path: std::ffi::OsString,
 }
 
 impl<F> fmt::Debug for Cgi<F> {
@@ -127,6 +129,7 @@ impl<F: Handler> Cgi<F> {
             fallback,
             limit: Arc::new(Limit { max: 64, running: AtomicUsize::new(0) }),
             software: concat!("pollux/", env!("CARGO_PKG_VERSION")).to_owned(),
+            path: crate::env::PATH.into(),
         })
     }
 
@@ -150,6 +153,13 @@ impl<F: Handler> Cgi<F> {
     pub fn extension(mut self, ext: &str) -> Result<Self, SetupError> {
         self.ext = Some(ExtensionRule::new(ext, self.root.clone())?);
         Ok(self)
+    }
+
+    /// The `PATH` scripts get (default [`crate::env::PATH`]); `pollux serve` passes its own, so
+    /// `#!/usr/bin/env python3` means the Python of the environment the server runs in.
+    pub fn path(mut self, path: impl Into<std::ffi::OsString>) -> Self {
+        self.path = path.into();
+        self
     }
 
     /// Most scripts running at once across the server (default 64); beyond it, 503.
@@ -201,6 +211,7 @@ impl<F: Handler> Cgi<F> {
             script: &script,
             document_root: &self.root,
             server_software: &self.software,
+            path: &self.path,
         });
         let with_body = !matches!(body, RequestBody::None | RequestBody::Length(0));
         match process::spawn(&script.file, env, with_body) {
@@ -213,7 +224,18 @@ impl<F: Handler> Cgi<F> {
             Err(e) => {
                 // Not executable, no interpreter, too many processes: our setup, not the
                 // client's request.
-                eprintln!("pollux: cgi {}: cannot run {}: {e}", script.script_name, script.file.display());
+                let hint = match e.kind() {
+                    std::io::ErrorKind::PermissionDenied => {
+                        format!("; is it executable? chmod +x {}", script.file.display())
+                    }
+                    std::io::ErrorKind::NotFound => "; the interpreter on its #! line was not found".into(),
+                    _ => String::new(),
+                };
+                eprintln!(
+                    "pollux: cgi {}: cannot run {}: {e}{hint}",
+                    script.script_name,
+                    script.file.display()
+                );
                 page(StatusCode::INTERNAL_SERVER_ERROR, false)
             }
         }

@@ -341,9 +341,10 @@ mod tests {
     #[test]
     fn errors_are_sticky_and_the_head_comes_once() {
         let mut parser = OutputParser::new();
-        assert_eq!(parser.handle_bytes(b"no colon\n"), Err(OutputError::MissingColon));
-        assert_eq!(parser.handle_bytes(b"Status: 200\n\n"), Err(OutputError::MissingColon));
-        assert_eq!(parser.handle_eof(), Err(OutputError::MissingColon));
+        let failed = OutputError::MissingColon("no colon".into());
+        assert_eq!(parser.handle_bytes(b"no colon\n"), Err(failed.clone()));
+        assert_eq!(parser.handle_bytes(b"Status: 200\n\n"), Err(failed.clone()));
+        assert_eq!(parser.handle_eof(), Err(failed));
 
         let mut parser = OutputParser::new();
         assert!(matches!(parser.handle_bytes(b"Status: 200\n\nbody"), Ok(Some(_))));

@@ -94,7 +94,8 @@ impl Fields {
         if line.first().is_some_and(|&b| b == b' ' || b == b'\t') {
             return Err(OutputError::ObsFold);
         }
-        let colon = line.iter().position(|&b| b == b':').ok_or(OutputError::MissingColon)?;
+        let colon =
+            line.iter().position(|&b| b == b':').ok_or_else(|| OutputError::MissingColon(shown(line)))?;
         let (name, value) = line.split_at(colon);
         // Case-insensitive (lower-cased here); rejects empty names and whitespace before the
         // colon, which are not token characters.
@@ -228,6 +229,17 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// A script's line for the log: at most 80 bytes, control and non-UTF-8 bytes escaped, so a
+/// script cannot forge log lines or flood the log.
+fn shown(line: &[u8]) -> String {
+    const MAX: usize = 80;
+    let mut out: String = line[..line.len().min(MAX)].escape_ascii().to_string();
+    if line.len() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,7 +349,10 @@ mod tests {
 
     #[test]
     fn field_lines() {
-        assert_eq!(finish(&[b"Content-Type text/html"]), Err(OutputError::MissingColon));
+        assert_eq!(
+            finish(&[b"Content-Type text/html"]),
+            Err(OutputError::MissingColon("Content-Type text/html".into()))
+        );
         assert_eq!(finish(&[b"Content-Type : text/html"]), Err(OutputError::InvalidFieldName));
         assert_eq!(finish(&[b": x"]), Err(OutputError::InvalidFieldName));
         assert_eq!(finish(&[b"Bad\x01Name: x"]), Err(OutputError::InvalidFieldName));

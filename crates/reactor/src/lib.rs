@@ -1,4 +1,4 @@
-//! The reactor: the seeds' edge-triggered epoll server, done right, and nothing else.
+//! The reactor: an edge-triggered epoll event loop per core, and nothing else.
 //!
 //! It knows sockets, readiness, time and threads; it knows nothing of HTTP. A protocol plugs in
 //! as a [`Service`]: the reactor accepts connections and hands them over, forwards readiness

@@ -23,6 +23,13 @@ pub fn bind_reuseport(
     cfg: ListenerConfig,
 ) -> io::Result<Vec<std::net::TcpListener>> {
     ensure_unclaimed(addr, Type::STREAM, addr.is_ipv6())?;
+    // The kind stays (callers match on it); the text names the address, which a bare
+    // "Permission denied" or "Cannot assign requested address" does not.
+    bind_group(addr, count, cfg)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))
+}
+
+fn bind_group(addr: SocketAddr, count: usize, cfg: ListenerConfig) -> io::Result<Vec<std::net::TcpListener>> {
     let mut out = Vec::with_capacity(count);
     let mut addr = addr;
     for _ in 0..count.max(1) {
@@ -113,7 +120,7 @@ pub fn ensure_unclaimed(addr: SocketAddr, ty: Type, only_v6: bool) -> io::Result
         if e.kind() == io::ErrorKind::AddrInUse {
             io::Error::new(io::ErrorKind::AddrInUse, format!("{addr} is already in use"))
         } else {
-            e
+            io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))
         }
     })
 }

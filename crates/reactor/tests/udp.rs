@@ -13,7 +13,7 @@ use std::time::Duration;
 use pollux_reactor::mio::{event::Event, net::UdpSocket as MioUdp, Interest, Token};
 use pollux_reactor::{Ctx, ListenerConfig, RunConfig, Service, Shutdown, TimerKind};
 
-/// Answers each datagram with its bytes upper-cased (the seeds' uppercase server, over UDP).
+/// Answers each datagram with its bytes upper-cased (an upper-casing echo server, over UDP).
 struct Upper {
     socket: Option<MioUdp>,
     addr_tx: mpsc::Sender<SocketAddr>,

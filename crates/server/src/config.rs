@@ -23,7 +23,7 @@ pub struct Options {
     pub backlog: i32,
     /// Connections across all workers; `None` derives it from `RLIMIT_NOFILE`.
     pub max_conns: Option<usize>,
-    /// Time allowed for a complete request head (then 408). The seeds' slow-client defence.
+    /// Time allowed for a complete request head (then 408). The slow-client (slowloris) defence.
     pub header_timeout: Duration,
     /// Time a keep-alive connection may sit idle between requests.
     pub keepalive_timeout: Duration,

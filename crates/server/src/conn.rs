@@ -95,6 +95,8 @@ pub(crate) struct Conn {
     pub(crate) ready: u8,
     /// The peer closed its side: after our pending answers, close without lingering.
     peer_done: bool,
+    /// Bytes written by the active boxes this connection had before the current one.
+    written_before: u64,
 }
 
 /// The parts of a connection that only a busy connection needs.
@@ -113,6 +115,21 @@ pub(crate) struct Active {
     pub(crate) discard_body: bool,
     /// The connection wrote bytes while a task runs: the task is owed `on_room`.
     pub(crate) owe_room: bool,
+    /// Bytes written to the socket while this box served the connection.
+    pub(crate) written: u64,
+    /// The access-log line of the large body being sent: written when the body is out, or,
+    /// if the connection ends first, with the bytes the client acknowledged.
+    pub(crate) log_pending: Option<PendingLog>,
+}
+
+/// An access-log line waiting for its byte count (see [`Active::log_pending`]).
+pub(crate) struct PendingLog {
+    pub(crate) method: http::Method,
+    pub(crate) uri: http::Uri,
+    pub(crate) version: http::Version,
+    pub(crate) status: StatusCode,
+    /// Where the body starts in the bytes this box writes (`Active::written` counts them).
+    pub(crate) body_start: u64,
 }
 
 /// A running task with what the connection keeps for it. Dropping it aborts the task.
@@ -186,6 +203,8 @@ impl Active {
             task: None,
             discard_body: false,
             owe_room: false,
+            written: 0,
+            log_pending: None,
         })
     }
 
@@ -202,6 +221,8 @@ impl Active {
         self.task = None;
         self.discard_body = false;
         self.owe_room = false;
+        self.written = 0;
+        self.log_pending = None;
         self.rbuf.capacity() <= 64 * 1024 && self.wbuf.capacity() <= 256 * 1024
     }
 
@@ -222,7 +243,16 @@ impl Active {
 
 impl Conn {
     pub(crate) fn new(stream: TcpStream, peer: SocketAddr, token: usize) -> Conn {
-        Conn { stream, peer, token, active: None, state: State::Open, ready: 0, peer_done: false }
+        Conn {
+            stream,
+            peer,
+            token,
+            active: None,
+            state: State::Open,
+            ready: 0,
+            peer_done: false,
+            written_before: 0,
+        }
     }
 
     /// Whether a worker-local task answers the current request.
@@ -305,7 +335,12 @@ impl Conn {
                     a.owe_room = true;
                 }
                 match flushed {
-                    Flushed::All => {}
+                    Flushed::All => {
+                        if let Some(p) = a.log_pending.take() {
+                            let sent = a.written.saturating_sub(p.body_start);
+                            record(env, &self.peer, p, sent);
+                        }
+                    }
                     Flushed::Yield => {
                         self.ready |= YIELDED;
                         return Ok(());
@@ -517,9 +552,26 @@ impl Conn {
 
     /// Gives the active box back to the pool.
     fn release<H>(&mut self, env: &mut Env<H>) {
-        if let Some(a) = self.active.take() {
+        if let Some(mut a) = self.active.take() {
+            if let Some(p) = a.log_pending.take() {
+                self.log_cut_short(env, &a, p);
+            }
+            self.written_before += a.written;
             env.put_active(a);
         }
+    }
+
+    /// The connection ends with a body still going out (client gone, send timeout, shutdown):
+    /// the log says how much of it the client's TCP acknowledged, as near as the kernel tells
+    /// (what we wrote also counts what still sat in our send buffer, megabytes of it).
+    #[cold]
+    fn log_cut_short<H>(&self, env: &mut Env<H>, a: &Active, p: PendingLog) {
+        let written = a.written.saturating_sub(p.body_start);
+        let sent = match bytes_acked(&self.stream) {
+            Some(acked) => acked.saturating_sub(self.written_before + p.body_start).min(written),
+            None => written,
+        };
+        record(env, &self.peer, p, sent);
     }
 
     /// Final clean-up before the connection is dropped.
@@ -527,6 +579,31 @@ impl Conn {
         self.state = State::Closed;
         self.release(env);
     }
+}
+
+fn record<H>(env: &mut Env<H>, peer: &SocketAddr, p: PendingLog, sent: u64) {
+    env.log.record(peer, env.clock.clf(), &p.method, &p.uri, p.version, p.status, sent);
+}
+
+/// Bytes of this connection the peer acknowledged (`tcpi_bytes_acked`, Linux 4.1); `None` if
+/// the kernel does not say. It stays readable after a reset.
+fn bytes_acked(stream: &TcpStream) -> Option<u64> {
+    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info` and stores the length it
+    // wrote; the descriptor is open for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            stream.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
+    (rc == 0 && len as usize >= end).then_some(info.tcpi_bytes_acked)
 }
 
 impl BodyParts {

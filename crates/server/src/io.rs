@@ -113,6 +113,7 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
             match res {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
+                    a.written += n as u64;
                     let head = n.min(pending.len());
                     a.wpos += head;
                     if let Some(Sending::Bytes(body)) = a.sending.as_mut() {
@@ -138,6 +139,7 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
                 match send(stream, body) {
                     Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                     Ok(n) => {
+                        a.written += n as u64;
                         bytes::Buf::advance(body, n);
                         *progress = true;
                     }
@@ -185,6 +187,7 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
                 *progress = true;
+                a.written += n as u64;
                 *offset += n as u64;
                 *left -= n as u64;
                 budget -= (n as u64).min(budget);

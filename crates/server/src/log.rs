@@ -26,7 +26,11 @@ impl Log {
         let out = match cfg {
             AccessLog::Off => None,
             AccessLog::Stderr => Some(Sink::Stderr),
-            AccessLog::File(p) => Some(Sink::File(OpenOptions::new().create(true).append(true).open(p)?)),
+            AccessLog::File(p) => {
+                Some(Sink::File(OpenOptions::new().create(true).append(true).open(p).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot open the access log {}: {e}", p.display()))
+                })?))
+            }
         };
         Ok(Log { out, buf: Vec::new() })
     }

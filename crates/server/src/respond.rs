@@ -10,7 +10,7 @@ use http::header::{HeaderValue, CONNECTION, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 use pollux_http1::{encode_head, Framing, ResponseHead};
 
-use crate::conn::{Active, InFlight, Sending, INLINE_BYTES, INLINE_FILE};
+use crate::conn::{Active, InFlight, PendingLog, Sending, INLINE_BYTES, INLINE_FILE};
 use crate::handler::{Deferred, Reply};
 use crate::service::Env;
 use crate::{headers, Body, Handler, PreparedFields, Task};
@@ -165,7 +165,13 @@ pub(crate) fn finish<H>(
         }
     }
     if let Some(uri) = uri {
-        env.log.record(peer, env.clock.clf(), &method, &uri, version, status, sent);
+        if a.sending.is_some() {
+            // A large body: logged once it is out, with the bytes that really went.
+            let body_start = a.written + (a.wbuf.len() - a.wpos) as u64;
+            a.log_pending = Some(PendingLog { method, uri, version, status, body_start });
+        } else {
+            env.log.record(peer, env.clock.clf(), &method, &uri, version, status, sent);
+        }
     }
     // The next request's fields go into this map: no header map is allocated per request.
     a.decoder.recycle_headers(headers);
@@ -182,16 +188,18 @@ fn wants_close(headers: &HeaderMap) -> bool {
 
 /// A small plain-text error answer that closes the connection (and its access-log line).
 pub(crate) fn error_response<H>(env: &mut Env<H>, a: &mut Active, peer: &SocketAddr, status: StatusCode) {
-    write_error(env, a, peer, status, true);
+    write_error(env, a, peer, status, true, None);
 }
 
-/// A small plain-text error answer; `close` says it ends the connection.
+/// A small plain-text error answer; `close` says it ends the connection. `asked`: the request
+/// it answers, when there is one (a task that failed), for the log's request line.
 pub(crate) fn write_error<H>(
     env: &mut Env<H>,
     a: &mut Active,
     peer: &SocketAddr,
     status: StatusCode,
     close: bool,
+    asked: Option<&Asked>,
 ) {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
@@ -212,7 +220,13 @@ pub(crate) fn write_error<H>(
         },
     );
     a.wbuf.extend_from_slice(&body);
-    env.log.record_refused(peer, env.clock.clf(), status, body.len() as u64);
+    match asked {
+        Some(Asked { method, version, uri: Some(uri), .. }) => {
+            let sent = if *method == Method::HEAD { 0 } else { body.len() as u64 };
+            env.log.record(peer, env.clock.clf(), method, uri, *version, status, sent);
+        }
+        _ => env.log.record_refused(peer, env.clock.clf(), status, body.len() as u64),
+    }
 }
 
 fn read_file_into(file: &std::fs::File, offset: u64, len: u64, out: &mut Vec<u8>) -> io::Result<()> {

@@ -300,9 +300,11 @@ impl<H: Handler> HttpService<H> {
             }
             Some(Done::Finished) => {
                 // Finished without a head: the task's bug; the client still gets an answer.
-                write_error(env, a, &peer, StatusCode::INTERNAL_SERVER_ERROR, close);
+                write_error(env, a, &peer, StatusCode::INTERNAL_SERVER_ERROR, close, Some(&slot.asked));
             }
-            Some(Done::Failed(status)) if !state.head_sent => write_error(env, a, &peer, status, close),
+            Some(Done::Failed(status)) if !state.head_sent => {
+                write_error(env, a, &peer, status, close, Some(&slot.asked))
+            }
             Some(Done::Failed(_)) => close = true,
             Some(Done::Redispatch(req)) => {
                 let asked = Asked {

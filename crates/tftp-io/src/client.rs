@@ -75,6 +75,9 @@ pub enum ClientError {
     /// The transfer failed: the server's ERROR, a timeout, or a protocol violation.
     #[error("{0}")]
     Transfer(#[from] TransferError),
+    /// [`Progress::cancelled`] said stop.
+    #[error("interrupted")]
+    Cancelled,
 }
 
 /// Told about progress; the binary draws a bar with it.
@@ -83,6 +86,11 @@ pub trait Progress {
     fn total(&mut self, bytes: u64);
     /// `bytes` more file bytes were sent or received.
     fn advance(&mut self, bytes: u64);
+    /// Whether the user asked to stop (Ctrl-C): asked once per datagram or timeout, so a
+    /// transfer stops within one retransmission timeout. The server is sent an ERROR.
+    fn cancelled(&mut self) -> bool {
+        false
+    }
 }
 
 /// A [`Progress`] that shows nothing.
@@ -193,6 +201,11 @@ pub fn get(
     let mut done: Option<Result<(), TransferError>> = None;
     let local_error = |e| ClientError::Local { path: PathBuf::from("-"), source: e };
     loop {
+        if progress.cancelled() {
+            machine.abort(pollux_tftp::ErrorCode::NotDefined, "cancelled by the user");
+            flush(&socket, &mut machine, &mut buf);
+            return Err(ClientError::Cancelled);
+        }
         let data = machine.pending_data();
         if !data.is_empty() {
             let n = data.len();
@@ -282,6 +295,11 @@ pub fn put(
     let mut acked_progress = 0u64;
     let mut done: Option<Result<(), TransferError>> = None;
     loop {
+        if progress.cancelled() {
+            machine.abort(pollux_tftp::ErrorCode::NotDefined, "cancelled by the user");
+            send_all(&socket, &mut machine, &mut buf, &mut gso, &mut batch);
+            return Err(ClientError::Cancelled);
+        }
         while machine.data_wanted() > 0 {
             let want = machine.data_wanted().min(chunk.len());
             match input.read(&mut chunk[..want]) {

@@ -142,12 +142,27 @@ pub enum RequestError {
     Options(#[from] OptionError),
 }
 
+/// `: MESSAGE`, without the code's own description when the peer repeated it at the start
+/// ("Access violation: Access violation: server is read-only" said it twice).
+fn peer_message(code: &ErrorCode, message: &str) -> String {
+    let desc = code.description();
+    let rest = match message.strip_prefix(desc) {
+        Some(r) if r.is_empty() || r.starts_with(':') => r.trim_start_matches(':').trim_start(),
+        _ => message,
+    };
+    if rest.is_empty() {
+        String::new()
+    } else {
+        format!(": {rest}")
+    }
+}
+
 /// Why a transfer ended without completing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TransferError {
     /// The peer sent an ERROR packet.
-    #[error("peer sent ERROR {code}: {message}")]
+    #[error("peer sent ERROR {code}{}", peer_message(.code, .message))]
     Peer {
         /// The code the peer sent.
         code: ErrorCode,

@@ -1,11 +1,11 @@
-//! The seeds' small network programs, made into tools that hold up against real clients.
+//! Small network programs (echo, chat, UDP, seven echo servers by I/O model), made into tools that hold up against real clients.
 //!
 //! ```text
 //!   echo  ── TcpEcho / UdpEcho services ──► pollux_reactor workers (one per core)
 //!   chat  ── Room (sans-IO: lines in, queued lines out) ◄── ChatService (one reactor worker)
 //!         └─ client: stdin lines ─► socket, socket lines ─► stdout, on two threads
 //!   udp   ── send (optionally SO_BROADCAST) / listen: plain blocking std sockets
-//!   models ─ the seeds' seven TCP echo servers (blocking … epoll) on bare syscalls, no reactor
+//!   models ─ seven textbook TCP echo servers (blocking … epoll) on bare syscalls, no reactor
 //!   lab   ── runs each model as a child process under idle + active load; table and SVG chart
 //! ```
 //!

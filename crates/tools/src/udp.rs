@@ -1,4 +1,4 @@
-//! UDP datagrams and subnet broadcast, as in the seeds: send one datagram, or listen on a
+//! UDP datagrams and subnet broadcast: send one datagram, or listen on a
 //! port and hand over each datagram with its sender.
 //!
 //! Plain blocking sockets: a sender sends once and a listener waits for the next datagram,
@@ -19,6 +19,8 @@ pub const MAX_DATAGRAM: usize = 65_507;
 pub enum UdpError {
     #[error("cannot resolve {target}: {source}")]
     Resolve { target: String, source: io::Error },
+    #[error("{target} has no port: write HOST:PORT, e.g. {target}:9999")]
+    NoPort { target: String },
     #[error("{target} resolves to no address")]
     NoAddress { target: String },
     #[error("cannot open a UDP socket: {0}")]
@@ -42,6 +44,11 @@ pub enum UdpError {
 pub fn send(target: &str, message: &[u8], broadcast: bool) -> Result<SocketAddr, UdpError> {
     if message.len() > MAX_DATAGRAM {
         return Err(UdpError::TooLong(message.len()));
+    }
+    // Without this check the resolver's "invalid socket address" blames the host.
+    let bare = target.strip_prefix('[').and_then(|t| t.strip_suffix(']')).unwrap_or(target);
+    if !target.contains(':') || bare.parse::<std::net::IpAddr>().is_ok() {
+        return Err(UdpError::NoPort { target: target.to_owned() });
     }
     let to = target
         .to_socket_addrs()
@@ -115,6 +122,8 @@ mod tests {
     #[test]
     fn errors_are_precise() {
         assert!(matches!(send("127.0.0.1:9", &vec![0; MAX_DATAGRAM + 1], false), Err(UdpError::TooLong(_))));
-        assert!(matches!(send("no-port", b"x", false), Err(UdpError::Resolve { .. })));
+        assert!(matches!(send("no-port", b"x", false), Err(UdpError::NoPort { .. })));
+        assert!(matches!(send("[::1]", b"x", false), Err(UdpError::NoPort { .. })));
+        assert!(matches!(send("nosuch.invalid:9", b"x", false), Err(UdpError::Resolve { .. })));
     }
 }

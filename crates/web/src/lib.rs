@@ -1,5 +1,5 @@
 //! pollux-web: the application framework on pollux's server — a routing table of plain
-//! functions, as the seeds' small WSGI framework had, with typed extractors, responses,
+//! functions, as a small WSGI framework has, with typed extractors, responses,
 //! middleware and a pool for blocking work.
 //!
 //! # A whole app

@@ -1,4 +1,4 @@
-"""The seeds' WSGI application on the seeds' framework: `/` says hello, `/ctime` tells the time.
+"""A WSGI application on framework.py: `/` says hello, `/ctime` tells the time.
 
 Run it through CGI with `cgi-bin/wsgi.py`, or under any WSGI server:
     python3 -c 'from wsgiref.simple_server import make_server; from app import application; \

@@ -1,4 +1,4 @@
-"""The seeds' web framework, ported to Python 3: a routing table of (path, handler) pairs.
+"""A small web framework, in Python 3: a routing table of (path, handler) pairs.
 
 The fixed parts live here; an application supplies the routes. Any WSGI server can run it:
 `application(environ, start_response)` returns an iterable of bytes (PEP 3333).

@@ -16,9 +16,14 @@ use std::sync::Arc;
 pub enum Ended {
     /// We left: `/quit` was typed or input ended, and the server closed after its goodbye.
     Left,
-    /// The server closed the connection without our asking (it shut down, or dropped us).
+    /// The server announced it was shutting down, then closed the connection.
+    ServerShutDown,
+    /// The server closed the connection without our asking or its saying why (it dropped us).
     ClosedByServer,
 }
+
+/// The room's last words before a graceful shutdown (`ChatService::on_shutdown`).
+const SHUTDOWN_LINE: &[u8] = b"* the server is shutting down\n";
 
 /// Runs the client on a connected stream until the server closes it. `input` is read on a
 /// thread of its own (which is left blocked in `read` if the server closes first; the
@@ -48,20 +53,30 @@ pub fn run(
         let _ = to_server.write_all(b"/quit\n");
         let _ = to_server.shutdown(Shutdown::Write);
     })?;
-    let ended = || if left.load(Ordering::SeqCst) { Ended::Left } else { Ended::ClosedByServer };
+    let mut shutting_down = false;
+    let ended = |shutting_down: bool| {
+        if left.load(Ordering::SeqCst) {
+            Ended::Left
+        } else if shutting_down {
+            Ended::ServerShutDown
+        } else {
+            Ended::ClosedByServer
+        }
+    };
     let mut from_server = io::BufReader::new(stream);
     let mut line = Vec::new();
     loop {
         line.clear();
         match from_server.read_until(b'\n', &mut line) {
-            Ok(0) => return Ok(ended()),
+            Ok(0) => return Ok(ended(shutting_down)),
             Ok(_) => {
+                shutting_down = line == SHUTDOWN_LINE;
                 output.write_all(&line)?;
                 output.flush()?;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             // The server reset the connection (it dropped us, say): that ends the session too.
-            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(ended()),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ok(ended(shutting_down)),
             Err(e) => return Err(e),
         }
     }

@@ -1,4 +1,4 @@
-//! A line-based chat room: nicknames, join and leave announcements (the seeds' online and
+//! A line-based chat room: nicknames, join and leave announcements (the classic online and
 //! offline notices), `/who`, `/quit`, and messages broadcast as `[nick] text`.
 //!
 //! ```text

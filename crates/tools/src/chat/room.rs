@@ -85,12 +85,20 @@ pub struct Room {
     closed: Vec<ClientId>,
     /// Members whose queue overflowed during the current operation; dropped at its end.
     overflowed: Vec<ClientId>,
+    /// The room's announcements (joins, leaves, renames, drops) since the last
+    /// [`Room::take_events`], for the server's log.
+    events: Vec<String>,
 }
 
 impl Room {
     /// An empty room with these limits.
     pub fn new(limits: Limits) -> Self {
         Room { limits, ..Room::default() }
+    }
+
+    /// The announcements made since the last call, oldest first (`guest1 joined`, …).
+    pub fn take_events(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.events)
     }
 
     /// A new member: named `guestN` until they pick a nickname, welcomed, and announced.
@@ -274,6 +282,9 @@ impl Room {
 
     /// Queues a line for every member in the room except `except`.
     fn broadcast(&mut self, except: Option<ClientId>, line: &str) {
+        if let Some(event) = line.strip_prefix("* ") {
+            self.events.push(event.to_owned());
+        }
         let ids: Vec<ClientId> = self
             .members
             .iter()

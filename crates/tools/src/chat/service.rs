@@ -104,6 +104,10 @@ impl ChatService {
     /// fail and announce a departure, which is new output: repeat until quiet.
     fn settle(&mut self, cx: &mut Ctx<'_, ()>) {
         loop {
+            for event in self.room.take_events() {
+                // The operator's view of the room, as the members see it announced.
+                eprintln!("pollux: chat: {event}");
+            }
             let closed = self.room.take_closed();
             let touched = self.room.take_touched();
             if closed.is_empty() && touched.is_empty() {

@@ -1,5 +1,5 @@
 //! RFC 862 echo servers: whatever arrives goes back, over TCP (a byte stream, until the client
-//! closes) or UDP (each datagram answered by one datagram), optionally upper-cased (the seeds'
+//! closes) or UDP (each datagram answered by one datagram), optionally upper-cased (the classic
 //! uppercase server).
 //!
 //! Both run on the reactor, one service per worker. TCP connections are spread across workers

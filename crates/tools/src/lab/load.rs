@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// The size of an active client's request; the echo is the same size.
 pub const MESSAGE_LEN: usize = 64;
 
-/// Connections opened before the lab waits for them to be served. The seeds' servers
+/// Connections opened before the lab waits for them to be served. The textbook servers
 /// listen with std's backlog of 128; opening thousands at once overflows it, the kernel
 /// drops SYNs, and a slow acceptor then looks like a broken one (connect times out after
 /// SYN retries). Batches well under the backlog measure holding connections, not accepting

@@ -1,5 +1,5 @@
 //! The I/O-model lab: `pollux lab c10k` puts each echo server model under N idle
-//! connections plus a few busy clients and measures what the seeds argue about.
+//! connections plus a few busy clients and measures how each I/O model copes.
 //!
 //! ```text
 //!   for each model:  server::Server (pollux echo --model M, a child process)
@@ -40,7 +40,7 @@ pub enum LabError {
     Chart(String),
 }
 
-/// The models the lab knows, in the order the seeds present them; `reactor` is ours.
+/// The models the lab knows, from the simplest to epoll; `reactor` is ours.
 pub const MODELS: [&str; 8] =
     ["blocking", "process", "thread", "nonblocking", "select", "poll", "epoll", "reactor"];
 

@@ -1,6 +1,6 @@
 //! The blocking model: accept one client, echo until it closes, then accept the next.
 //!
-//! The simplest server there is, and its limit is the point of the seeds' first chapter:
+//! The simplest server there is, and its limit is the point of the first lesson in network programming:
 //! while one client is connected every other waits in the listen backlog, however idle the
 //! first one is.
 

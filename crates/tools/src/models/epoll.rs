@@ -2,7 +2,7 @@
 //! returns only the ready ones — the kernel keeps the interest list, so a wake-up costs in
 //! the ready descriptors, not in every connection as with `select` and `poll`.
 //!
-//! Level-triggered, as the seeds write it: a descriptor stays reported while it is readable
+//! Level-triggered, as textbooks write it: a descriptor stays reported while it is readable
 //! (or writable), so a connection may stop after its turn's budget and is simply reported
 //! again. Its interest follows its state (`EPOLLIN` while it waits for bytes, `EPOLLOUT`
 //! while an echo is unsent) and is changed with `EPOLL_CTL_MOD` only when the state flips.

@@ -1,4 +1,4 @@
-//! The seeds' seven TCP echo servers, one file per I/O model, written the way each model is
+//! Seven textbook TCP echo servers, one file per I/O model, written the way each model is
 //! meant to be written — plain blocking calls, `fork`, threads, a busy loop over non-blocking
 //! sockets, `select`, `poll`, and `epoll` used directly — so that they can be run, tested and
 //! measured side by side with the default reactor ([`super::echo::serve_tcp`]).
@@ -13,7 +13,7 @@
 //!   epoll        epoll_wait ─► only the ready descriptors      level-triggered
 //! ```
 //!
-//! Each model serves the first `--bind` address only: the seeds' servers have one listener,
+//! Each model serves the first `--bind` address only: the textbook servers have one listener,
 //! and a second would change what the model is (select and poll would watch two, blocking
 //! would need a thread per listener). They run until the process is killed; there is no
 //! graceful shutdown to show here, and SIGINT/SIGTERM keep their default action.

@@ -1,4 +1,4 @@
-//! `key1=value1&key2=value2` bodies (the seeds' POST form) into a `serde` type.
+//! `key1=value1&key2=value2` bodies (an HTML form's POST) into a `serde` type.
 
 use http::{Request, StatusCode};
 use pollux_server::Body;
