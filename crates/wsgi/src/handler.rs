@@ -99,8 +99,13 @@ impl Handler for Wsgi {
         if !self.mounted(req.uri().path()) {
             return Reply::Now(status(StatusCode::NOT_FOUND));
         }
-        let (parts, _body) = req.into_parts();
-        let job = Job { parts, peer: conn.peer, local: conn.local_addr() };
+        let (parts, body) = req.into_parts();
+        // Through a router that does not stream bodies, the server collected it whole.
+        let body = match body {
+            Body::Bytes(b) if !b.is_empty() => Some(b),
+            _ => None,
+        };
+        let job = Job { parts, peer: conn.peer, local: conn.local_addr(), body };
         Reply::Task(Box::new(WsgiTask::new(self.pool.clone(), job)))
     }
 

@@ -23,6 +23,8 @@ pub(crate) struct Request {
     pub(crate) parts: Parts,
     pub(crate) peer: SocketAddr,
     pub(crate) local: Option<SocketAddr>,
+    /// The body, when it came whole with the request rather than streamed.
+    pub(crate) body: Option<bytes::Bytes>,
 }
 
 pub(crate) struct Job {

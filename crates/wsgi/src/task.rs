@@ -106,8 +106,11 @@ fn send_file(
 
 impl Task for WsgiTask {
     fn start(&mut self, cx: &mut TaskCx<'_>) {
-        let Some(request) = self.request.take() else { return };
+        let Some(mut request) = self.request.take() else { return };
         let x = Exchange::new(cx.waker(), cx.body_done());
+        if let Some(body) = request.body.take() {
+            x.with(|s| s.push_body(body));
+        }
         self.exchange = Some(x.clone());
         if self.pool.submit(Job { request, exchange: x }).is_err() {
             // Every thread is busy and the queue is full: come back shortly (gunicorn and
