@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the black-box tests talk to or use.
 need=()
-for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux chromium:chromium \
-    tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa; do
+for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux setpriv:util-linux \
+    unshare:util-linux chromium:chromium tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa tmux:tmux \
+    wrk:wrk strace:strace; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -20,6 +21,10 @@ fi
 
 # The conformance corpus lives beside the repository (../shared); the tests fail without it.
 [ -d ../shared/conformance/http ] || { echo "test.sh: ../shared/conformance/http is missing" >&2; exit 1; }
+
+# The WSGI tests' Python packages (Flask, Django) in a virtualenv under target/; the tests make
+# it themselves when it is missing, this only does it once, up front, with its output visible.
+scripts/python-env.sh >/dev/null
 
 cargo build --workspace --all-targets
 cargo test --workspace --all-targets -- --test-threads 4

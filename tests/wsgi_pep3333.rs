@@ -352,3 +352,29 @@ fn an_import_error_prints_the_traceback_and_exits_before_listening() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("module behaviours has no attribute nothing_here"));
 }
+
+#[test]
+fn the_app_mounts_below_a_prefix_beside_static_files_and_cgi_scripts() {
+    let files = common::TempRoot::new("wsgi-static");
+    std::fs::write(files.0.join("app.css"), "body { color: red }\n").expect("css");
+    let bin = common::TempRoot::new("wsgi-cgi");
+    common::write_scripts(&bin.0, &[("hi.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nfrom cgi\\n'\n")]);
+    let statics = format!("/static={}", files.0.display());
+    let cgi = format!("/cgi-bin={}", bin.0.display());
+    let server = wsgi("behaviours", &["--wsgi-mount", "/app/", "--static", &statics, "--cgi", &cgi]);
+    // SCRIPT_NAME is the mount, PATH_INFO the rest.
+    let text = get(server.addr, "/app/environ/x").text();
+    assert!(text.contains("\nSCRIPT_NAME=/app\n") && text.contains("\nPATH_INFO=/environ/x\n"), "{text}");
+    // The mount point itself: an empty PATH_INFO.
+    assert_eq!(get(server.addr, "/app").text(), "no route \n");
+    // Outside the mount: 404 from the server, not the app.
+    let r = get(server.addr, "/application");
+    assert_eq!((r.status, r.text().as_str()), (404, "404 Not Found\n"));
+    // Static files ahead of the app, with what `pollux serve` does for files.
+    let r = get(server.addr, "/static/app.css");
+    assert_eq!((r.status, r.text().as_str()), (200, "body { color: red }\n"));
+    assert!(r.header("etag").is_some() && r.header("content-type").is_some_and(|t| t.starts_with("text/css")));
+    assert_eq!(get(server.addr, "/static/missing.css").status, 404);
+    // CGI beside it.
+    assert_eq!(get(server.addr, "/cgi-bin/hi.sh").text(), "from cgi\n");
+}
