@@ -55,7 +55,7 @@ def main():
         body = a.json.encode('utf-8')
         headers.setdefault('Content-Type', 'application/json')
     elif a.form:
-        pairs = [f.split('=', 1) for f in a.form]
+        pairs = [tuple(f.split('=', 1)) for f in a.form]
         body = urllib.parse.urlencode(pairs).encode('ascii')  # UTF-8, percent-encoded
         headers.setdefault('Content-Type', 'application/x-www-form-urlencoded')
     elif a.multipart is not None:
