@@ -239,6 +239,12 @@ fn a_1_gib_file_wrapper_answer_goes_out_with_sendfile() {
     let text: Vec<u8> = marks.iter().map(|(_, b)| *b).collect();
     assert_eq!(text, b"FIRSTHALF!LAST!");
     assert_eq!(marks[5].0, SIZE / 2);
+    // Stop the traced server itself (killing strace alone would leave it running), then strace.
+    for pid in common::children_of(server.child.id()) {
+        let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+    }
+    let mut server = server;
+    let _ = server.child.wait();
     drop(server);
     // Every byte of the body went through sendfile.
     let log = std::fs::read_to_string(&trace).expect("strace output");

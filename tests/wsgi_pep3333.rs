@@ -68,6 +68,7 @@ fn every_environ_key_has_its_type_and_value() {
     has("SERVER_NAME=example.test");
     has(&format!("SERVER_PORT={port}"));
     has("SERVER_PROTOCOL=HTTP/1.1");
+    has(concat!("SERVER_SOFTWARE=pollux/", env!("CARGO_PKG_VERSION")));
     has("REMOTE_ADDR=127.0.0.1");
     has("HTTP_HOST=example.test:8080");
     has("HTTP_X_MULTI=one, two");
@@ -358,7 +359,10 @@ fn the_app_mounts_below_a_prefix_beside_static_files_and_cgi_scripts() {
     let files = common::TempRoot::new("wsgi-static");
     std::fs::write(files.0.join("app.css"), "body { color: red }\n").expect("css");
     let bin = common::TempRoot::new("wsgi-cgi");
-    common::write_scripts(&bin.0, &[("hi.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nfrom cgi\\n'\n")]);
+    common::write_scripts(
+        &bin.0,
+        &[("hi.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nfrom cgi\\n'\n")],
+    );
     let statics = format!("/static={}", files.0.display());
     let cgi = format!("/cgi-bin={}", bin.0.display());
     let server = wsgi("behaviours", &["--wsgi-mount", "/app/", "--static", &statics, "--cgi", &cgi]);
@@ -373,7 +377,9 @@ fn the_app_mounts_below_a_prefix_beside_static_files_and_cgi_scripts() {
     // Static files ahead of the app, with what `pollux serve` does for files.
     let r = get(server.addr, "/static/app.css");
     assert_eq!((r.status, r.text().as_str()), (200, "body { color: red }\n"));
-    assert!(r.header("etag").is_some() && r.header("content-type").is_some_and(|t| t.starts_with("text/css")));
+    assert!(
+        r.header("etag").is_some() && r.header("content-type").is_some_and(|t| t.starts_with("text/css"))
+    );
     assert_eq!(get(server.addr, "/static/missing.css").status, 404);
     // CGI beside it.
     assert_eq!(get(server.addr, "/cgi-bin/hi.sh").text(), "from cgi\n");

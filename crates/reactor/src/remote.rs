@@ -60,6 +60,29 @@ impl<M> Mailbox<M> {
 impl<M> Remote<M> {
     /// Queues `msg` for the worker and wakes it. Returns the message back if the worker's
     /// queue is poisoned (a panic while holding the lock, which the code never does).
+    /// Queues `msg` without waking the worker, when the caller will call [`Remote::wake`]
+    /// itself a little later (after a batch of messages). Returns whether a wake is owed:
+    /// `true` when the queue was empty, so no wake is on its way yet.
+    pub fn send_quiet(&self, msg: M) -> Result<bool, M> {
+        match self.inner.queue.lock() {
+            Ok(mut q) => {
+                q.push(msg);
+                Ok(q.len() == 1)
+            }
+            Err(_) => Err(msg),
+        }
+    }
+
+    /// Wakes the worker (after [`Remote::send_quiet`]).
+    pub fn wake(&self) {
+        let _ = self.inner.waker.wake();
+    }
+
+    /// Whether both handles reach the same worker.
+    pub fn same_worker(&self, other: &Remote<M>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub fn send(&self, msg: M) -> Result<(), M> {
         let first = match self.inner.queue.lock() {
             Ok(mut q) => {

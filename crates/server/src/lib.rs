@@ -35,4 +35,4 @@ pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;
 pub use prepared::PreparedFields;
 pub use service::serve;
-pub use task::{Task, TaskCx, TaskWaker, SOURCES};
+pub use task::{Nudge, Task, TaskCx, TaskWaker, TurnEnd, SOURCES};

@@ -79,6 +79,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             Log::open(&AccessLog::Off).unwrap_or_else(|_| unreachable!("opening no log cannot fail"))
         });
         HttpService {
+            turn_end: Vec::new(),
             yielded: Vec::new(),
             conns: Slab::new(),
             env: Env {
@@ -136,6 +137,8 @@ enum TaskCall<'e> {
 
 struct HttpService<H> {
     conns: Slab<Conn>,
+    /// What tasks asked to run at the end of this turn.
+    turn_end: Vec<Arc<dyn crate::TurnEnd>>,
     env: Env<H>,
     /// Connections that yielded at their turn budget, run again at the end of the turn.
     yielded: Vec<usize>,
@@ -253,6 +256,7 @@ impl<H: Handler> HttpService<H> {
             write_head: &mut write_head,
             peer,
             remote: env.info.remote(),
+            turn_end: &mut self.turn_end,
         };
         match call {
             TaskCall::Start => {
@@ -450,6 +454,9 @@ impl<H: Handler> Service for HttpService<H> {
         let again = std::mem::take(&mut self.yielded);
         for &token in &again {
             self.drive(cx, token);
+        }
+        for t in self.turn_end.drain(..) {
+            t.turn_end();
         }
         self.env.log.flush();
     }

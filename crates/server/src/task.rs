@@ -174,6 +174,7 @@ pub struct TaskCx<'a> {
     pub(crate) write_head: HeadWriter<'a>,
     pub(crate) peer: std::net::SocketAddr,
     pub(crate) remote: Option<&'a Remote<Finished>>,
+    pub(crate) turn_end: &'a mut Vec<Arc<dyn TurnEnd>>,
 }
 
 impl std::fmt::Debug for TaskCx<'_> {
@@ -202,6 +203,14 @@ impl TaskCx<'_> {
     pub fn waker(&mut self) -> TaskWaker {
         let shared = self.state.wake.get_or_insert_with(|| Shared::new(self.conn)).clone();
         TaskWaker { shared, remote: self.remote.cloned() }
+    }
+
+    /// Asks for `what.turn_end()` at the end of this turn of the worker (once, however many
+    /// tasks ask).
+    pub fn at_turn_end(&mut self, what: &Arc<dyn TurnEnd>) {
+        if !self.turn_end.iter().any(|t| Arc::ptr_eq(t, what)) {
+            self.turn_end.push(what.clone());
+        }
     }
 
     /// The client's address.
@@ -375,4 +384,46 @@ impl TaskWaker {
     pub fn is_cancelled(&self) -> bool {
         self.shared.cancelled.load(Ordering::Relaxed)
     }
+
+    /// Like [`TaskWaker::wake`], but the worker is not woken yet: whoever calls this wakes
+    /// it through the returned [`Nudge`] once it has queued a batch (a Python thread that
+    /// answers several requests in a row wakes the worker once for all of them, instead of
+    /// handing the core back and forth per answer). `None`: nothing is owed, either because
+    /// the task is gone or because a wake is already on its way.
+    pub fn wake_later(&self) -> Option<Nudge> {
+        if self.is_cancelled() || self.shared.queued.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        let remote = self.remote.as_ref()?;
+        match remote.send_quiet(Finished { shared: self.shared.clone(), what: Message::Wake }) {
+            Ok(true) => Some(Nudge(remote.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// A wake owed to a worker (see [`TaskWaker::wake_later`]): [`Nudge::wake`] it before
+/// waiting for anything.
+#[derive(Debug)]
+pub struct Nudge(Remote<Finished>);
+
+impl Nudge {
+    /// Wakes the worker.
+    pub fn wake(self) {
+        self.0.wake();
+    }
+
+    /// Whether both nudges are for the same worker (one wake serves both).
+    pub fn same_worker(&self, other: &Nudge) -> bool {
+        self.0.same_worker(&other.0)
+    }
+}
+
+/// Work tasks hand on in batches: [`TurnEnd::turn_end`] runs once at the end of the
+/// worker's turn, after every ready connection ran, however many tasks asked for it (see
+/// [`TaskCx::at_turn_end`]). A pool of threads is told "work is queued" once per turn this
+/// way, rather than once per request.
+pub trait TurnEnd: Send + Sync {
+    /// The worker's turn ends.
+    fn turn_end(&self);
 }

@@ -27,6 +27,7 @@ pub(crate) struct Keys {
     remote_addr: Py<PyString>,
     remote_port: Py<PyString>,
     request_uri: Py<PyString>,
+    server_software: Py<PyString>,
     wsgi_version: Py<PyString>,
     wsgi_url_scheme: Py<PyString>,
     wsgi_input: Py<PyString>,
@@ -42,10 +43,13 @@ pub(crate) struct Keys {
     http_1_1: Py<PyString>,
     http_1_0: Py<PyString>,
     empty: Py<PyString>,
+    software: Py<PyString>,
     script: Py<PyString>,
     multithread: bool,
     multiprocess: bool,
     file_wrapper: Py<PyAny>,
+    /// The common methods, made once.
+    methods: Vec<(http::Method, Py<PyString>)>,
 }
 
 impl Keys {
@@ -70,6 +74,7 @@ impl Keys {
             remote_addr: s("REMOTE_ADDR"),
             remote_port: s("REMOTE_PORT"),
             request_uri: s("REQUEST_URI"),
+            server_software: s("SERVER_SOFTWARE"),
             wsgi_version: s("wsgi.version"),
             wsgi_url_scheme: s("wsgi.url_scheme"),
             wsgi_input: s("wsgi.input"),
@@ -84,10 +89,26 @@ impl Keys {
             http_1_1: s("HTTP/1.1"),
             http_1_0: s("HTTP/1.0"),
             empty: s(""),
+            software: s(concat!("pollux/", env!("CARGO_PKG_VERSION"))),
             script: PyString::new(py, script_name).unbind(),
             multithread,
             multiprocess,
             file_wrapper,
+            methods: [
+                http::Method::GET,
+                http::Method::HEAD,
+                http::Method::POST,
+                http::Method::PUT,
+                http::Method::DELETE,
+                http::Method::PATCH,
+                http::Method::OPTIONS,
+            ]
+            .into_iter()
+            .map(|m| {
+                let s = PyString::intern(py, m.as_str()).unbind();
+                (m, s)
+            })
+            .collect(),
         })
     }
 }
@@ -100,12 +121,52 @@ fn native<'py>(py: Python<'py>, b: &[u8]) -> Bound<'py, PyString> {
     }
 }
 
+/// A short text built on the stack (an address, a field's CGI name): no allocation for the
+/// common sizes.
+struct Small {
+    buf: [u8; 64],
+    len: usize,
+    long: Option<String>,
+}
+
+impl Small {
+    fn of(v: &impl std::fmt::Display) -> Small {
+        use std::io::Write;
+        let mut s = Small { buf: [0; 64], len: 0, long: None };
+        let mut cur = std::io::Cursor::new(&mut s.buf[..]);
+        match write!(cur, "{v}") {
+            Ok(()) => s.len = cur.position() as usize,
+            Err(_) => s.long = Some(v.to_string()),
+        }
+        s
+    }
+}
+
+impl std::ops::Deref for Small {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match &self.long {
+            Some(l) => l,
+            // Only whole `write!` output is kept, and Display writes UTF-8.
+            None => std::str::from_utf8(&self.buf[..self.len]).unwrap_or(""),
+        }
+    }
+}
+
 /// `HTTP_` + the name in upper case with `-` as `_`.
-fn cgi_name(name: &str) -> String {
-    let mut key = String::with_capacity(5 + name.len());
-    key.push_str("HTTP_");
-    key.extend(name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }));
-    key
+fn cgi_name(name: &str) -> Small {
+    struct Cgi<'a>(&'a str);
+    impl std::fmt::Display for Cgi<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            use std::fmt::Write;
+            f.write_str("HTTP_")?;
+            for c in self.0.chars() {
+                f.write_char(if c == '-' { '_' } else { c.to_ascii_uppercase() })?;
+            }
+            Ok(())
+        }
+    }
+    Small::of(&Cgi(name))
 }
 
 /// The percent-decoded path below the mount point (`PATH_INFO`); the mount was checked
@@ -126,7 +187,10 @@ pub(crate) fn build<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let env = PyDict::new(py);
     let parts = &req.parts;
-    env.set_item(k.request_method.bind(py), PyString::new(py, parts.method.as_str()))?;
+    match k.methods.iter().find(|(m, _)| *m == parts.method) {
+        Some((_, s)) => env.set_item(k.request_method.bind(py), s.bind(py))?,
+        None => env.set_item(k.request_method.bind(py), PyString::new(py, parts.method.as_str()))?,
+    }
     env.set_item(k.script_name.bind(py), k.script.bind(py))?;
     env.set_item(k.path_info.bind(py), native(py, &path_info(parts.uri.path(), mount)))?;
     env.set_item(
@@ -138,6 +202,7 @@ pub(crate) fn build<'py>(
     )?;
     let uri = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     env.set_item(k.request_uri.bind(py), PyString::new(py, uri))?;
+    env.set_item(k.server_software.bind(py), k.software.bind(py))?;
     env.set_item(
         k.server_protocol.bind(py),
         match parts.version {
@@ -148,12 +213,13 @@ pub(crate) fn build<'py>(
     // SERVER_NAME: the name the client asked for (as gunicorn and waitress give it), else our
     // address; SERVER_PORT: the port the request really came in on.
     let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok()).map(host_name).filter(|h| !h.is_empty());
-    let local_ip = req.local.map(|a| a.ip().to_string());
+    let local_ip = req.local.map(|a| Small::of(&a.ip()));
     env.set_item(k.server_name.bind(py), host.or(local_ip.as_deref()).unwrap_or("localhost"))?;
     let port = req.local.map_or(0, |a| a.port());
-    env.set_item(k.server_port.bind(py), port.to_string())?;
-    env.set_item(k.remote_addr.bind(py), req.peer.ip().to_string())?;
-    env.set_item(k.remote_port.bind(py), req.peer.port().to_string())?;
+    let mut num = itoa::Buffer::new();
+    env.set_item(k.server_port.bind(py), PyString::new(py, num.format(port)))?;
+    env.set_item(k.remote_addr.bind(py), PyString::new(py, &Small::of(&req.peer.ip())))?;
+    env.set_item(k.remote_port.bind(py), PyString::new(py, num.format(req.peer.port())))?;
     headers(py, k, &env, &parts.headers)?;
     env.set_item(k.wsgi_version.bind(py), k.version_1_0.bind(py))?;
     env.set_item(k.wsgi_url_scheme.bind(py), k.http.bind(py))?;
@@ -205,7 +271,7 @@ fn headers(py: Python<'_>, k: &Keys, env: &Bound<'_, PyDict>, map: &HeaderMap) -
             // drop those too.
             continue;
         } else {
-            env.set_item(cgi_name(name.as_str()), native(py, value))?;
+            env.set_item(PyString::new(py, &cgi_name(name.as_str())), native(py, value))?;
         }
     }
     Ok(())
@@ -217,7 +283,13 @@ mod tests {
 
     #[test]
     fn names_and_paths() {
-        assert_eq!(cgi_name("x-forwarded-for"), "HTTP_X_FORWARDED_FOR");
+        assert_eq!(&*cgi_name("x-forwarded-for"), "HTTP_X_FORWARDED_FOR");
+        let long = "x-".repeat(40);
+        assert_eq!(&*cgi_name(&long), format!("HTTP_{}", "X_".repeat(40)));
+        assert_eq!(
+            &*Small::of(&"::ffff:192.0.2.1".parse::<std::net::IpAddr>().expect("ip")),
+            "::ffff:192.0.2.1"
+        );
         assert_eq!(host_name("[::1]:8000"), "::1");
         assert_eq!(host_name("example.com:80"), "example.com");
         assert_eq!(host_name("example.com"), "example.com");

@@ -10,7 +10,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use pollux_server::TaskWaker;
+use pollux_server::{Nudge, TaskWaker};
 
 /// Request body bytes held for the app beyond which the task stops taking them from the
 /// connection (which then stops reading the socket).
@@ -169,6 +169,31 @@ impl Exchange {
             return Err(Gone);
         }
         Ok(())
+    }
+
+    /// The last hand-over of a response: what is left and how it ended. Does not wait for
+    /// the client (the app is done; what it produced is already in memory), and leaves the
+    /// worker's wake to the caller, who gives it once for a batch of answers.
+    pub(crate) fn finish(
+        &self,
+        head: Option<Head>,
+        out: impl IntoIterator<Item = Out>,
+        end: End,
+    ) -> Option<Nudge> {
+        let mut g = self.lock();
+        if g.gone {
+            return None;
+        }
+        if head.is_some() {
+            g.head = head;
+        }
+        for o in out {
+            g.out_len += o.len();
+            g.out.push_back(o);
+        }
+        g.end = Some(end);
+        drop(g);
+        self.waker.wake_later()
     }
 
     // ---- the worker side (never waits) ----

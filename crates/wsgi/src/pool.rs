@@ -11,9 +11,12 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
 
 use http::request::Parts;
 use pyo3::Python;
+
+use pollux_server::{Nudge, TurnEnd};
 
 use crate::exchange::Exchange;
 use crate::run::App;
@@ -32,11 +35,20 @@ pub(crate) struct Job {
     pub(crate) exchange: Arc<Exchange>,
 }
 
+/// Answers a thread gives before it wakes the workers, even with more requests queued: the
+/// first of the batch must not wait for long behind the rest.
+const BATCH: usize = 32;
+/// Requests faster than this on average (µs) have their answers' wake-ups batched.
+const QUICK_US: u64 = 100;
+/// The longest (µs) an answer is held for its batch before the next request starts.
+const HOLD_US: u128 = 1000;
+
 struct Queue {
     jobs: VecDeque<Job>,
     /// Threads asleep on the condition variable.
     idle: usize,
-    /// Threads woken and not yet running.
+    /// Wake-ups sent and not yet taken by a thread (at most one at a time: a woken thread
+    /// passes it on if more requests wait).
     waking: usize,
 }
 
@@ -79,7 +91,9 @@ impl Pool {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a request; gives it back when the queue is full.
+    /// Queues a request without waking a thread: the worker calls [`TurnEnd::turn_end`] at
+    /// the end of its turn, which wakes one for everything queued in the turn. Gives the
+    /// request back when the queue is full.
     #[allow(clippy::result_large_err)] // the job, given back whole to be answered 503
     pub(crate) fn submit(&self, job: Job) -> Result<(), Job> {
         let mut q = self.lock();
@@ -87,27 +101,57 @@ impl Pool {
             return Err(job);
         }
         q.jobs.push_back(job);
-        let wake = q.idle > 0 && q.waking == 0;
-        if wake {
-            q.idle -= 1;
-            q.waking += 1;
-        }
-        drop(q);
-        if wake {
-            self.ready.notify_one();
-        }
         Ok(())
     }
 
     /// A thread's life: take a request (waiting without the GIL when there is none), run it.
+    /// The workers are woken for the answers once per batch: before the thread waits for
+    /// the next request, or after [`BATCH`] answers in a row.
     fn serve(&self, py: Python<'_>, app: &App) {
+        let mut owed: Vec<Nudge> = Vec::new();
+        let mut batch = 0;
+        // How long requests take here, on average (µs, moving; assumed slow until seen to be
+        // quick): only answers of quick requests are held for a batch. What a held answer
+        // can wait for is the rest of the batch: quick requests, or at most one that turns
+        // out slow.
+        let mut typical = 1_000_000u64;
+        let mut owed_since = Instant::now();
         loop {
-            let next = self.lock().jobs.pop_front();
+            if typical > QUICK_US || (!owed.is_empty() && owed_since.elapsed().as_micros() > HOLD_US) {
+                owed.drain(..).for_each(Nudge::wake);
+            }
+            let next = if batch >= BATCH { None } else { self.lock().jobs.pop_front() };
             let job = match next {
                 Some(job) => job,
-                None => py.detach(|| self.wait()),
+                None => {
+                    owed.drain(..).for_each(Nudge::wake);
+                    batch = 0;
+                    // (The guard must be gone before `wait` locks again.)
+                    let queued = self.lock().jobs.pop_front();
+                    match queued {
+                        Some(job) => job,
+                        None => py.detach(|| self.wait()),
+                    }
+                }
             };
-            app.run(py, job);
+            batch += 1;
+            let started = Instant::now();
+            // A bug of ours must not take a Python thread away for good.
+            let nudge = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| app.run(py, job)))
+                .unwrap_or_else(|_| {
+                    eprintln!("pollux: wsgi: a request failed inside the server (see the panic above)");
+                    None
+                });
+            let took = started.elapsed().as_micros().min(1_000_000) as u64;
+            typical = (typical * 7 + took) / 8;
+            if let Some(n) = nudge {
+                if owed.is_empty() {
+                    owed_since = Instant::now();
+                }
+                if !owed.iter().any(|o| o.same_worker(&n)) {
+                    owed.push(n);
+                }
+            }
             let n = self.answered.fetch_add(1, Ordering::Relaxed) + 1;
             if let Some((limit, retire)) = self.retire.get() {
                 if n == *limit {
@@ -130,7 +174,6 @@ impl Pool {
                 // More are queued and threads sleep: pass the wake-up on.
                 let chain = !q.jobs.is_empty() && q.idle > 0 && q.waking == 0;
                 if chain {
-                    q.idle -= 1;
                     q.waking += 1;
                 }
                 drop(q);
@@ -141,12 +184,26 @@ impl Pool {
             }
             q.idle += 1;
             q = self.ready.wait(q).unwrap_or_else(|e| e.into_inner());
-            // Woken by submit (which counted us out of idle and into waking), or spuriously.
-            if q.waking > 0 {
-                q.waking -= 1;
-            } else {
-                q.idle -= 1;
-            }
+            // Whoever woke (the notified thread, or one woken spuriously) takes the
+            // notification: either way a thread is up and looks at the queue.
+            q.idle -= 1;
+            q.waking = q.waking.saturating_sub(1);
+        }
+    }
+}
+
+impl TurnEnd for Pool {
+    /// Requests were queued during the worker's turn: wake a thread (it wakes more if the
+    /// queue stays long).
+    fn turn_end(&self) {
+        let mut q = self.lock();
+        let wake = !q.jobs.is_empty() && q.idle > 0 && q.waking == 0;
+        if wake {
+            q.waking += 1;
+        }
+        drop(q);
+        if wake {
+            self.ready.notify_one();
         }
     }
 }

@@ -11,6 +11,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList, PyTuple};
 
 use crate::environ::{self, Keys};
+use pollux_server::Nudge;
+
 use crate::exchange::{End, Exchange, Head, Out};
 use crate::objects::{Errors, FileWrapper, Input, StartResponse};
 use crate::pool::{Job, Request};
@@ -63,26 +65,33 @@ pub(crate) fn format_exception(py: Python<'_>, e: &PyErr) -> String {
 }
 
 impl App {
-    pub(crate) fn run(&self, py: Python<'_>, job: Job) {
+    /// Runs one request. Returns the wake owed to the connection's worker, if any (the
+    /// caller gives it, once for a batch).
+    pub(crate) fn run(&self, py: Python<'_>, job: Job) -> Option<Nudge> {
         let Job { request, exchange: x } = job;
         if x.is_gone() {
-            return; // the client left while the request was queued
+            return None; // the client left while the request was queued
         }
         let sr = match Bound::new(py, StartResponse::new(x.clone())) {
             Ok(sr) => sr,
-            Err(e) => return self.fail(py, &request, &x, None, &e),
+            Err(e) => return self.fail(py, &request, &x, &e),
         };
         let result = self.call(py, &request, &x, &sr);
         let it = match result {
             Ok(it) => it,
-            Err(e) => return self.fail(py, &request, &x, Some(&sr), &e),
+            Err(e) => return self.fail(py, &request, &x, &e),
         };
         let outcome = self.respond(py, &x, &sr, &it);
         // PEP 3333: close() is called on every path once the iterable exists — after the
-        // body, after an error, and when the client left mid-way.
-        let closed = match it.getattr(intern!(py, "close")) {
-            Ok(close) => close.call0().map(drop),
-            Err(_) => Ok(()),
+        // body, after an error, and when the client left mid-way. A plain list or tuple has
+        // none (and asking would build an AttributeError for nothing).
+        let closed = if it.is_exact_instance_of::<PyList>() || it.is_exact_instance_of::<PyTuple>() {
+            Ok(())
+        } else {
+            match it.getattr(intern!(py, "close")) {
+                Ok(close) => close.call0().map(drop),
+                Err(_) => Ok(()),
+            }
         };
         let outcome = match (outcome, closed) {
             (outcome, Err(e)) => {
@@ -92,9 +101,9 @@ impl App {
             (outcome, Ok(())) => outcome,
         };
         match outcome {
-            Ok(()) => {}
-            Err(Stop::Gone) => {}
-            Err(Stop::Failed(e)) => self.fail(py, &request, &x, Some(&sr), &e),
+            Ok(nudge) => nudge,
+            Err(Stop::Gone) => None,
+            Err(Stop::Failed(e)) => self.fail(py, &request, &x, &e),
         }
     }
 
@@ -113,21 +122,14 @@ impl App {
     }
 
     /// Logs the failure; before the head the client gets a 500, after it the cut.
-    fn fail(
-        &self,
-        py: Python<'_>,
-        req: &Request,
-        x: &Exchange,
-        _sr: Option<&Bound<'_, StartResponse>>,
-        e: &PyErr,
-    ) {
+    fn fail(&self, py: Python<'_>, req: &Request, x: &Exchange, e: &PyErr) -> Option<Nudge> {
         if x.is_gone() {
             // The client left and the app noticed (an OSError from wsgi.input or write).
             eprintln!("pollux: wsgi {}: the client disconnected; the application stopped", tag(req));
-            return;
+            return None;
         }
         log_exception(py, &tag(req), e);
-        let _ = py.detach(|| x.send(None, [], Some(End::Failed)));
+        x.finish(None, [], End::Failed)
     }
 
     /// Sends the iterable `it`.
@@ -137,7 +139,7 @@ impl App {
         x: &Arc<Exchange>,
         sr: &Bound<'_, StartResponse>,
         it: &Bound<'_, PyAny>,
-    ) -> Result<(), Stop> {
+    ) -> Result<Option<Nudge>, Stop> {
         // A list (or tuple) is all in memory already: one hand-over, with its length.
         if let Ok(list) = it.cast_exact::<PyList>() {
             return self.whole(py, x, sr, list.iter());
@@ -174,7 +176,7 @@ impl App {
         x: &Arc<Exchange>,
         sr: &Bound<'py, StartResponse>,
         items: impl Iterator<Item = Bound<'py, PyAny>>,
-    ) -> Result<(), Stop> {
+    ) -> Result<Option<Nudge>, Stop> {
         let mut out = Vec::new();
         let mut total = 0u64;
         for item in items {
@@ -200,7 +202,7 @@ impl App {
         file: File,
         offset: u64,
         len: u64,
-    ) -> Result<(), Stop> {
+    ) -> Result<Option<Nudge>, Stop> {
         let head = {
             let mut s = sr.borrow_mut();
             let len = s.len.map_or(len, |l| l.min(len));
@@ -219,8 +221,8 @@ impl App {
         x: &Arc<Exchange>,
         sr: &Bound<'_, StartResponse>,
         head: Option<Head>,
-        out: impl IntoIterator<Item = Out> + Send,
-    ) -> Result<(), Stop> {
+        out: impl IntoIterator<Item = Out>,
+    ) -> Result<Option<Nudge>, Stop> {
         {
             let s = sr.borrow();
             if let Some(len) = s.len.filter(|&l| s.produced > l) {
@@ -230,7 +232,8 @@ impl App {
                 );
             }
         }
-        py.detach(|| x.send(head, out, Some(End::Complete))).map_err(|_| Stop::Gone)
+        let _ = py;
+        Ok(x.finish(head, out, End::Complete))
     }
 }
 

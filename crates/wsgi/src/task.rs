@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use pollux_reactor::mio::event::Event;
-use pollux_server::{Task, TaskCx};
+use pollux_server::{Task, TaskCx, TurnEnd};
 
 use crate::exchange::{End, Exchange, Out};
 use crate::pool::{Job, Pool, Request};
@@ -15,6 +15,8 @@ use crate::pool::{Job, Pool, Request};
 /// One request on its way through the app.
 pub(crate) struct WsgiTask {
     pool: Arc<Pool>,
+    /// The same pool, as what wakes its threads at the end of the worker's turn.
+    turn_end: Arc<dyn TurnEnd>,
     /// The request, until `start` hands it to the pool.
     request: Option<Request>,
     exchange: Option<Arc<Exchange>>,
@@ -22,7 +24,8 @@ pub(crate) struct WsgiTask {
 
 impl WsgiTask {
     pub(crate) fn new(pool: Arc<Pool>, request: Request) -> WsgiTask {
-        WsgiTask { pool, request: Some(request), exchange: None }
+        let turn_end: Arc<dyn TurnEnd> = pool.clone();
+        WsgiTask { pool, turn_end, request: Some(request), exchange: None }
     }
 
     /// Moves body and output as far as each side has room, and ends the response when the
@@ -112,7 +115,11 @@ impl Task for WsgiTask {
             x.with(|s| s.push_body(body));
         }
         self.exchange = Some(x.clone());
-        if self.pool.submit(Job { request, exchange: x }).is_err() {
+        let submitted = self.pool.submit(Job { request, exchange: x });
+        if submitted.is_ok() {
+            cx.at_turn_end(&self.turn_end);
+        }
+        if submitted.is_err() {
             // Every thread is busy and the queue is full: come back shortly (gunicorn and
             // nginx answer the same 503 when they are overloaded).
             self.exchange = None;
