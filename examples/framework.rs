@@ -1,26 +1,17 @@
 //! A small web framework — a routing table from paths to handlers, 404 for the rest —
-//! on pollux-web.
-//!
-//! | route                    | what it does                                             |
-//! |--------------------------|----------------------------------------------------------|
-//! | `GET /`                  | `Hello World`                                            |
-//! | `GET /ctime`             | the current time, as the WSGI example's (`time.ctime()`, UTC) |
-//! | `POST /form`             | a urlencoded form (`name`, `message`) echoed back as HTML |
-//! | `GET /api/users/{id}`    | a user as JSON (ids 1–3), 404 JSON otherwise             |
-//! | `POST /api/users`        | a JSON user created, `201` with `Location`               |
-//! | `GET /visits`            | counts your visits in a cookie                           |
-//! | `GET /old-home`          | `301` to `/`                                             |
-//! | `GET /slow?ms=N`         | sleeps N ms on the blocking pool (at most 5000)          |
-//! | `GET /static/…`          | files from `--static` (ServeDir: ranges, conditionals, compression) |
+//! on pollux-web. It prints its routes when it starts ([`ROUTES`]); the README's "A web app"
+//! is a part of it. Errors under `/api` are JSON, whatever answered them (an extractor's 400,
+//! 415 or 422, or the API's own 404). Each request is logged to stderr, as `pollux serve`
+//! does (`--access-log off` to stop it).
 //!
 //! ```text
-//! cargo build --release --examples && target/release/examples/framework --bind 127.0.0.1:8080
+//! cargo run --release --example framework -- --bind 127.0.0.1:8080
 //! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
@@ -29,10 +20,26 @@ use http::StatusCode;
 use pollux_fs::ServeDir;
 use pollux_server::AccessLog;
 use pollux_web::cookie::{Cookie, SameSite};
-use pollux_web::extract::{Cookies, Form, Json, Path, Query, State};
+use pollux_web::extract::{Cookies, Form, Json, Path, Query, Rejection, State};
+use pollux_web::middleware::from_fn;
 use pollux_web::response::{Html, IntoResponse, Redirect, Response};
 use pollux_web::{get, post, Options, Router};
 use serde::{Deserialize, Serialize};
+
+/// Method, path and what it does: printed at start-up. `main` routes exactly these, and
+/// tests/framework_example.rs requests each one.
+const ROUTES: &[(&str, &str, &str)] = &[
+    ("GET", "/", "Hello World"),
+    ("GET", "/ctime", "the current time, as the WSGI example's time.ctime() (UTC)"),
+    ("POST", "/form", "a urlencoded form (name, message) echoed back as HTML"),
+    ("GET", "/api/users", "the users, as JSON"),
+    ("POST", "/api/users", "a user from JSON {\"name\": ...}: 201, Location /api/users/{id}"),
+    ("GET", "/api/users/{id}", "one user, as JSON (errors under /api are JSON too)"),
+    ("GET", "/visits", "counts your visits in a cookie"),
+    ("GET", "/old-home", "301 to /"),
+    ("GET", "/slow?ms=N", "sleeps N ms on the blocking pool (at most 5000)"),
+    ("GET", "/static/", "files from --static (ServeDir); /static redirects here"),
+];
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -45,17 +52,16 @@ struct Args {
     /// Directory served under /static.
     #[arg(long = "static", default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/static"))]
     static_dir: PathBuf,
-    /// Log each request to stderr.
-    #[arg(long)]
-    log: bool,
+    /// Access log in Common Log Format, as `pollux serve`'s: `off`, `-` (stderr) or a file path.
+    #[arg(long, default_value = "-")]
+    access_log: String,
 }
 
-/// Shared by every worker: the users "table" and the next id.
-struct Db {
-    next_id: AtomicU64,
-}
+/// The users "table", shared by every worker. Handlers hold the lock for a map operation
+/// only: a worker never waits long on it.
+type Users = Arc<Mutex<BTreeMap<u64, User>>>;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 struct User {
     #[serde(default)]
     id: u64,
@@ -122,23 +128,34 @@ fn escape(s: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn user(Path(id): Path<u64>) -> Response {
-    let name = match id {
-        1 => "Ada",
-        2 => "Grace",
-        3 => "Edsger",
-        _ => {
-            return (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "no such user", "id": id })))
-                .into_response()
-        }
-    };
-    Json(User { id, name: name.to_owned() }).into_response()
+fn users(State(users): State<Users>) -> Json<Vec<User>> {
+    Json(users.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect())
 }
 
-fn create_user(State(db): State<Arc<Db>>, Json(mut u): Json<User>) -> Response {
-    u.id = db.next_id.fetch_add(1, Ordering::Relaxed);
+fn user(State(users): State<Users>, Path(id): Path<u64>) -> Response {
+    match users.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+        Some(u) => Json(u.clone()).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "no such user", "id": id })))
+            .into_response(),
+    }
+}
+
+fn create_user(State(users): State<Users>, Json(mut u): Json<User>) -> Response {
+    let mut users = users.lock().unwrap_or_else(|e| e.into_inner());
+    u.id = users.last_key_value().map_or(1, |(id, _)| id + 1);
+    users.insert(u.id, u.clone());
     let location = format!("/api/users/{}", u.id);
     (StatusCode::CREATED, [(LOCATION, location)], Json(u)).into_response()
+}
+
+/// An extractor's rejection (400, 413, 415, 422) as JSON, like the API's own errors: an API
+/// client parses every answer the same way.
+fn json_errors(req: http::Request<pollux_server::Body>, next: pollux_web::middleware::Next<'_>) -> Response {
+    let resp = next.run(req);
+    match resp.extensions().get::<Rejection>() {
+        Some(r) => (r.status(), Json(serde_json::json!({ "error": r.reason() }))).into_response(),
+        None => resp,
+    }
 }
 
 fn visits(cookies: Cookies) -> (Cookies, String) {
@@ -167,10 +184,11 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let files = ServeDir::new(&args.static_dir)?;
     let api = Router::new()
-        .route("/users", post(create_user))
+        .route("/users", get(users).post(create_user))
         .route("/users/{id}", get(user))
-        .fallback(|| (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "no such endpoint" }))));
-    let mut router = Router::new()
+        .fallback(|| (StatusCode::NOT_FOUND, Json(serde_json::json!({ "error": "no such endpoint" }))))
+        .layer(from_fn(json_errors));
+    let app = Router::new()
         .route("/", get(hello))
         .route("/ctime", get(ctime))
         .route("/form", post(form))
@@ -179,21 +197,30 @@ fn main() -> anyhow::Result<()> {
         .route("/slow", get(slow).blocking())
         .nest("/api", api)
         .nest_service("/static", files);
-    if args.log {
-        router = router.layer(pollux_web::middleware::AccessLog::new());
-    }
-    let app = router.with_state(Arc::new(Db { next_id: AtomicU64::new(4) }));
+    let first = [(1, "Ada"), (2, "Grace"), (3, "Edsger")];
+    let users = first.map(|(id, name)| (id, User { id, name: name.to_owned() }));
+    let app = app.with_state(Arc::new(Mutex::new(BTreeMap::from(users))));
     let defaults = Options::default();
     let opts = Options {
         addrs: args.bind,
         workers: args.workers.unwrap_or(defaults.workers),
-        access_log: AccessLog::Off,
+        access_log: match args.access_log.as_str() {
+            "off" => AccessLog::Off,
+            "-" => AccessLog::Stderr,
+            path => AccessLog::File(path.into()),
+        },
         ..defaults
     };
     pollux_web::serve(opts, app, |addrs| {
         for a in addrs {
             println!("framework: listening on http://{a}");
         }
+        println!("routes:");
+        let width = ROUTES.iter().map(|(_, path, _)| path.len()).max().unwrap_or(0);
+        for (method, path, what) in ROUTES {
+            println!("  {method:<4} {path:<width$}  {what}");
+        }
+        println!();
     })?;
     Ok(())
 }

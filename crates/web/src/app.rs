@@ -6,6 +6,7 @@
 //!                             │           ├─ OPTIONS ─────────► 204 + Allow
 //!                             │           └─ other method ────► 405 + Allow
 //!                             ├─ service ─► prefix cut ───────► layers ─► ServeDir, …
+//!                             │             (bare mount point ► layers ─► 301 to `prefix/`)
 //!                             └─ none ────► nested fallback, fallback, or 404
 //! ```
 
@@ -16,7 +17,7 @@ use std::time::Instant;
 
 use http::header::LOCATION;
 use http::uri::PathAndQuery;
-use http::{HeaderValue, Request, StatusCode, Uri};
+use http::{HeaderValue, Method, Request, StatusCode, Uri};
 use pollux_server::{Body, ConnInfo, Reply};
 
 use crate::blocking::{busy, Pool, Slot};
@@ -166,10 +167,12 @@ impl<S: Clone + Send + Sync + 'static> pollux_server::Handler for App<S> {
             Target::Service { prefix, service, layers } => {
                 // `route_service` (no prefix): the service sees the whole path. Otherwise the
                 // prefix as this request spelled it (a nested `{param}` in it has a value).
-                let (req, mounted_at) = if prefix.is_empty() {
+                let rest = params.pairs.iter().find(|(k, _)| *k == REST).map(|(_, r)| r.clone());
+                // `nest_service`'s mount point without its slash: `prefix` → `prefix/`.
+                let to_slash = !prefix.is_empty() && rest.is_none() && !req.uri().path().ends_with('/');
+                let (req, mounted_at) = if prefix.is_empty() || to_slash {
                     (req, String::new())
                 } else {
-                    let rest = params.pairs.iter().find(|(k, _)| *k == REST).map(|(_, r)| r.clone());
                     let path = req.uri().path();
                     let at = match &rest {
                         Some(r) => path.get(..r.start.saturating_sub(1)).unwrap_or(""),
@@ -181,11 +184,16 @@ impl<S: Clone + Send + Sync + 'static> pollux_server::Handler for App<S> {
                 let later: Cell<Option<Reply>> = Cell::new(None);
                 // A prepared reply (ServeDir's cached files) is built out into a `Response`
                 // here, so the middleware sees its fields.
-                let terminal = |r: Request<Body>| match service.call(r, conn).into_response() {
-                    Ok(resp) => with_prefix(resp, &mounted_at),
-                    Err(other) => {
-                        later.set(Some(other));
-                        http::Response::new(Body::Empty)
+                let terminal = |r: Request<Body>| {
+                    if to_slash {
+                        return redirect_to_slash(&r);
+                    }
+                    match service.call(r, conn).into_response() {
+                        Ok(resp) => with_prefix(resp, &mounted_at),
+                        Err(other) => {
+                            later.set(Some(other));
+                            http::Response::new(Body::Empty)
+                        }
                     }
                 };
                 let inner_chain = |r: Request<Body>| run_chain(layers, r, conn, &terminal);
@@ -303,6 +311,27 @@ fn strip_prefix(req: Request<Body>, rest: Option<Range<usize>>) -> Request<Body>
         parts.uri = Uri::from_parts(uri).unwrap_or_default();
     }
     Request::from_parts(parts, body)
+}
+
+/// `301` (`308` for a method a browser would turn into GET) from a mount point to its slash
+/// form, query kept. The path is one matchit matched against a mount's pattern, so it starts
+/// with `/` and a segment: the location cannot name another host.
+fn redirect_to_slash(req: &Request<Body>) -> Response {
+    let status = if matches!(*req.method(), Method::GET | Method::HEAD) {
+        StatusCode::MOVED_PERMANENTLY
+    } else {
+        StatusCode::PERMANENT_REDIRECT
+    };
+    let uri = req.uri();
+    let loc = match uri.query() {
+        Some(q) => format!("{}/?{q}", uri.path()),
+        None => format!("{}/", uri.path()),
+    };
+    let mut resp = status.into_response();
+    if let Ok(v) = HeaderValue::from_str(&loc) {
+        resp.headers_mut().insert(LOCATION, v);
+    }
+    resp
 }
 
 /// A mounted service's redirect (`/dir` → `/dir/`) pointed at its own path; the client

@@ -487,25 +487,53 @@ impl<S: Clone + Send + Sync + 'static> Router<S> {
     }
 
     /// Mounts a server handler — [`pollux_fs::ServeDir`], say — at `prefix`: it answers
-    /// `prefix` and everything below, seeing the path with `prefix` cut off (`/static/a.css`
-    /// reaches it as `/a.css`). Redirects it makes are given the prefix back.
+    /// everything below `prefix/`, seeing the path with `prefix` cut off (`/static/a.css`
+    /// reaches it as `/a.css`, `/static/` as `/`). Redirects it makes are given the prefix back.
     ///
-    /// ```no_run
+    /// `prefix` itself, without the slash, is redirected to `prefix/` (`301`, or `308` for
+    /// methods other than GET and HEAD so a body is sent again), query kept — what a mounted
+    /// directory answers for any of its subdirectories, and what nginx answers for a prefix
+    /// location. A mount is a tree: the page at its root can only use relative links
+    /// (`style.css`) if the browser is at `prefix/`.
+    ///
+    /// ```
     /// use pollux_web::{Router, get};
     /// use pollux_fs::ServeDir;
+    /// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+    /// # fn send<S: Clone + Send + Sync + 'static>(app: &pollux_web::App<S>, method: &str, uri: &str) -> http::Response<Body> {
+    /// #     let req = http::Request::builder().method(method).uri(uri).body(Body::Empty).unwrap();
+    /// #     match app.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) {
+    /// #         Reply::Now(resp) => resp,
+    /// #         _ => unreachable!("no blocking route here"),
+    /// #     }
+    /// # }
+    /// # let assets = std::env::temp_dir().join(format!("pollux-doc-nest-service-{}", std::process::id()));
+    /// # std::fs::create_dir_all(&assets).unwrap();
+    /// # std::fs::write(assets.join("index.html"), "<link rel=stylesheet href=site.css>").unwrap();
+    /// # std::fs::write(assets.join("site.css"), "body{}").unwrap();
     /// let app = Router::new()
     ///     .route("/", get(|| "home"))
-    ///     .nest_service("/static", ServeDir::new("assets").expect("assets/ exists"))
+    ///     .nest_service("/static", ServeDir::new(&assets).expect("the directory exists"))
     ///     .into_app();
-    /// # let _ = app;
+    ///
+    /// assert_eq!(send(&app, "GET", "/static/site.css").body().as_bytes(), b"body{}");
+    /// assert_eq!(send(&app, "GET", "/static/").status(), 200); // index.html
+    /// let bare = send(&app, "GET", "/static?v=2");
+    /// assert_eq!(bare.status(), 301);
+    /// assert_eq!(bare.headers()["location"], "/static/?v=2");
+    /// # std::fs::remove_dir_all(&assets).unwrap();
     /// ```
     pub fn nest_service(mut self, prefix: &str, service: impl pollux_server::Handler) -> Self {
         let prefix = prefix.trim_end_matches('/').to_owned();
         let service: Arc<dyn pollux_server::Handler> = Arc::new(service);
         let target =
             || Target::Service { prefix: prefix.clone(), service: service.clone(), layers: Vec::new() };
-        let exact = if prefix.is_empty() { "/".to_owned() } else { prefix.clone() };
-        self.routes.push((exact, target()));
+        // matchit's catch-all needs at least one character, so `prefix/` is a route of its
+        // own; `prefix` (the redirect, see `App::call`) too unless the mount is at the root.
+        if !prefix.is_empty() {
+            self.routes.push((prefix.clone(), target()));
+        }
+        self.routes.push((format!("{prefix}/"), target()));
         self.routes.push((format!("{prefix}/{{*{REST}}}"), target()));
         self
     }

@@ -118,7 +118,8 @@ pub(crate) struct Params<'a> {
     pub(crate) pairs: Vec<(&'a str, Range<usize>)>,
 }
 
-/// Why an extractor refused a request: a status and a short reason, sent as plain text.
+/// Why an extractor refused a request: a status and a short reason, sent as plain text
+/// unless a layer answers it otherwise.
 ///
 /// Handlers may return it too: `Result<T, Rejection>` is a response.
 ///
@@ -137,6 +138,38 @@ pub(crate) struct Params<'a> {
 /// let resp = Rejection::new(StatusCode::NOT_FOUND, "there is no item 0").into_response();
 /// assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 /// assert_eq!(resp.body().as_bytes(), b"404 Not Found: there is no item 0\n");
+/// ```
+///
+/// The response carries the rejection in its extensions, so a layer can answer in another
+/// form — JSON for an API, say — for every extractor of the routes it wraps at once (what
+/// axum users write a custom rejection for):
+///
+/// ```
+/// use pollux_web::extract::{Json, Rejection};
+/// use pollux_web::middleware::from_fn;
+/// use pollux_web::response::IntoResponse;
+/// use pollux_web::{post, Router};
+/// # use pollux_server::{Body, ConnInfo, Handler as _, Reply};
+///
+/// let json_errors = from_fn(|req, next| {
+///     let resp = next.run(req);
+///     match resp.extensions().get::<Rejection>() {
+///         Some(r) => (r.status(), Json(serde_json::json!({ "error": r.reason() }))).into_response(),
+///         None => resp,
+///     }
+/// });
+/// let api = Router::new()
+///     .route("/echo", post(|Json(v): Json<serde_json::Value>| Json(v)))
+///     .layer(json_errors)
+///     .into_app();
+///
+/// let req = http::Request::post("/echo").body(Body::from("{}")).unwrap(); // no JSON type
+/// let Reply::Now(resp) = api.call(req, &ConnInfo::new(([127, 0, 0, 1], 4000).into())) else {
+///     unreachable!()
+/// };
+/// assert_eq!(resp.status(), 415);
+/// assert_eq!(resp.headers()["content-type"], "application/json");
+/// assert!(resp.body().as_bytes().starts_with(br#"{"error":"#));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
@@ -202,6 +235,8 @@ impl IntoResponse for Rejection {
         let mut r = crate::response::new_response(Body::from(format!("{self}\n")));
         *r.status_mut() = self.status;
         r.headers_mut().insert(http::header::CONTENT_TYPE, crate::response::TEXT_PLAIN);
+        // For layers that answer rejections in their own form (see the type's docs).
+        r.extensions_mut().insert(self);
         r
     }
 }
