@@ -36,13 +36,23 @@ pub struct ConnInfo {
     /// clones (see there).
     fd: RawFd,
     remote: Option<Remote<Finished>>,
+    /// The last answer of [`ConnInfo::local_addr`] and the connection it was for: a
+    /// keep-alive connection asks the socket once, not once per request. Forgotten when
+    /// that connection closes ([`ConnInfo::forget`]).
+    local: std::sync::Mutex<Option<(usize, SocketAddr)>>,
 }
 
 impl Clone for ConnInfo {
     /// A clone may outlive the connection, so it does not keep the socket: its
     /// [`ConnInfo::local_addr`] is `None`.
     fn clone(&self) -> Self {
-        ConnInfo { peer: self.peer, token: self.token, fd: -1, remote: self.remote.clone() }
+        ConnInfo {
+            peer: self.peer,
+            token: self.token,
+            fd: -1,
+            remote: self.remote.clone(),
+            local: Default::default(),
+        }
     }
 }
 
@@ -56,16 +66,30 @@ impl ConnInfo {
     /// assert_eq!(conn.peer.port(), 50000);
     /// ```
     pub fn new(peer: SocketAddr) -> Self {
-        ConnInfo { peer, token: 0, fd: -1, remote: None }
+        ConnInfo { peer, token: 0, fd: -1, remote: None, local: Default::default() }
     }
 
     pub(crate) fn for_worker(remote: Remote<Finished>) -> Self {
-        ConnInfo { peer: SocketAddr::from(([0, 0, 0, 0], 0)), token: 0, fd: -1, remote: Some(remote) }
+        ConnInfo {
+            peer: SocketAddr::from(([0, 0, 0, 0], 0)),
+            token: 0,
+            fd: -1,
+            remote: Some(remote),
+            local: Default::default(),
+        }
     }
 
     /// The worker's mailbox, for a task's waker.
     pub(crate) fn remote(&self) -> Option<&Remote<Finished>> {
         self.remote.as_ref()
+    }
+
+    /// The connection `token` closed: its cached address no longer holds.
+    pub(crate) fn forget(&mut self, token: usize) {
+        let cached = self.local.get_mut().unwrap_or_else(|e| e.into_inner());
+        if cached.is_some_and(|(t, _)| t == token) {
+            *cached = None;
+        }
     }
 
     pub(crate) fn set(&mut self, peer: SocketAddr, token: usize, fd: RawFd) {
@@ -74,8 +98,9 @@ impl ConnInfo {
         self.fd = fd;
     }
 
-    /// Our end of the connection (a CGI script's `SERVER_PORT`). Asked of the socket when
-    /// called (one `getsockname`), so the requests that never ask pay nothing. `None` outside
+    /// Our end of the connection (a CGI script's `SERVER_PORT`). Asked of the socket the
+    /// first time a connection's request wants it (one `getsockname`) and remembered while
+    /// the connection lasts, so requests that never ask pay nothing and the others pay once. `None` outside
     /// a running server and on clones: only the `ConnInfo` the server lends to
     /// [`Handler::call`] knows its socket, and only during that call.
     ///
@@ -87,11 +112,19 @@ impl ConnInfo {
         if self.fd < 0 {
             return None;
         }
+        let mut cached = self.local.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((token, addr)) = *cached {
+            if token == self.token {
+                return Some(addr);
+            }
+        }
         // SAFETY: `fd` is set by the worker to the socket of the connection whose request is
         // being handled, right before the handler is called with `&self`; the connection (and
         // so the descriptor) outlives that call, and clones never carry the descriptor.
         let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        socket2::SockRef::from(&fd).local_addr().ok()?.as_socket()
+        let addr = socket2::SockRef::from(&fd).local_addr().ok()?.as_socket()?;
+        *cached = Some((self.token, addr));
+        Some(addr)
     }
 
     /// Promises the answer for later: return the [`Deferred`] from the handler (as

@@ -349,6 +349,7 @@ impl<H: Handler> HttpService<H> {
 
     fn remove(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         cx.timers.cancel(token);
+        self.env.info.forget(token);
         if let Some(mut conn) = self.conns.try_remove(token) {
             conn.close(&mut self.env);
             // Dropping the stream closes the descriptor, which also removes it from epoll.
