@@ -36,10 +36,10 @@ pub struct ConnInfo {
     /// clones (see there).
     fd: RawFd,
     remote: Option<Remote<Finished>>,
-    /// The last answer of [`ConnInfo::local_addr`] and the connection it was for: a
+    /// [`ConnInfo::local_addr`]'s answers by connection (slab keys are small and dense): a
     /// keep-alive connection asks the socket once, not once per request. Forgotten when
-    /// that connection closes ([`ConnInfo::forget`]).
-    local: std::sync::Mutex<Option<(usize, SocketAddr)>>,
+    /// the connection closes ([`ConnInfo::forget`]).
+    local: std::sync::Mutex<Vec<Option<SocketAddr>>>,
 }
 
 impl Clone for ConnInfo {
@@ -87,8 +87,8 @@ impl ConnInfo {
     /// The connection `token` closed: its cached address no longer holds.
     pub(crate) fn forget(&mut self, token: usize) {
         let cached = self.local.get_mut().unwrap_or_else(|e| e.into_inner());
-        if cached.is_some_and(|(t, _)| t == token) {
-            *cached = None;
+        if let Some(slot) = cached.get_mut(token) {
+            *slot = None;
         }
     }
 
@@ -113,17 +113,18 @@ impl ConnInfo {
             return None;
         }
         let mut cached = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((token, addr)) = *cached {
-            if token == self.token {
-                return Some(addr);
-            }
+        if let Some(Some(addr)) = cached.get(self.token) {
+            return Some(*addr);
         }
         // SAFETY: `fd` is set by the worker to the socket of the connection whose request is
         // being handled, right before the handler is called with `&self`; the connection (and
         // so the descriptor) outlives that call, and clones never carry the descriptor.
         let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
         let addr = socket2::SockRef::from(&fd).local_addr().ok()?.as_socket()?;
-        *cached = Some((self.token, addr));
+        if cached.len() <= self.token {
+            cached.resize(self.token + 1, None);
+        }
+        cached[self.token] = Some(addr);
         Some(addr)
     }
 

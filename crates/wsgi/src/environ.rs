@@ -50,6 +50,9 @@ pub(crate) struct Keys {
     file_wrapper: Py<PyAny>,
     /// The common methods, made once.
     methods: Vec<(http::Method, Py<PyString>)>,
+    /// The entries every environ has alike; each request's starts as a copy (a dict copy
+    /// duplicates the table at once instead of inserting key by key).
+    template: Py<PyDict>,
 }
 
 impl Keys {
@@ -61,7 +64,8 @@ impl Keys {
         file_wrapper: Py<PyAny>,
     ) -> PyResult<Keys> {
         let s = |v: &str| PyString::intern(py, v).unbind();
-        Ok(Keys {
+        let keys = Keys {
+            template: PyDict::new(py).unbind(),
             request_method: s("REQUEST_METHOD"),
             script_name: s("SCRIPT_NAME"),
             path_info: s("PATH_INFO"),
@@ -109,7 +113,19 @@ impl Keys {
                 (m, s)
             })
             .collect(),
-        })
+        };
+        let t = keys.template.bind(py);
+        t.set_item(keys.script_name.bind(py), keys.script.bind(py))?;
+        t.set_item(keys.query_string.bind(py), keys.empty.bind(py))?;
+        t.set_item(keys.server_software.bind(py), keys.software.bind(py))?;
+        t.set_item(keys.wsgi_version.bind(py), keys.version_1_0.bind(py))?;
+        t.set_item(keys.wsgi_url_scheme.bind(py), keys.http.bind(py))?;
+        t.set_item(keys.wsgi_input_terminated.bind(py), true)?;
+        t.set_item(keys.wsgi_multithread.bind(py), keys.multithread)?;
+        t.set_item(keys.wsgi_multiprocess.bind(py), keys.multiprocess)?;
+        t.set_item(keys.wsgi_run_once.bind(py), false)?;
+        t.set_item(keys.wsgi_file_wrapper.bind(py), keys.file_wrapper.bind(py))?;
+        Ok(keys)
     }
 }
 
@@ -185,24 +201,18 @@ pub(crate) fn build<'py>(
     input: Bound<'py, PyAny>,
     errors: Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyDict>> {
-    let env = PyDict::new(py);
+    let env = k.template.bind(py).copy()?;
     let parts = &req.parts;
     match k.methods.iter().find(|(m, _)| *m == parts.method) {
         Some((_, s)) => env.set_item(k.request_method.bind(py), s.bind(py))?,
         None => env.set_item(k.request_method.bind(py), PyString::new(py, parts.method.as_str()))?,
     }
-    env.set_item(k.script_name.bind(py), k.script.bind(py))?;
     env.set_item(k.path_info.bind(py), native(py, &path_info(parts.uri.path(), mount)))?;
-    env.set_item(
-        k.query_string.bind(py),
-        match parts.uri.query() {
-            Some(q) => PyString::new(py, q),
-            None => k.empty.bind(py).clone(),
-        },
-    )?;
+    if let Some(q) = parts.uri.query() {
+        env.set_item(k.query_string.bind(py), PyString::new(py, q))?;
+    }
     let uri = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     env.set_item(k.request_uri.bind(py), PyString::new(py, uri))?;
-    env.set_item(k.server_software.bind(py), k.software.bind(py))?;
     env.set_item(
         k.server_protocol.bind(py),
         match parts.version {
@@ -213,23 +223,21 @@ pub(crate) fn build<'py>(
     // SERVER_NAME: the name the client asked for (as gunicorn and waitress give it), else our
     // address; SERVER_PORT: the port the request really came in on.
     let host = parts.headers.get(HOST).and_then(|h| h.to_str().ok()).map(host_name).filter(|h| !h.is_empty());
-    let local_ip = req.local.map(|a| Small::of(&a.ip()));
-    env.set_item(k.server_name.bind(py), host.or(local_ip.as_deref()).unwrap_or("localhost"))?;
+    match host {
+        Some(h) => env.set_item(k.server_name.bind(py), PyString::new(py, h))?,
+        None => match req.local {
+            Some(a) => env.set_item(k.server_name.bind(py), PyString::new(py, &Small::of(&a.ip())))?,
+            None => env.set_item(k.server_name.bind(py), "localhost")?,
+        },
+    }
     let port = req.local.map_or(0, |a| a.port());
     let mut num = itoa::Buffer::new();
     env.set_item(k.server_port.bind(py), PyString::new(py, num.format(port)))?;
     env.set_item(k.remote_addr.bind(py), PyString::new(py, &Small::of(&req.peer.ip())))?;
     env.set_item(k.remote_port.bind(py), PyString::new(py, num.format(req.peer.port())))?;
     headers(py, k, &env, &parts.headers)?;
-    env.set_item(k.wsgi_version.bind(py), k.version_1_0.bind(py))?;
-    env.set_item(k.wsgi_url_scheme.bind(py), k.http.bind(py))?;
     env.set_item(k.wsgi_input.bind(py), input)?;
-    env.set_item(k.wsgi_input_terminated.bind(py), true)?;
     env.set_item(k.wsgi_errors.bind(py), errors)?;
-    env.set_item(k.wsgi_multithread.bind(py), k.multithread)?;
-    env.set_item(k.wsgi_multiprocess.bind(py), k.multiprocess)?;
-    env.set_item(k.wsgi_run_once.bind(py), false)?;
-    env.set_item(k.wsgi_file_wrapper.bind(py), k.file_wrapper.bind(py))?;
     Ok(env)
 }
 
