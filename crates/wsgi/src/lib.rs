@@ -23,6 +23,8 @@
 //! and SIGTERM stay the server's), sets `sys.path` from `--pythonpath` and a virtualenv,
 //! and imports the application; [`Wsgi`] is the [`pollux_server::Handler`] that serves it.
 
+#![forbid(unsafe_code)]
+
 mod config;
 mod environ;
 mod error;

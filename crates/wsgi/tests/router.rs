@@ -33,7 +33,11 @@ fn a_wsgi_app_answers_below_its_prefix_and_rust_routes_beside_it() {
         ..Options::default()
     };
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || pollux_web::serve(opts, app, move |a| drop(tx.send(a[0]))));
+    std::thread::spawn(move || {
+        pollux_web::serve(opts, app, move |a| {
+            let _ = tx.send(a[0]);
+        })
+    });
     let addr = rx.recv_timeout(Duration::from_secs(20)).expect("bound");
 
     let r = exchange(addr, "GET /rust HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
