@@ -112,6 +112,9 @@ struct WsgiArgs {
     #[arg(long = "wsgi-threads", value_name = "N", default_value_t = pollux_wsgi::DEFAULT_THREADS as u16,
           value_parser = clap::value_parser!(u16).range(1..))]
     threads: u16,
+    /// Requests that may wait for a Python thread; more get 503 with Retry-After.
+    #[arg(long = "wsgi-queue", value_name = "N", default_value_t = 1024, requires = "app")]
+    queue: usize,
     /// Processes serving the application, each with its own interpreter: a number, or `auto`
     /// for one per core. Above 1 (or with --max-requests or --reload) a supervisor process
     /// holds the listening sockets and keeps that many running.
@@ -235,6 +238,7 @@ fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux
     };
     config.venv = w.venv.clone().or_else(|| std::env::var_os("VIRTUAL_ENV").map(PathBuf::from));
     config.threads = usize::from(w.threads);
+    config.queue = w.queue;
     config.multiprocess = w.processes > 1;
     if let Some(m) = &w.mount {
         let m = m.trim_end_matches('/');

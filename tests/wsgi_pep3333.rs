@@ -384,3 +384,64 @@ fn the_app_mounts_below_a_prefix_beside_static_files_and_cgi_scripts() {
     // CGI beside it.
     assert_eq!(get(server.addr, "/cgi-bin/hi.sh").text(), "from cgi\n");
 }
+
+#[test]
+fn a_full_queue_answers_503_with_retry_after() {
+    // One Python thread, two places in the queue.
+    let server = wsgi("behaviours", &["--wsgi-threads", "1", "--wsgi-queue", "2"]);
+    let addr = server.addr;
+    let dir = common::TempRoot::new("wsgi-queue");
+    let gate = dir.0.join("gate");
+    let send = |target: &str| {
+        let mut c = connect(addr);
+        c.write_all(format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+            .expect("write");
+        c
+    };
+    // The thread is held inside the app until the gate opens; the app says when it entered.
+    let blocked = send(&format!("/block?file={}", gate.display()));
+    let entered = gate.with_extension("entered");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !entered.exists() {
+        assert!(Instant::now() < deadline, "the request never reached the app");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // Three more: two fit the queue, the last to arrive is refused at once.
+    let others: Vec<_> = (0..3).map(|_| send("/hello")).collect();
+    let mut answers: Vec<common::Resp> = Vec::new();
+    let mut waiting = Vec::new();
+    for mut c in others {
+        c.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
+        let data = read_all(&mut c, Duration::from_millis(300));
+        match parse_responses(&data, &[false]).0.into_iter().next() {
+            Some(r) => answers.push(r),
+            None => waiting.push(c),
+        }
+    }
+    assert_eq!(answers.len(), 1, "exactly one refused at once");
+    assert_eq!(answers[0].status, 503);
+    assert_eq!(answers[0].header("retry-after"), Some("1"));
+    assert!(answers[0].text().starts_with("503 Service Unavailable"), "{}", answers[0].text());
+    // Opening the gate lets the held and the queued requests through.
+    std::fs::write(&gate, "").expect("open the gate");
+    for mut c in std::iter::once(blocked).chain(waiting) {
+        let data = read_all(&mut c, Duration::from_secs(10));
+        let (rs, _) = parse_responses(&data, &[false]);
+        assert_eq!(rs.first().map(|r| r.status), Some(200), "{:?}", String::from_utf8_lossy(&data));
+    }
+}
+
+#[test]
+fn the_binary_loads_the_libpython_it_was_built_against() {
+    // The python3 the build used (the one on PATH) names its library directory.
+    let out = Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"])
+        .output()
+        .expect("python3");
+    let libdir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let ldd = Command::new("ldd").arg(common::pollux_bin()).output().expect("ldd");
+    let ldd = String::from_utf8_lossy(&ldd.stdout);
+    let line =
+        ldd.lines().find(|l| l.contains("libpython")).unwrap_or_else(|| panic!("no libpython in:\n{ldd}"));
+    assert!(line.contains(&format!("=> {libdir}/libpython")), "{line} (want {libdir})");
+}

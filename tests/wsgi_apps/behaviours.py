@@ -181,6 +181,16 @@ def application(environ, start_response):
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return environ["wsgi.file_wrapper"](f, 65536)
 
+    if path == "/block":
+        # Holds its thread until the test creates ?file=F; says it entered by creating F.entered.
+        f = q["file"]
+        open(f + ".entered", "w").close()
+        for _ in range(1000):  # at most 10 s
+            if os.path.exists(f):
+                break
+            time.sleep(0.01)
+        return text(start_response, "released\n")
+
     if path == "/sleep":
         time.sleep(int(q.get("ms", "100")) / 1000)
         return text(start_response, "slept\n")
