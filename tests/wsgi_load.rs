@@ -138,16 +138,9 @@ fn a_512_mib_upload_is_hashed_by_the_app_in_bounded_server_memory() {
     let _ = common::read_all(&mut c, Duration::from_secs(10));
     let idle = rss_kib(pid);
 
-    let mut block = vec![0u8; 1 << 20];
-    for (i, b) in block.iter_mut().enumerate() {
-        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
-    }
-    let mut hasher = Sha256::new();
-    for i in 0..SIZE / block.len() {
-        block[0] = i as u8;
-        hasher.update(&block);
-    }
-    let expected = hex(&hasher.finalize());
+    let mut block = common::upload_block();
+    let blocks = SIZE / block.len();
+    let expected = common::upload_sha256(&mut block, blocks);
 
     let mut c = connect(server.addr);
     c.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");

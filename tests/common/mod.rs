@@ -554,3 +554,25 @@ pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// A 1 MiB block for large uploads: not a repeating pattern of a pipe's or a buffer's size,
+/// so a lost or doubled piece changes the hash. Send block `i` with its first byte set to
+/// `i as u8` (see [`upload_sha256`]).
+pub fn upload_block() -> Vec<u8> {
+    let mut block = vec![0u8; 1 << 20];
+    for (i, b) in block.iter_mut().enumerate() {
+        *b = (i.wrapping_mul(2_654_435_761) >> 13) as u8;
+    }
+    block
+}
+
+/// The SHA-256 (hex) of `count` numbered blocks, as an upload of them should hash.
+pub fn upload_sha256(block: &mut [u8], count: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for i in 0..count {
+        block[0] = i as u8;
+        hasher.update(&*block);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

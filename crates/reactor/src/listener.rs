@@ -33,21 +33,28 @@ fn bind_group(addr: SocketAddr, count: usize, cfg: ListenerConfig) -> io::Result
     let mut out = Vec::with_capacity(count);
     let mut addr = addr;
     for _ in 0..count.max(1) {
-        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-        sock.set_reuse_address(true)?;
-        sock.set_reuse_port(true)?;
-        if addr.is_ipv6() {
-            // `[::]` should mean IPv6 only; a separate `0.0.0.0` bind covers IPv4.
-            sock.set_only_v6(true)?;
-        }
-        sock.set_nonblocking(true)?;
-        sock.bind(&addr.into())?;
-        sock.listen(cfg.backlog)?;
-        let l: std::net::TcpListener = sock.into();
+        let l = listen(addr, true, cfg)?;
         addr = l.local_addr()?;
         out.push(l);
     }
     Ok(out)
+}
+
+/// One non-blocking listening socket with `SO_REUSEADDR` (and `SO_REUSEPORT` when asked).
+fn listen(addr: SocketAddr, reuse_port: bool, cfg: ListenerConfig) -> io::Result<std::net::TcpListener> {
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    sock.set_reuse_address(true)?;
+    if reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    if addr.is_ipv6() {
+        // `[::]` should mean IPv6 only; a separate `0.0.0.0` bind covers IPv4.
+        sock.set_only_v6(true)?;
+    }
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(cfg.backlog)?;
+    Ok(sock.into())
 }
 
 /// Binds one non-blocking listener to `addr` for several processes to share: a supervisor
@@ -56,15 +63,7 @@ fn bind_group(addr: SocketAddr, count: usize, cfg: ListenerConfig) -> io::Result
 /// a `SO_REUSEPORT` group would.
 pub fn bind_shared(addr: SocketAddr, cfg: ListenerConfig) -> io::Result<std::net::TcpListener> {
     ensure_unclaimed(addr, Type::STREAM, addr.is_ipv6())?;
-    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    sock.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        sock.set_only_v6(true)?;
-    }
-    sock.set_nonblocking(true)?;
-    sock.bind(&addr.into())?;
-    sock.listen(cfg.backlog)?;
-    Ok(sock.into())
+    listen(addr, false, cfg)
 }
 
 /// Takes over listening socket `fd`, inherited from the process that started this one

@@ -166,20 +166,25 @@ impl Pool {
         let _ = self.retire.set((n.max(1), f));
     }
 
+    /// Wakes one sleeping thread if requests wait and no wake-up is on its way already.
+    fn wake_one(&self, mut q: MutexGuard<'_, Queue>) {
+        let wake = !q.jobs.is_empty() && q.idle > 0 && q.waking == 0;
+        if wake {
+            q.waking += 1;
+        }
+        drop(q);
+        if wake {
+            self.ready.notify_one();
+        }
+    }
+
     /// Sleeps until a request is queued and takes it.
     fn wait(&self) -> Job {
         let mut q = self.lock();
         loop {
             if let Some(job) = q.jobs.pop_front() {
                 // More are queued and threads sleep: pass the wake-up on.
-                let chain = !q.jobs.is_empty() && q.idle > 0 && q.waking == 0;
-                if chain {
-                    q.waking += 1;
-                }
-                drop(q);
-                if chain {
-                    self.ready.notify_one();
-                }
+                self.wake_one(q);
                 return job;
             }
             q.idle += 1;
@@ -196,14 +201,6 @@ impl TurnEnd for Pool {
     /// Requests were queued during the worker's turn: wake a thread (it wakes more if the
     /// queue stays long).
     fn turn_end(&self) {
-        let mut q = self.lock();
-        let wake = !q.jobs.is_empty() && q.idle > 0 && q.waking == 0;
-        if wake {
-            q.waking += 1;
-        }
-        drop(q);
-        if wake {
-            self.ready.notify_one();
-        }
+        self.wake_one(self.lock());
     }
 }
