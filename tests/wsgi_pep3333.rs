@@ -445,3 +445,18 @@ fn the_binary_loads_the_libpython_it_was_built_against() {
         ldd.lines().find(|l| l.contains("libpython")).unwrap_or_else(|| panic!("no libpython in:\n{ldd}"));
     assert!(line.contains(&format!("=> {libdir}/libpython")), "{line} (want {libdir})");
 }
+
+#[test]
+fn without_a_length_http_1_0_gets_a_body_ended_by_the_close() {
+    let server = wsgi("behaviours", &[]);
+    // An HTTP/1.0 client knows no chunked coding: the body runs to the connection's end.
+    let data = exchange(server.addr, b"GET /stream?n=2 HTTP/1.0\r\n\r\n");
+    let text = String::from_utf8_lossy(&data);
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(!text.to_ascii_lowercase().contains("transfer-encoding"), "{text}");
+    assert!(!text.to_ascii_lowercase().contains("content-length"), "{text}");
+    let body = &text[text.find("\r\n\r\n").expect("head") + 4..];
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 2, "{body:?}");
+    assert!(lines[0].starts_with("line 0 ") && lines[1].starts_with("line 1 "), "{body:?}");
+}
