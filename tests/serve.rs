@@ -157,11 +157,9 @@ fn many_large_files_are_served_under_a_low_descriptor_limit() {
 }
 
 #[test]
+#[ignore = "needs an IPv6 loopback (::1); scripts/test.sh runs it where there is one"]
 fn binds_ipv6_and_several_addresses() {
-    if std::net::TcpListener::bind("[::1]:0").is_err() {
-        eprintln!("SKIP: this machine has no IPv6 loopback");
-        return;
-    }
+    std::net::TcpListener::bind("[::1]:0").expect("this test needs an IPv6 loopback (::1)");
     let root = TempRoot::new("v6");
     let mut cmd = Command::new(pollux_bin());
     cmd.arg("serve").arg(&root.0).args(["--bind", "[::1]:0", "--bind", "127.0.0.1:0", "--access-log", "off"]);
@@ -346,9 +344,12 @@ fn sigterm_during_keepalive_traffic_loses_no_accepted_request() {
     let mut s = spawn(cmd);
     let addr = s.addr;
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Complete responses so far, all clients together: the signal that traffic is flowing.
+    let so_far = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut threads = Vec::new();
     for _ in 0..8 {
         let stop = stop.clone();
+        let so_far = so_far.clone();
         threads.push(std::thread::spawn(move || {
             // Returns (complete responses, truncated responses).
             let (mut complete, mut truncated) = (0u64, 0u64);
@@ -376,6 +377,7 @@ fn sigterm_during_keepalive_traffic_loses_no_accepted_request() {
                         if let Some(r) = rs.first() {
                             if r.status == 200 && r.body.len() == 10_000 {
                                 complete += 1;
+                                so_far.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             } else {
                                 truncated += 1;
                             }
@@ -387,7 +389,11 @@ fn sigterm_during_keepalive_traffic_loses_no_accepted_request() {
             (complete, truncated)
         }));
     }
-    std::thread::sleep(Duration::from_millis(700));
+    // The signal lands in the middle of the traffic: once 200 answers have arrived, with all
+    // eight clients still sending.
+    wait_until(20, "200 answers before the signal", || {
+        so_far.load(std::sync::atomic::Ordering::Relaxed) >= 200
+    });
     let t = Instant::now();
     unsafe_kill(s.child.id(), libc::SIGTERM);
     let status = loop {
@@ -416,16 +422,30 @@ fn sigterm_during_keepalive_traffic_loses_no_accepted_request() {
 fn in_flight_body_finishes_after_sigterm() {
     let s = hello(1);
     let mut c = connect(s.addr);
-    c.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhello").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // `100 Continue` is the server's word that it has the head and is reading the body.
+    c.write_all(b"POST /slow HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 10\r\n\r\n")
+        .unwrap();
+    let mut interim = [0u8; 25];
+    c.read_exact(&mut interim).expect("100 Continue");
+    assert_eq!(&interim, b"HTTP/1.1 100 Continue\r\n\r\n");
+    c.write_all(b"hello").unwrap();
     unsafe_kill(s.child.id(), libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(300));
+    // The rest of the body goes only once the server is shutting down.
+    wait_until_refused(s.addr);
     c.write_all(b"world").unwrap();
     let data = read_all(&mut c, Duration::from_secs(5));
     let (rs, _) = parse_responses(&data, &[]);
     assert_eq!(rs.len(), 1, "{}", String::from_utf8_lossy(&data));
     let j: serde_json::Value = serde_json::from_slice(&rs[0].body).unwrap();
     assert_eq!(j["body_len"], 10);
+}
+
+/// Waits until connecting to `addr` is refused: the server has begun its graceful shutdown
+/// (a worker closes its listener on the turn it starts draining).
+fn wait_until_refused(addr: std::net::SocketAddr) {
+    wait_until(10, "the listener to close after the signal", || {
+        TcpStream::connect(addr).is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+    });
 }
 
 fn unsafe_kill(pid: u32, sig: i32) {
@@ -440,11 +460,21 @@ fn access_log_is_common_log_format() {
     let log = root.0.join("..").join(format!("clf-{}.log", std::process::id()));
     let mut cmd = Command::new(pollux_bin());
     cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log"]).arg(&log);
-    let s = spawn(cmd);
+    let mut s = spawn(cmd);
     request(s.addr, "GET /index.html?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
     request(s.addr, "HEAD /missing HTTP/1.0\r\n\r\n");
     request(s.addr, "GET /bad\"quote HTTP/1.1\r\nHost: x\r\n\r\n");
-    std::thread::sleep(Duration::from_millis(200));
+    // A worker writes its lines at the end of the loop turn that answered, a moment after the
+    // client has its answer: they show up while the server runs...
+    let lines_now = || std::fs::read_to_string(&log).map_or(0, |t| t.lines().count());
+    wait_until(10, "three lines in the access log", || lines_now() >= 3);
+    // ...and once it has exited, nothing more is on its way: the file is final.
+    unsafe_kill(s.child.id(), libc::SIGTERM);
+    let t = Instant::now();
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(t.elapsed() < Duration::from_secs(10), "server did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     let text = std::fs::read_to_string(&log).unwrap();
     let _ = std::fs::remove_file(&log);
     let lines: Vec<&str> = text.lines().collect();
@@ -493,13 +523,22 @@ fn client_that_stops_reading_is_dropped_after_the_send_timeout() {
 fn second_signal_exits_at_once() {
     let root = TempRoot::new("twice");
     let mut s = serve(&root.0, &["--grace", "30s"]);
-    // An unfinished request keeps the graceful shutdown waiting.
-    let mut c = connect(s.addr);
-    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
-    std::thread::sleep(Duration::from_millis(200));
+    // Two unfinished requests keep the graceful shutdown waiting.
+    let (mut first, mut second) = (connect(s.addr), connect(s.addr));
+    for c in [&mut first, &mut second] {
+        c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    }
     unsafe_kill(s.child.id(), libc::SIGTERM);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until_refused(s.addr);
+    // Shutting down, the server still finishes the first (and closes it)...
+    first.write_all(b"\r\n").unwrap();
+    let data = read_all(&mut first, Duration::from_secs(5));
+    assert!(data.starts_with(b"HTTP/1.1 200 "), "{}", String::from_utf8_lossy(&data));
+    // ...and waits for the second: still running, the connection still open.
     assert!(s.child.try_wait().unwrap().is_none(), "the first signal waits for the request in flight");
+    second.set_nonblocking(true).unwrap();
+    let open = second.read(&mut [0u8; 1]).is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(open, "the request in flight keeps its connection");
     let t = Instant::now();
     unsafe_kill(s.child.id(), libc::SIGINT);
     loop {

@@ -484,8 +484,9 @@ pub struct Tmux {
 impl Tmux {
     /// Runs `cmd` (a shell command line) in a new session. When it ends, the pane prints
     /// `EXIT=<code>` and signals the tmux channel `done` (see [`Tmux::wait_done`]), then waits
-    /// on its terminal so that its output stays readable. `None` if tmux is not installed.
-    pub fn start(tag: &str, cmd: &str) -> Option<Tmux> {
+    /// on its terminal so that its output stays readable. Panics if tmux cannot start it (not
+    /// installed: scripts/test.sh installs it, as it does curl and socat).
+    pub fn start(tag: &str, cmd: &str) -> Tmux {
         let socket = format!("pollux-{tag}-{}", std::process::id());
         // The shell traps SIGINT (so Ctrl-C reaches the command and the shell lives on to
         // report); a trapped signal is reset to its default in the command it starts.
@@ -508,9 +509,10 @@ impl Tmux {
             ])
             .env_remove("TMUX")
             .status()
-            .ok()?
+            .expect("run tmux: this test needs tmux (scripts/test.sh installs it)")
             .success();
-        ok.then_some(Tmux { socket })
+        assert!(ok, "tmux new-session failed");
+        Tmux { socket }
     }
 
     /// Types `keys` into the pane (tmux key names: `C-c`, `Enter`, or literal text).
