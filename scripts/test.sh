@@ -19,9 +19,6 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# The conformance corpus lives beside the repository (../shared); the tests fail without it.
-[ -d ../shared/conformance/http ] || { echo "test.sh: ../shared/conformance/http is missing" >&2; exit 1; }
-
 # The WSGI tests' Python packages (Flask, Django) in a virtualenv under target/; the tests make
 # it themselves when it is missing, this only does it once, up front, with its output visible.
 scripts/python-env.sh >/dev/null
