@@ -23,6 +23,42 @@ fi
 # it themselves when it is missing, this only does it once, up front, with its output visible.
 scripts/python-env.sh >/dev/null
 
-cargo build --workspace --all-targets
-cargo test --workspace --all-targets -- --test-threads 4
-cargo test --workspace --doc
+# Each step's wall time, printed at the end.
+times=()
+step() { local t0=$SECONDS; "$@"; times+=("$((SECONDS - t0))s  $*"); }
+
+# Gates first: they are quick and fail before the long build does.
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets -- -D warnings
+# The fuzz targets' door into pollux-fs (`fuzzing` feature, off in every other build).
+step cargo clippy -p pollux-fs --features fuzzing -- -D warnings
+
+step cargo build --workspace --all-targets
+step cargo test --workspace --all-targets -- --test-threads 4
+step cargo test --workspace --doc
+
+# Fuzz smoke: every target in fuzz/ for FUZZ_SECONDS (default 15) each, from the corpus
+# libFuzzer keeps in fuzz/corpus/ (git-ignored). A finding fails the run and leaves its input
+# in fuzz/artifacts/TARGET/ (see fuzz/README.md). cargo-fuzz passes nightly-only flags;
+# RUSTC_BOOTSTRAP=1 lets a stable toolchain accept them.
+fuzz_smoke() (
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  cd fuzz
+  export RUSTC_BOOTSTRAP=1
+  cargo fuzz build
+  local t log
+  for t in $(cargo fuzz list); do
+    log=target/smoke-$t.log
+    mkdir -p target
+    if cargo fuzz run "$t" -- -max_total_time="${FUZZ_SECONDS:-15}" -max_len=4096 >"$log" 2>&1; then
+      echo "fuzz $t: $(grep -Eo '^Done [0-9]+ runs in [0-9]+ second' "$log" || echo done)"
+    else
+      tail -n 40 "$log" >&2
+      echo "test.sh: fuzz target $t failed (log: fuzz/$log)" >&2
+      return 1
+    fi
+  done
+)
+step fuzz_smoke
+
+printf 'test.sh: %s\n' "${times[@]}"
