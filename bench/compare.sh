@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: pollux against nginx, lighttpd, h2o and the ceiling server, one core
-# each, in one run (the kit in ../shared/bench pins every server to CPU 0 and wrk to CPU 1).
+# each, in one run (the kit in bench/kit pins every server to CPU 0 and wrk to CPU 1).
 #
 # Usage: bench/compare.sh [--runs N] [--seconds N] [--only plain,plain16,small,small16,asset,big,idle]
 #   --runs N repeats the whole comparison N times and prints per-cell medians (bench/median.py):
@@ -11,8 +11,7 @@
 # Needs: apt-get install -y nginx lighttpd h2o wrk gcc python3 (installed here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-kit=../shared/bench
-[ -x "$kit/compare.sh" ] || { echo "bench: $kit/compare.sh not found (shared/ must sit beside the repo)" >&2; exit 2; }
+kit=bench/kit
 missing=()
 for t in nginx:nginx lighttpd:lighttpd h2o:h2o wrk:wrk gcc:gcc python3:python3; do
   command -v "${t%%:*}" >/dev/null 2>&1 || missing+=("${t#*:}")

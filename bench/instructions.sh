@@ -22,7 +22,7 @@ for _ in $(seq 100); do
 done
 script=()
 if [ "$depth" -gt 1 ]; then
-  script=(-s "$(dirname "$0")/../../shared/bench/pipeline.lua")
+  script=(-s "$(dirname "$0")/kit/pipeline.lua")
 fi
 fields=()
 if [ "${BROWSER:-}" = 1 ]; then

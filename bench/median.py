@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reads several TSV tables printed by ../shared/bench/compare.sh (concatenated on stdin, each
+"""Reads several TSV tables printed by bench/kit/compare.sh (concatenated on stdin, each
 with its header line) and prints one table of per-cell medians, the best peer recomputed from
 the medians, and the candidate/best ratio, plus each run's ratio so the spread is visible.
 Why: on a shared 2-core machine one 5-second window moves by ±15%, so a single run can put a

@@ -12,10 +12,10 @@
 # Prints, per round, user and system µs per request of each (ticks from /proc/PID/stat over
 # the run, divided by wrk's request count), then the mean of each and the ratio of means.
 # For big: per round GB/s of each (wrk's Transfer/sec) and the ratio, then the means.
-# Needs: apt-get install -y nginx lighttpd wrk (and ../shared/bench beside the repository).
+# Needs: apt-get install -y nginx lighttpd wrk.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-kit=$(cd ../shared/bench && pwd)
+kit=$PWD/bench/kit
 case=${1:?plain or small}; rounds=${2:-10}; secs=${3:-4}
 app=${APP:-hello}
 cargo build --release --bin pollux --example "$app"

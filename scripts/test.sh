@@ -19,29 +19,67 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 
-# The conformance corpus lives beside the repository (../shared); the tests fail without it.
-[ -d ../shared/conformance/http ] || { echo "test.sh: ../shared/conformance/http is missing" >&2; exit 1; }
-
 # The WSGI tests' Python packages (Flask, Django) in a virtualenv under target/; the tests make
 # it themselves when it is missing, this only does it once, up front, with its output visible.
 scripts/python-env.sh >/dev/null
 
-cargo build --workspace --all-targets
-cargo test --workspace --all-targets -- --test-threads 4
+# Each step's wall time, printed at the end; every test runner's output is also kept, for the
+# totals on the last line.
+times=()
+step() { local t0=$SECONDS; "$@"; times+=("$((SECONDS - t0))s  $*"); }
+results=target/test-results.log
+mkdir -p target && : >"$results"
+tests() { cargo test "$@" 2>&1 | tee -a "$results"; }
+
+# Gates first: they are quick and fail before the long build does.
+step cargo fmt --all -- --check
+step cargo clippy --workspace --all-targets -- -D warnings
+# The fuzz targets' door into pollux-fs (`fuzzing` feature, off in every other build).
+step cargo clippy -p pollux-fs --features fuzzing -- -D warnings
+
+step cargo build --workspace --all-targets
+step tests --workspace --all-targets -- --test-threads 4
 
 # ---- Tests that need what not every machine has -----------------------------------------------
 # They are #[ignore = "needs …"] (grep -rn 'ignore = "needs' tests) and fail, never pass, when run
 # without it. Each group runs here where its need is met (CI runs as root); otherwise this says
 # which did not run.
-ignored() { cargo test "$@" -- --test-threads 4 --ignored; }
+ignored() { tests "$@" -- --test-threads 4 --ignored; }
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
-  ignored --test serve_lan --test tftp_netns --test tools_udp          # network namespaces
+  step ignored --test serve_lan --test tftp_netns --test tools_udp     # network namespaces
 else echo "test.sh: NOT RUN (need root and iproute2): the ignored tests of serve_lan, tftp_netns, tools_udp" >&2; fi
 if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then                       # ::1 is configured
-  ignored --test serve --test tftp_server --test tools_echo
+  step ignored --test serve --test tftp_server --test tools_echo
 else echo "test.sh: NOT RUN (need an IPv6 loopback): the ignored tests of serve, tftp_server, tools_echo" >&2; fi
 if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 1200 ]; then
-  ignored --test tools_models                                         # 1,100 descriptors
+  step ignored --test tools_models                                    # 1,100 descriptors
 else echo "test.sh: NOT RUN (need ulimit -Hn >= 1200): the ignored test of tools_models" >&2; fi
 # ------------------------------------------------------------------------------------------------
-cargo test --workspace --doc
+step tests --workspace --doc
+
+# Fuzz smoke: every target in fuzz/ for FUZZ_SECONDS (default 5) each, from the corpus
+# libFuzzer keeps in fuzz/corpus/ (git-ignored). A finding fails the run and leaves its input
+# in fuzz/artifacts/TARGET/ (see fuzz/README.md). cargo-fuzz passes nightly-only flags;
+# RUSTC_BOOTSTRAP=1 lets a stable toolchain accept them.
+fuzz_smoke() (
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  cd fuzz
+  export RUSTC_BOOTSTRAP=1
+  cargo fuzz build
+  local t log
+  for t in $(cargo fuzz list); do
+    log=target/smoke-$t.log
+    mkdir -p target
+    if cargo fuzz run "$t" -- -max_total_time="${FUZZ_SECONDS:-5}" -max_len=4096 >"$log" 2>&1; then
+      echo "fuzz $t: $(grep -Eo '^Done [0-9]+ runs in [0-9]+ second' "$log" || echo done)"
+    else
+      tail -n 40 "$log" >&2
+      echo "test.sh: fuzz target $t failed (log: fuzz/$log)" >&2
+      return 1
+    fi
+  done
+)
+step fuzz_smoke
+
+printf 'test.sh: %s\n' "${times[@]}"
+awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$results"

@@ -1,4 +1,4 @@
-//! The HTTP/1.1 conformance corpus (`shared/conformance/http`, beside the repository) sent byte
+//! The HTTP/1.1 conformance corpus (`conformance/http`, in the repository) sent byte
 //! for byte to the real `examples/hello` server over real sockets, and scored the way the
 //! corpus README says.
 //!
@@ -36,10 +36,10 @@ const AFTER_HALF_CLOSE: Duration = Duration::from_secs(3);
 const PARSE_REJECTIONS: [u16; 6] = [400, 411, 413, 414, 431, 505];
 
 fn corpus_dir() -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/http");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance/http");
     assert!(
         dir.join("expect.tsv").is_file(),
-        "the conformance corpus is missing: expected {} (clone the shared/ folder beside the repository)",
+        "the conformance corpus is missing: expected {} (conformance/http in the repository)",
         dir.display()
     );
     dir

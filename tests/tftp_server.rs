@@ -158,8 +158,8 @@ fn paths_stay_inside_the_directory() {
     // Reads: names aimed at the secret and the conformance corpus's traversal attempts
     // (HTTP paths, used as TFTP names: TFTP names are not percent-decoded, so an escape is
     // part of the name) must never produce DATA.
-    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/http/traversal.txt");
-    let corpus = fs::read_to_string(corpus).expect("../shared/conformance/http/traversal.txt");
+    let corpus = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/http/traversal.txt");
+    let corpus = fs::read_to_string(corpus).expect("conformance/http/traversal.txt");
     let mut names: Vec<String> = [
         "../secret.txt",
         "/../secret.txt",

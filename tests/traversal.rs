@@ -110,11 +110,11 @@ fn get(addr: SocketAddr, target: &str) -> Resp {
 }
 
 fn corpus_targets() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/conformance/http");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("conformance/http");
     let path = dir.join("traversal.txt");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "the conformance corpus is missing: {} ({e}); clone the shared/ folder beside the repository",
+            "the conformance corpus is missing: {} ({e}); it lives in the repository (conformance/http)",
             path.display()
         )
     });

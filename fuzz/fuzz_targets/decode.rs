@@ -111,6 +111,7 @@ fn respond(
             date: b"Sun, 06 Nov 1994 08:49:37 GMT",
             server: b"pollux",
             server_and_date: b"Server: pollux\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+            encoded: None,
         },
     );
     let blank = head.windows(4).position(|w| w == b"\r\n\r\n");

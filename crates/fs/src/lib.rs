@@ -20,6 +20,9 @@ mod conditional;
 mod config;
 mod encoding;
 mod file;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod listing;
 mod mime;
 mod pages;

@@ -1,4 +1,4 @@
-//! Codec-level conformance over the shared HTTP/1.1 corpus (`shared/conformance/http`).
+//! Codec-level conformance over the HTTP/1.1 corpus (`conformance/http` at the repository root).
 //!
 //! Each `requests/*.raw` file is fed whole to a fresh decoder, and what comes out is compared
 //! with its `expect.tsv` verdict (the corpus README explains verdicts, levels and `then=`
@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use pollux_http1::{Error, Event, Limits, RequestDecoder};
 
 fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/conformance/http")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conformance/http")
 }
 
 /// One request as the decoder saw it.
