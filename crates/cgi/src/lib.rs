@@ -24,15 +24,13 @@
 //! Unix only: environment values are bytes (`OsStringExt`), as request header values are.
 //! Linux for exit notification (`pidfd_open`); elsewhere a script's end is its stdout's end.
 
-// `process` needs a few system calls (pidfd_open, kill) that std does not offer; nothing
-// else may use `unsafe`.
-#![deny(unsafe_code)]
+// The system calls std does not offer (pidfd_open, kill) come from rustix: no `unsafe` here.
+#![forbid(unsafe_code)]
 
 pub mod env;
 mod error;
 mod handler;
 pub mod output;
-#[allow(unsafe_code)]
 mod process;
 mod resolve;
 mod response;

@@ -24,7 +24,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -32,6 +32,7 @@ use std::sync::mpsc;
 use std::sync::OnceLock;
 
 use pollux_reactor::mio::unix::pipe;
+use rustix::process::{Pid, PidfdFlags, Signal};
 
 /// A spawned script and the parent's ends of its pipes (non-blocking).
 #[derive(Debug)]
@@ -134,9 +135,11 @@ impl Process {
             return;
         }
         if let Ok(pgid) = i32::try_from(child.id()) {
-            // SAFETY: kill(2) takes plain integers. The group id is the unreaped script's pid
-            // (process_group(0)), so no other process can hold it.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            // The group id is the unreaped script's pid (process_group(0)), so no other
+            // process can hold it.
+            if let Some(pgid) = Pid::from_raw(pgid) {
+                let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
+            }
         }
         reap_later(child);
     }
@@ -150,13 +153,9 @@ impl Drop for Process {
 
 /// `pidfd_open(2)`: a descriptor that turns readable when `pid` exits.
 fn pidfd_open(pid: u32) -> Option<OwnedFd> {
-    let pid = libc::pid_t::try_from(pid).ok()?;
-    // SAFETY: a raw syscall with integer arguments; the result is a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    let fd = RawFd::try_from(fd).ok().filter(|&fd| fd >= 0)?;
+    let pid = Pid::from_raw(i32::try_from(pid).ok()?)?;
     // pidfd_open sets O_CLOEXEC itself, so no later script inherits it.
-    // SAFETY: the kernel just returned this descriptor to us and nothing else owns it.
-    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok()
 }
 
 /// Waits for `child` on the reaper thread. Only killed children come here, so each wait is

@@ -145,13 +145,9 @@ pub(crate) const MAX_OPEN_FILES: usize = 128;
 /// descriptor limit — all workers' caches together take at most a 32nd of it (the reactor
 /// keeps a 16th plus 32 in reserve beyond its connections).
 fn open_files_allowed() -> usize {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit only writes the struct we pass.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return 0;
-    }
+    let nofile = usize::try_from(pollux_reactor::sys::nofile_limit()).unwrap_or(usize::MAX);
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    (lim.rlim_cur as usize / 32 / workers).min(MAX_OPEN_FILES)
+    (nofile / 32 / workers).min(MAX_OPEN_FILES)
 }
 
 thread_local! {
@@ -162,10 +158,7 @@ thread_local! {
 /// plenty for a one-second window, and it reads a cached value where `Instant::now` reads the
 /// TSC — the latter showed as 1.5% of the cycles of a pipelined 1 KiB file request.
 pub(crate) fn coarse_now() -> Duration {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC_COARSE, &mut ts) };
-    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    pollux_reactor::sys::coarse_monotonic()
 }
 
 /// One worker's cache. Entries are grouped by root (a handful: the default root and the

@@ -14,6 +14,9 @@
 //! unless `--follow-symlinks`; the path that reaches it was built from decoded, checked
 //! segments ([`path`]) and can never name anything above the root.
 
+// The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
+#![forbid(unsafe_code)]
+
 mod cache;
 pub mod coding;
 mod conditional;

@@ -24,6 +24,7 @@ mod listener;
 mod pool;
 mod remote;
 mod shutdown;
+pub mod sys;
 mod timer;
 mod worker;
 

@@ -120,20 +120,8 @@ pub struct RunConfig {
 /// (32 plus 1/16 of the limit). Raises the soft `RLIMIT_NOFILE` to the hard
 /// limit first, as a server that expects many connections should.
 pub fn default_max_conns() -> usize {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return 512;
-        }
-        if lim.rlim_cur < lim.rlim_max {
-            let raised = libc::rlimit { rlim_cur: lim.rlim_max, rlim_max: lim.rlim_max };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                lim = raised;
-            }
-        }
-    }
-    let nofile = usize::try_from(lim.rlim_cur).unwrap_or(usize::MAX);
+    let nofile = crate::sys::raise_nofile_limit().unwrap_or_else(|_| crate::sys::nofile_limit());
+    let nofile = usize::try_from(nofile).unwrap_or(usize::MAX);
     nofile.saturating_sub(32 + nofile / 16).max(1)
 }
 

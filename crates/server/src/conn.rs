@@ -588,22 +588,7 @@ fn record<H>(env: &mut Env<H>, peer: &SocketAddr, p: PendingLog, sent: u64) {
 /// Bytes of this connection the peer acknowledged (`tcpi_bytes_acked`, Linux 4.1); `None` if
 /// the kernel does not say. It stays readable after a reset.
 fn bytes_acked(stream: &TcpStream) -> Option<u64> {
-    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes into `info` and stores the length it
-    // wrote; the descriptor is open for the call.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
-    (rc == 0 && len as usize >= end).then_some(info.tcpi_bytes_acked)
+    pollux_reactor::sys::tcp_bytes_acked(stream)
 }
 
 impl BodyParts {

@@ -33,10 +33,7 @@ impl Clock {
     /// clock (`CLOCK_REALTIME_COARSE`, no TSC read), which lags the second's turn by at most a
     /// tick — nothing to a field of one-second resolution.
     pub(crate) fn refresh(&mut self) {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-        // SAFETY: `ts` is a valid, writable timespec; the clock id is a constant Linux knows.
-        unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
-        let secs = ts.tv_sec.max(0) as u64;
+        let secs = pollux_reactor::sys::coarse_realtime().as_secs();
         if secs == self.second {
             return;
         }

@@ -2,7 +2,7 @@
 //! plus deferred replies for work that must leave the worker thread.
 
 use std::net::SocketAddr;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -116,11 +116,10 @@ impl ConnInfo {
         if let Some(Some(addr)) = cached.get(self.token) {
             return Some(*addr);
         }
-        // SAFETY: `fd` is set by the worker to the socket of the connection whose request is
-        // being handled, right before the handler is called with `&self`; the connection (and
-        // so the descriptor) outlives that call, and clones never carry the descriptor.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) };
-        let addr = socket2::SockRef::from(&fd).local_addr().ok()?.as_socket()?;
+        // `fd` is set by the worker to the socket of the connection whose request is being
+        // handled, right before the handler is called with `&self`; the connection (and so
+        // the descriptor) outlives that call, and clones never carry the descriptor.
+        let addr = pollux_reactor::sys::local_addr_of_raw(self.fd)?;
         if cached.len() <= self.token {
             cached.resize(self.token + 1, None);
         }

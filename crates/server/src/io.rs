@@ -2,14 +2,12 @@
 //! buffer first, then a file (`sendfile(2)`) or a stream behind it.
 
 use std::io::{self, Write};
-use std::mem::MaybeUninit;
-use std::os::fd::AsRawFd;
 
-use bytes::BufMut;
 use pollux_http1::{encode_chunk, encode_last_chunk};
 use pollux_reactor::mio::net::TcpStream;
+use pollux_reactor::sys;
 use rustix::io::Errno;
-use rustix::net::{RecvFlags, SendFlags};
+use rustix::net::SendFlags;
 
 use crate::conn::{Active, Sending, CAN_READ, HUP, READ_CHUNK, WBUF_HIGH};
 
@@ -61,15 +59,13 @@ pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) 
         a.rbuf.reserve(READ_CHUNK);
     }
     loop {
-        // SAFETY: recv(2) only writes initialised bytes into the slice; nothing uninitialised
-        // is written through it.
-        let spare: &mut [MaybeUninit<u8>] = unsafe { a.rbuf.chunk_mut().as_uninit_slice_mut() };
-        let want = spare.len();
+        let want = a.rbuf.capacity() - a.rbuf.len();
         // recv(2), made by rustix itself: read(2) would pass through the file layer on its
         // way to the socket, and glibc's wrapper is a cancellation point (two atomic
-        // operations per call that a worker never needs).
-        let n = match rustix::net::recv(&*stream, spare, RecvFlags::empty()) {
-            Ok(((filled, _), _)) => filled.len(),
+        // operations per call that a worker never needs). Straight into the buffer's
+        // uninitialised spare capacity, which grows by what arrived.
+        let n = match sys::recv_spare(&*stream, &mut a.rbuf) {
+            Ok(n) => n,
             Err(Errno::INTR) => continue,
             Err(Errno::AGAIN) => {
                 *ready &= !CAN_READ;
@@ -81,8 +77,6 @@ pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) 
             *ready &= !CAN_READ;
             return Ok(Read::Eof);
         }
-        // SAFETY: recv(2) initialised the first `n` bytes of the spare capacity.
-        unsafe { a.rbuf.advance_mut(n) };
         if n < want && *ready & HUP == 0 {
             // A short read drained the socket; with edge triggering the next arrival raises a
             // new edge, so the extra read that would only return EAGAIN is saved. (With the
@@ -169,19 +163,14 @@ pub(crate) fn flush(stream: &mut TcpStream, a: &mut Active, progress: &mut bool)
                     set_notsent_lowat(stream);
                     *corked = true;
                 }
-                let mut off = *offset as libc::off_t;
+                let mut off = *offset;
                 let count = (*left).min(budget) as usize;
-                // SAFETY: both descriptors are open for the duration of the call; `off` is a
-                // valid pointer to an off_t the kernel updates.
-                let n = unsafe { libc::sendfile(stream.as_raw_fd(), file.as_raw_fd(), &mut off, count) };
-                if n < 0 {
-                    let e = io::Error::last_os_error();
-                    match e.kind() {
-                        io::ErrorKind::WouldBlock => return Ok(Flushed::Blocked),
-                        io::ErrorKind::Interrupted => continue,
-                        _ => return Err(e),
-                    }
-                }
+                let n = match rustix::fs::sendfile(&*stream, &*file, Some(&mut off), count) {
+                    Ok(n) => n,
+                    Err(Errno::AGAIN) => return Ok(Flushed::Blocked),
+                    Err(Errno::INTR) => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 if n == 0 {
                     // The file shrank under us; the promised length cannot be met.
                     return Err(io::ErrorKind::UnexpectedEof.into());
@@ -242,18 +231,7 @@ fn send_more(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
 /// the queue drains, which is the same pattern. Best effort: a kernel without the option
 /// (before 3.12) sends as before.
 fn set_notsent_lowat(stream: &TcpStream) {
-    let v = NOTSENT_LOWAT;
-    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a pointer to a live c_int;
-    // the descriptor is open for the call.
-    unsafe {
-        libc::setsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_NOTSENT_LOWAT,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
+    let _ = sys::set_int_opt(stream, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, NOTSENT_LOWAT);
 }
 
 /// `TCP_CORK` on or off; turning it off pushes what it held.

@@ -15,6 +15,9 @@
 //! Handlers run on the worker thread and must not block. A panic in a handler becomes a 500
 //! and the worker lives on.
 
+// The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
+#![forbid(unsafe_code)]
+
 mod body;
 mod config;
 mod conn;

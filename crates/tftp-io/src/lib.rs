@@ -59,6 +59,9 @@
 //! std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
+// The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod files;
 mod log;

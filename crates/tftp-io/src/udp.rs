@@ -30,8 +30,10 @@
 //! report that address; the transfer's socket is then bound to it.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::net::SocketAddr;
+use std::os::fd::AsFd;
+
+use pollux_reactor::sys;
 
 /// Most segments in one send (the kernel's `UDP_MAX_SEGMENTS` is 64 on older kernels).
 const MAX_SEGMENTS: usize = 64;
@@ -41,7 +43,7 @@ const MAX_BYTES: usize = 65_000;
 const MIN_SEGMENT: usize = 4 + 512;
 
 /// A socket that can send datagrams (mio's and std's UDP sockets).
-pub(crate) trait SendTo: AsRawFd {
+pub(crate) trait SendTo: AsFd {
     fn send_datagram(&self, buf: &[u8], to: SocketAddr) -> io::Result<usize>;
 }
 
@@ -157,141 +159,42 @@ impl<'a, S: SendTo> Batch<'a, S> {
 
 /// Sets `UDP_SEGMENT` on the socket: sends longer than `segment` are cut into datagrams of
 /// `segment` bytes. 0 turns it off.
-fn set_segment(socket: &impl AsRawFd, segment: usize) -> io::Result<()> {
-    let value = libc::c_int::try_from(segment).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a pointer to a live c_int; the
-    // descriptor belongs to a socket borrowed for the duration of the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_UDP,
-            libc::UDP_SEGMENT,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+fn set_segment(socket: &impl AsFd, segment: usize) -> io::Result<()> {
+    let value = i32::try_from(segment).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    sys::set_int_opt(socket, libc::SOL_UDP, libc::UDP_SEGMENT, value)
 }
 
 /// Asks the kernel to coalesce received datagrams (`UDP_GRO`, Linux ≥ 5.0); false if it
 /// cannot, and then [`recv`] simply returns one datagram at a time.
-pub(crate) fn enable_gro(socket: &impl AsRawFd) -> bool {
-    let on: libc::c_int = 1;
-    // SAFETY: as in `set_segment`: a pointer to a live c_int and its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::SOL_UDP,
-            libc::UDP_GRO,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    rc == 0
+pub(crate) fn enable_gro(socket: &impl AsFd) -> bool {
+    sys::set_int_opt(socket, libc::SOL_UDP, libc::UDP_GRO, 1).is_ok()
 }
 
 /// Asks for each datagram's destination address (see the module doc); `v6` for an IPv6
 /// socket, which then reports it for IPv4-mapped clients too.
-pub(crate) fn enable_pktinfo(socket: &impl AsRawFd, v6: bool) -> bool {
-    let v4 = set_flag(socket, libc::IPPROTO_IP, libc::IP_PKTINFO);
+pub(crate) fn enable_pktinfo(socket: &impl AsFd, v6: bool) -> bool {
+    let v4 = sys::set_int_opt(socket, libc::IPPROTO_IP, libc::IP_PKTINFO, 1).is_ok();
     if v6 {
-        set_flag(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO)
+        sys::set_int_opt(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1).is_ok()
     } else {
         v4
     }
 }
 
-fn set_flag(socket: &impl AsRawFd, level: libc::c_int, name: libc::c_int) -> bool {
-    let on: libc::c_int = 1;
-    // SAFETY: as in `set_segment`: a pointer to a live c_int and its size.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&on as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    rc == 0
-}
-
-/// What [`recv`] got.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Received {
-    /// Bytes in the buffer.
-    pub(crate) len: usize,
-    /// Where they came from.
-    pub(crate) src: SocketAddr,
-    /// With `UDP_GRO`: the buffer holds datagrams of this size (the last may be shorter).
-    pub(crate) segment: Option<usize>,
-    /// With packet info on: the address the datagram was sent to.
-    pub(crate) dst: Option<IpAddr>,
-}
+/// What [`recv`] got: the bytes' length, where they came from, the GRO segment size and the
+/// address they were sent to.
+pub(crate) type Received = sys::UdpReceived;
 
 /// Receives into `buf`: one datagram, or several coalesced ones with `UDP_GRO`, with the
-/// control messages this module asks for.
-pub(crate) fn recv(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Received> {
-    // SAFETY: all-zero bytes are a valid `sockaddr_storage` and `msghdr` (plain C structs of
-    // integers and pointers, null pointers included).
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
-    // u64s keep the control buffer aligned for `cmsghdr`; room for GRO and packet info.
-    let mut control = [0u64; 16];
-    // SAFETY: as above.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = (&mut storage as *mut libc::sockaddr_storage).cast();
-    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: every pointer in `msg` points to a live local or to `buf`, with its true size;
-    // the kernel writes no more than those sizes.
-    let n = unsafe { libc::recvmsg(socket.as_raw_fd(), &mut msg, 0) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut segment = None;
-    let mut dst = None;
-    // SAFETY: the CMSG_* macros walk the control buffer the kernel just filled, within
-    // `msg_controllen`; each payload is read unaligned as the type its (level, type) names.
-    unsafe {
-        let mut c = libc::CMSG_FIRSTHDR(&msg);
-        while !c.is_null() {
-            let data = libc::CMSG_DATA(c);
-            match ((*c).cmsg_level, (*c).cmsg_type) {
-                (libc::SOL_UDP, libc::UDP_GRO) => {
-                    let size = std::ptr::read_unaligned(data.cast::<libc::c_int>());
-                    segment = usize::try_from(size).ok().filter(|&s| s > 0);
-                }
-                (libc::IPPROTO_IP, libc::IP_PKTINFO) => {
-                    let info = std::ptr::read_unaligned(data.cast::<libc::in_pktinfo>());
-                    dst = Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(info.ipi_addr.s_addr))));
-                }
-                (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO) => {
-                    let info = std::ptr::read_unaligned(data.cast::<libc::in6_pktinfo>());
-                    dst = Some(IpAddr::V6(Ipv6Addr::from(info.ipi6_addr.s6_addr)));
-                }
-                _ => {}
-            }
-            c = libc::CMSG_NXTHDR(&msg, c);
-        }
-    }
-    // SAFETY: the kernel filled `storage` and set `msg_namelen` to the address's length.
-    let addr = unsafe { socket2::SockAddr::new(storage, msg.msg_namelen) };
-    let src = addr.as_socket().ok_or_else(|| io::Error::from(io::ErrorKind::InvalidData))?;
-    Ok(Received { len: n as usize, src, segment, dst })
+/// control messages this module asks for (`recvmsg` in `pollux_reactor::sys`).
+pub(crate) fn recv(socket: &impl AsFd, buf: &mut [u8]) -> io::Result<Received> {
+    sys::recv_udp(socket, buf)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::UdpSocket;
+    use std::net::{IpAddr, UdpSocket};
     use std::time::Duration;
 
     fn data(block: u16, len: usize) -> Vec<u8> {

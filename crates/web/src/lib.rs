@@ -82,6 +82,9 @@
 //! - [`middleware`]: `Middleware`, `from_fn`, and built-ins (access log, compression,
 //!   request id, CORS, panic capture).
 
+// The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
+#![forbid(unsafe_code)]
+
 mod app;
 mod blocking;
 pub mod extract;

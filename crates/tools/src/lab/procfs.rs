@@ -80,17 +80,7 @@ pub fn usage(pid: u32) -> Usage {
 /// Raises the soft RLIMIT_NOFILE to the hard limit and returns the new soft limit; servers
 /// spawned afterwards inherit it, and the lab itself needs one descriptor per idle client.
 pub fn raise_nofile_limit() -> io::Result<u64> {
-    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit writes one rlimit into the struct we own.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    lim.rlim_cur = lim.rlim_max;
-    // SAFETY: setrlimit reads the struct we own; raising soft up to hard needs no privilege.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(lim.rlim_cur)
+    pollux_reactor::sys::raise_nofile_limit()
 }
 
 #[cfg(test)]
