@@ -15,7 +15,6 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use rustix::process::{Resource, Rlimit};
-use rustix::time::ClockId;
 
 /// One `recv(2)` (made by rustix: no libc wrapper, no cancellation point) into the spare
 /// capacity of `buf`, which grows by the bytes received. Reading into the uninitialised spare
@@ -179,22 +178,30 @@ pub fn raise_nofile_limit() -> io::Result<u64> {
 
 /// The kernel's tick-time clocks (`CLOCK_*_COARSE`): a cached value read through the vDSO, no
 /// TSC read, at a few milliseconds' resolution — plenty for one-second windows and fields.
+///
+/// Through glibc, not `rustix::time::clock_gettime`: rustix finds the vDSO by parsing the ELF
+/// image the auxiliary vector points to, and under valgrind (which `bench/instructions.sh`
+/// runs the server in) that parse reads unmapped memory and the process dies of SIGSEGV on its
+/// first clock read (rustix 1.1.6, valgrind 3.19).
 #[inline]
-fn coarse(id: ClockId) -> Duration {
-    let ts = rustix::time::clock_gettime(id);
+fn coarse(id: libc::clockid_t) -> Duration {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid, writable timespec; the clock ids passed are constants Linux
+    // knows, so the call cannot fail.
+    unsafe { libc::clock_gettime(id, &mut ts) };
     Duration::new(u64::try_from(ts.tv_sec).unwrap_or(0), ts.tv_nsec as u32)
 }
 
 /// `CLOCK_MONOTONIC_COARSE` as a duration since an unspecified start (see [`coarse`]).
 #[inline]
 pub fn coarse_monotonic() -> Duration {
-    coarse(ClockId::MonotonicCoarse)
+    coarse(libc::CLOCK_MONOTONIC_COARSE)
 }
 
 /// `CLOCK_REALTIME_COARSE` as a duration since the Unix epoch (see [`coarse`]).
 #[inline]
 pub fn coarse_realtime() -> Duration {
-    coarse(ClockId::RealtimeCoarse)
+    coarse(libc::CLOCK_REALTIME_COARSE)
 }
 
 #[cfg(test)]
