@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
-use http::{Method, Request, Response, StatusCode, Uri};
+use http::{Method, Request, StatusCode, Uri};
 use pollux_server::{Body, ConnInfo, Handler, Reply};
 
 use crate::process;
@@ -282,10 +282,7 @@ fn canonical(path: &Path) -> Result<PathBuf, SetupError> {
 
 /// A short text answer the gateway gives itself.
 fn page(status: StatusCode, retry: bool) -> Reply {
-    let text = format!("{} {}\n", status.as_str(), status.canonical_reason().unwrap_or(""));
-    let mut resp = Response::new(Body::from(text));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    let mut resp = pollux_server::status_page(status);
     if retry {
         // RFC 9110 §10.2.3: come back in a second; scripts are short-lived.
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

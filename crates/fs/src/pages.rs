@@ -6,36 +6,16 @@
 
 use std::io;
 
-use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{HeaderValue, ALLOW, RETRY_AFTER};
 use http::{Response, StatusCode};
 use pollux_server::Body;
 
 /// The methods a static file answers (RFC 9110 §10.2.1).
 pub(crate) const ALLOWED: HeaderValue = HeaderValue::from_static("GET, HEAD, OPTIONS");
-pub(crate) const TEXT_PLAIN: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
 /// A small plain-text status page.
 pub(crate) fn plain(status: StatusCode) -> Response<Body> {
-    let text: &'static str = match status {
-        StatusCode::NOT_FOUND => "404 Not Found\n",
-        StatusCode::FORBIDDEN => "403 Forbidden\n",
-        StatusCode::METHOD_NOT_ALLOWED => "405 Method Not Allowed\n",
-        StatusCode::PRECONDITION_FAILED => "412 Precondition Failed\n",
-        StatusCode::RANGE_NOT_SATISFIABLE => "416 Range Not Satisfiable\n",
-        StatusCode::SERVICE_UNAVAILABLE => "503 Service Unavailable\n",
-        StatusCode::MOVED_PERMANENTLY => "301 Moved Permanently\n",
-        _ => "",
-    };
-    let body = if text.is_empty() {
-        Bytes::from(format!("{} {}\n", status.as_u16(), status.canonical_reason().unwrap_or("")))
-    } else {
-        Bytes::from_static(text.as_bytes())
-    };
-    let mut r = Response::new(Body::Bytes(body));
-    *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, TEXT_PLAIN);
-    r
+    pollux_server::status_page(status)
 }
 
 /// `OPTIONS`: 204 with `Allow` (RFC 9110 §9.3.7).

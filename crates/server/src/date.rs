@@ -68,8 +68,14 @@ impl Clock {
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day); Howard Hinnant's civil_from_days.
-fn civil(days: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to (year, month, day): Howard Hinnant's `civil_from_days`, the one
+/// copy the workspace keeps (the access log's stamp, the directory listing's dates).
+///
+/// ```
+/// assert_eq!(pollux_server::civil_from_days(0), (1970, 1, 1));
+/// assert_eq!(pollux_server::civil_from_days(19_723), (2024, 1, 1));
+/// ```
+pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -84,7 +90,7 @@ fn civil(days: i64) -> (i64, u32, u32) {
 fn clf_stamp(secs: u64) -> [u8; 28] {
     const MONTHS: [&[u8; 3]; 12] =
         [b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec"];
-    let (y, m, d) = civil((secs / 86_400) as i64);
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let t = secs % 86_400;
     let two = |v: u64| [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
     let mut out = [0u8; 28];

@@ -26,6 +26,7 @@ mod handler;
 pub mod headers;
 mod io;
 mod log;
+mod page;
 mod prepared;
 mod respond;
 mod service;
@@ -33,7 +34,9 @@ mod task;
 
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options};
+pub use date::civil_from_days;
 pub use handler::{ConnInfo, Deferred, Finished, Handler, Reply, Responder};
+pub use page::{status_page, status_text};
 pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;
 pub use prepared::PreparedFields;

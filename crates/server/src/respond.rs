@@ -1,7 +1,7 @@
 //! Turning a decoded request into an encoded answer: the handler call (panics caught), the
 //! framing decision, the body placement, and the access-log line.
 
-use std::io::{self, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -203,8 +203,7 @@ pub(crate) fn write_error<H>(
 ) {
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    let mut body = Vec::with_capacity(40);
-    let _ = writeln!(body, "{} {}", status.as_u16(), status.canonical_reason().unwrap_or(""));
+    let body = crate::status_text(status);
     encode_head(
         &mut a.wbuf,
         &ResponseHead {

@@ -201,10 +201,7 @@ impl IntoResponse for Infallible {
 /// The status with its reason phrase as a short text body (`404 Not Found`).
 impl IntoResponse for StatusCode {
     fn into_response(self) -> Response {
-        let body = format!("{} {}\n", self.as_u16(), self.canonical_reason().unwrap_or(""));
-        let mut r = with_type(Body::from(body), TEXT_PLAIN);
-        *r.status_mut() = self;
-        r
+        pollux_server::status_page(self)
     }
 }
 
