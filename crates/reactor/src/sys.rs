@@ -19,17 +19,18 @@ use rustix::process::{Resource, Rlimit};
 /// One `recv(2)` (made by rustix: no libc wrapper, no cancellation point) into the spare
 /// capacity of `buf`, which grows by the bytes received. Reading into the uninitialised spare
 /// capacity saves zeroing it first, which a safe `&mut [u8]` would need on every read.
-/// Returns the byte count (0: the peer closed its side).
+/// Returns the byte count (0: the peer closed its side) and the room there was.
 #[inline]
-pub fn recv_spare(fd: impl AsFd, buf: &mut BytesMut) -> rustix::io::Result<usize> {
+pub fn recv_spare(fd: impl AsFd, buf: &mut BytesMut) -> rustix::io::Result<(usize, usize)> {
     // SAFETY: recv(2) only writes initialised bytes into the slice; nothing uninitialised is
     // read through it, and nothing is written through it but by the kernel.
     let spare: &mut [MaybeUninit<u8>] = unsafe { buf.chunk_mut().as_uninit_slice_mut() };
+    let room = spare.len();
     let ((filled, _), _) = rustix::net::recv(fd, spare, rustix::net::RecvFlags::empty())?;
     let n = filled.len();
     // SAFETY: recv(2) initialised the first `n` bytes of the spare capacity.
     unsafe { buf.advance_mut(n) };
-    Ok(n)
+    Ok((n, room))
 }
 
 /// `setsockopt(fd, level, name, &value)` for an option whose value is a C `int` (the options
@@ -198,10 +199,13 @@ pub fn coarse_monotonic() -> Duration {
     coarse(libc::CLOCK_MONOTONIC_COARSE)
 }
 
-/// `CLOCK_REALTIME_COARSE` as a duration since the Unix epoch (see [`coarse`]).
+/// `CLOCK_REALTIME_COARSE`: whole seconds since the Unix epoch (see [`coarse`]).
 #[inline]
-pub fn coarse_realtime() -> Duration {
-    coarse(libc::CLOCK_REALTIME_COARSE)
+pub fn coarse_realtime_secs() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: as in `coarse`.
+    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME_COARSE, &mut ts) };
+    ts.tv_sec.max(0) as u64
 }
 
 #[cfg(test)]
@@ -212,7 +216,7 @@ mod tests {
     fn coarse_clocks_move_forward() {
         let a = coarse_monotonic();
         assert!(coarse_monotonic() >= a);
-        assert!(coarse_realtime() > Duration::from_secs(1_600_000_000));
+        assert!(coarse_realtime_secs() > 1_600_000_000);
     }
 
     #[test]

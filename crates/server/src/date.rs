@@ -33,7 +33,7 @@ impl Clock {
     /// clock (`CLOCK_REALTIME_COARSE`, no TSC read), which lags the second's turn by at most a
     /// tick — nothing to a field of one-second resolution.
     pub(crate) fn refresh(&mut self) {
-        let secs = pollux_reactor::sys::coarse_realtime().as_secs();
+        let secs = pollux_reactor::sys::coarse_realtime_secs();
         if secs == self.second {
             return;
         }

@@ -59,13 +59,12 @@ pub(crate) fn read_some(stream: &mut TcpStream, a: &mut Active, ready: &mut u8) 
         a.rbuf.reserve(READ_CHUNK);
     }
     loop {
-        let want = a.rbuf.capacity() - a.rbuf.len();
         // recv(2), made by rustix itself: read(2) would pass through the file layer on its
         // way to the socket, and glibc's wrapper is a cancellation point (two atomic
         // operations per call that a worker never needs). Straight into the buffer's
         // uninitialised spare capacity, which grows by what arrived.
-        let n = match sys::recv_spare(&*stream, &mut a.rbuf) {
-            Ok(n) => n,
+        let (n, want) = match sys::recv_spare(&*stream, &mut a.rbuf) {
+            Ok(r) => r,
             Err(Errno::INTR) => continue,
             Err(Errno::AGAIN) => {
                 *ready &= !CAN_READ;
