@@ -231,35 +231,23 @@ fn slow_client_gets_408_while_others_are_served() {
         }
         (start.elapsed(), got)
     });
-    // Meanwhile, other clients are served at once.
-    for _ in 0..20 {
+    // Meanwhile, other clients are served at once, for as long as the slow one dribbles.
+    let mut served = 0;
+    while !slow.is_finished() && served < 2000 {
         let t = Instant::now();
         let r = request(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
         assert_eq!(r.status, 200);
         assert!(t.elapsed() < Duration::from_millis(500), "a fast client waited {:?}", t.elapsed());
-        std::thread::sleep(Duration::from_millis(50));
+        served += 1;
     }
+    assert!(served > 0);
+    // The exact deadline (and that trickling bytes do not extend it) is asserted on a
+    // simulated clock in pollux-server's conn_tests; here: the flag reaches the server.
     let (elapsed, got) = slow.join().unwrap();
     let text = String::from_utf8_lossy(&got);
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
     assert!(text.to_lowercase().contains("connection: close"));
-    assert!(
-        elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(6),
-        "408 after {elapsed:?}"
-    );
-}
-
-#[test]
-fn idle_keepalive_connection_is_closed_after_the_timeout() {
-    let root = TempRoot::new("ka");
-    let s = serve(&root.0, &["--keepalive-timeout", "1s"]);
-    let mut c = connect(s.addr);
-    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let t = Instant::now();
-    let data = read_all(&mut c, Duration::from_secs(5));
-    assert!(data.starts_with(b"HTTP/1.1 200"));
-    let e = t.elapsed();
-    assert!(e >= Duration::from_millis(800) && e < Duration::from_secs(4), "closed after {e:?}");
+    assert!(elapsed < Duration::from_secs(6), "408 after {elapsed:?}");
 }
 
 /// With a descriptor limit far below the number of clients, the server stops accepting
@@ -490,33 +478,6 @@ fn access_log_is_common_log_format() {
     assert!(re_ok(lines[1], "HEAD /missing HTTP/1.0", " 404 0"), "{}", lines[1]);
     // A request refused by the parser is logged too, with "-" for the request line.
     assert!(re_ok(lines[2], "-", " 400 16"), "{}", lines[2]);
-}
-
-#[test]
-fn stalled_body_gets_408_after_the_body_timeout() {
-    let root = TempRoot::new("bodyto");
-    let s = serve(&root.0, &["--body-timeout", "1s"]);
-    let mut c = connect(s.addr);
-    c.write_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly part").unwrap();
-    let t = Instant::now();
-    let data = read_all(&mut c, Duration::from_secs(5));
-    let e = t.elapsed();
-    assert!(data.starts_with(b"HTTP/1.1 408 "), "{}", String::from_utf8_lossy(&data));
-    assert!(e >= Duration::from_millis(800) && e < Duration::from_secs(4), "after {e:?}");
-}
-
-#[test]
-fn client_that_stops_reading_is_dropped_after_the_send_timeout() {
-    let root = TempRoot::new("sendto");
-    let size = 32usize << 20;
-    std::fs::write(root.0.join("big.bin"), vec![7u8; size]).unwrap();
-    let s = serve(&root.0, &["--send-timeout", "1s"]);
-    let mut c = connect(s.addr);
-    c.write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    std::thread::sleep(Duration::from_secs(3));
-    let data = read_all(&mut c, Duration::from_secs(5));
-    assert!(data.starts_with(b"HTTP/1.1 200"));
-    assert!(data.len() < size, "the stalled download was cut ({} of {size} bytes arrived)", data.len());
 }
 
 #[test]

@@ -1,53 +1,54 @@
-//! One HTTP/1.1 connection: reading, decoding, calling the handler, writing, in order.
+//! One HTTP/1.1 connection as a state machine with no socket and no clock (sans-IO, the way
+//! `pollux-tftp` and quinn-proto's `Connection` work).
 //!
-//! The connection is a small struct while idle (socket, peer, two flag bytes); everything a
-//! busy connection needs — buffers, the decoder, the response being sent — lives in an
-//! [`Active`] box taken from the worker's pool when bytes arrive and given back when the
-//! connection goes idle again.
+//! ```text
+//!  bytes in:   read_buf() + handle_read(n) / handle_eof()      ┌──────────┐
+//!  time in:    handle_timeout(now)                       ────► │          │
+//!  answers in: handle_reply(reply), handle_finished(msg) ────► │   Conn   │
+//!                                                              │          │
+//!  out:        poll() → Step::{Send, Call(request), Read,      └──────────┘
+//!                             ShutdownWrite, Wait, Close}
+//!              output()          what to send (a buffer, then a body or file region)
+//!              update_timer(..)  the next deadline, and which timer it is
+//! ```
 //!
-//! Each time round ([`Conn::run`]) the connection writes what is pending, decodes and answers
-//! every complete request in its read buffer (pipelining: all answers of one read go out in one
-//! `write`), and reads more only when nothing is waiting to be written — which is also the
-//! backpressure: a client that does not read our answers stops being read.
+//! The driver (`drive.rs`) owns the socket through a [`crate::transport::Transport`] and does
+//! what each [`Step`] asks; it also calls the handler for `Step::Call`, the only place a
+//! handler is called. Answers are encoded in `encode.rs`, the only place a head is encoded.
+//!
+//! The connection is a small struct while idle; everything a busy connection needs — buffers,
+//! the decoder, the request being answered — lives in an [`Active`] box taken from the
+//! worker's pool when bytes arrive and given back when the connection goes idle again.
+//!
+//! Rules (RFC 9112): requests are answered in order (pipelining, §9.3.2), and all answers to
+//! what one read brought go out together; persistence follows §9.3 and `Connection`; a
+//! framing error ends the connection after its 4xx/5xx (§11.2); a connection that closes
+//! after an answer shuts down its write side and discards what the client still sends for a
+//! while (§9.6), so the answer is not destroyed by a reset. Nothing more is read while
+//! answers wait to be written: a client that does not read is not read either.
 
-use std::io;
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use http::StatusCode;
-use pollux_http1::{Event, RequestDecoder, RequestHead};
-use pollux_reactor::mio::net::TcpStream;
+use http::{Request, StatusCode};
+use pollux_http1::{encode_last_chunk, BodyKind, Event, Framing, RequestDecoder, RequestHead};
+use pollux_reactor::Pool;
 
-use crate::handler::{Deferred, Finished, Message};
-use crate::io::{flush, read_some, Flushed, Read};
-use crate::respond::{error_response, finish, respond, Answer, Asked};
-use crate::service::Env;
-use crate::task::TaskState;
-use crate::Task;
-use crate::{Body, BodyStream, Handler};
-use pollux_http1::BodyKind;
+use crate::date::Clock;
+use crate::encode::{self, internal_error, Asked, Outgoing, Stamp};
+use crate::handler::{Deferred, Reply};
+use crate::log::Log;
+use crate::mailbox::{Finished, Message};
+use crate::output::{Output, WBUF_HIGH};
+use crate::task::{Done, Task, TaskState};
+use crate::transport::READ_CHUNK;
+use crate::{headers, Body, Options};
 
-/// Answers of one batch are gathered up to this size before they are written.
-pub(crate) const WBUF_HIGH: usize = 64 * 1024;
-/// In-memory bodies above this size are written from their own buffer (see
-/// [`Sending::Bytes`]); smaller ones are copied so pipelined answers share one write.
-pub(crate) const INLINE_BYTES: usize = 16 * 1024;
-/// Files up to this size are copied into the write buffer (one `pread`, batched with the other
-/// answers); larger ones go out with `sendfile`.
-pub(crate) const INLINE_FILE: u64 = 16 * 1024;
-/// Free space the read buffer offers each `read`.
-pub(crate) const READ_CHUNK: usize = 8 * 1024;
-
-/// Readiness bits remembered between events (edge-triggered: an edge is reported once, and we
-/// may not act on it at once, e.g. while our own answers wait to be written).
-pub(crate) const CAN_READ: u8 = 1;
-pub(crate) const CAN_WRITE: u8 = 2;
-/// The peer's FIN was seen: read until 0, not just until a short read.
-pub(crate) const HUP: u8 = 4;
-/// Stopped at its turn budget with the socket still writable: run again next turn.
-pub(crate) const YIELDED: u8 = 8;
+/// How early a timer may fire and still count: the reactor's timer wheel keeps whole
+/// milliseconds, so it can fire up to one before the exact deadline.
+const TIMER_SLACK: Duration = Duration::from_millis(1);
 
 /// Where the connection is in its life (RFC 9112 §9.3 persistence, §9.6 tear-down).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub(crate) enum State {
     /// Write side shut down; discarding the client's bytes until it closes or the linger timer
     /// fires, so our last answer is not destroyed by a reset (RFC 9112 §9.6).
     Lingering,
-    /// Finished; the service removes it.
+    /// Finished; the driver removes it.
     Closed,
 }
 
@@ -71,6 +72,9 @@ pub(crate) enum Wait {
     Head,
     /// The next request on a persistent connection (keep-alive timeout).
     Idle,
+    /// Shutting down: one last short wait for a request already on its way
+    /// (`Options::drain_idle`).
+    Drain,
     /// More of a request body (body timeout, 408).
     Body,
     /// The client to take our bytes (send timeout).
@@ -85,51 +89,146 @@ pub(crate) enum Wait {
     Nothing,
 }
 
+impl Wait {
+    fn duration(self, opts: &Options) -> Option<Duration> {
+        Some(match self {
+            Wait::Head => opts.header_timeout,
+            Wait::Idle => opts.keepalive_timeout,
+            Wait::Drain => opts.drain_idle.min(opts.grace),
+            Wait::Body => opts.body_timeout,
+            Wait::Send => opts.send_timeout,
+            Wait::Task => opts.task_timeout,
+            Wait::Linger => opts.linger,
+            Wait::Handler | Wait::Nothing => return None,
+        })
+    }
+}
+
+/// What the connection needs next from its driver.
+// Returned and matched at once, never stored: boxing the request would allocate per request.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Step {
+    /// Send what [`Conn::output`] holds, then report with [`Conn::handle_sent`].
+    Send,
+    /// Call the handler with this request and give its reply to [`Conn::handle_reply`].
+    Call(Request<Body>),
+    /// Read into [`Conn::read_buf`], then [`Conn::handle_read`] or [`Conn::handle_eof`].
+    Read,
+    /// Shut down the write side (our FIN), then [`Conn::handle_write_shut`].
+    ShutdownWrite,
+    /// Nothing until an answer, a task or a timer moves (check the peer did not reset the
+    /// connection meanwhile).
+    Wait,
+    /// Done: drop the connection.
+    Close,
+}
+
+/// What the driver does with the connection's timer after a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimerChange {
+    /// The armed timer stands.
+    Keep,
+    /// Arm the timer for this wait, from now.
+    Arm(Wait),
+    /// No timer (a deferred answer).
+    Cancel,
+    /// The connection is closed.
+    Remove,
+}
+
+/// What a timeout did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expired {
+    /// Not due (a stale timer): nothing happened.
+    No,
+    /// Handled by the connection (a 408, or closed).
+    Handled,
+    /// The task's timeout: the driver calls `Task::on_timeout`.
+    Task,
+}
+
+/// Per-worker state every connection of the worker uses.
+pub(crate) struct Env {
+    pub(crate) opts: Arc<Options>,
+    pub(crate) pool: Pool<Box<Active>>,
+    pub(crate) clock: Clock,
+    pub(crate) log: Log,
+    /// A graceful shutdown is under way: every answer closes its connection.
+    pub(crate) draining: bool,
+}
+
+impl Env {
+    pub(crate) fn new(opts: Arc<Options>, log: Log, pool_max: usize) -> Env {
+        let clock = Clock::new(&opts.server_name);
+        Env { opts, pool: Pool::new(pool_max), clock, log, draining: false }
+    }
+
+    fn take_active(&mut self) -> Box<Active> {
+        let limits = self.opts.limits;
+        self.pool.take_or(|| Active::new(RequestDecoder::new(limits)))
+    }
+
+    fn put_active(&mut self, mut a: Box<Active>) {
+        if a.reset() {
+            self.pool.put(a);
+        }
+    }
+
+    fn stamp(&self) -> Stamp<'_> {
+        Stamp { clock: &self.clock, server: &self.opts.server_name }
+    }
+}
+
 pub(crate) struct Conn {
-    pub(crate) stream: TcpStream,
     pub(crate) peer: SocketAddr,
-    /// This connection's key in the worker's slab, which deferred answers come back to.
-    pub(crate) token: usize,
     pub(crate) active: Option<Box<Active>>,
     pub(crate) state: State,
-    pub(crate) ready: u8,
     /// The peer closed its side: after our pending answers, close without lingering.
     peer_done: bool,
     /// Bytes written by the active boxes this connection had before the current one.
     written_before: u64,
+    /// The timer that runs, and when it is due.
+    timer: Option<(Wait, Instant)>,
 }
 
 /// The parts of a connection that only a busy connection needs.
 pub(crate) struct Active {
     pub(crate) rbuf: BytesMut,
-    pub(crate) wbuf: Vec<u8>,
-    pub(crate) wpos: usize,
+    pub(crate) out: Output,
     pub(crate) decoder: RequestDecoder,
-    pub(crate) request: Option<InFlight>,
-    pub(crate) sending: Option<Sending>,
+    /// The request whose body is being read.
+    request: Option<InFlight>,
+    /// The request handed to the handler (`Step::Call`) whose reply is awaited.
+    calling: Option<Calling>,
+    /// A request a task asked to be answered in its place (a CGI local redirect).
+    redispatch: Option<(Box<Request<Body>>, Asked)>,
     /// A request whose answer was deferred; nothing after it is decoded until it arrives.
-    pub(crate) waiting: Option<Waiting>,
+    waiting: Option<Waiting>,
     /// A request answered by a worker-local task; nothing after it is decoded until it is done.
     pub(crate) task: Option<Box<TaskSlot>>,
     /// The rest of a streamed request body that no task wants (the handler answered at once).
-    pub(crate) discard_body: bool,
+    discard_body: bool,
     /// The connection wrote bytes while a task runs: the task is owed `on_room`.
     pub(crate) owe_room: bool,
-    /// Bytes written to the socket while this box served the connection.
-    pub(crate) written: u64,
     /// The access-log line of the large body being sent: written when the body is out, or,
     /// if the connection ends first, with the bytes the client acknowledged.
-    pub(crate) log_pending: Option<PendingLog>,
+    log_pending: Option<PendingLog>,
+}
+
+struct Calling {
+    asked: Asked,
+    /// The body was all in when the handler was called (not streamed to it).
+    body_ended: bool,
 }
 
 /// An access-log line waiting for its byte count (see [`Active::log_pending`]).
-pub(crate) struct PendingLog {
-    pub(crate) method: http::Method,
-    pub(crate) uri: http::Uri,
-    pub(crate) version: http::Version,
-    pub(crate) status: StatusCode,
-    /// Where the body starts in the bytes this box writes (`Active::written` counts them).
-    pub(crate) body_start: u64,
+struct PendingLog {
+    method: http::Method,
+    uri: http::Uri,
+    version: http::Version,
+    status: StatusCode,
+    /// Where the body starts in the bytes this box writes (`Output::written` counts them).
+    body_start: u64,
 }
 
 /// A running task with what the connection keeps for it. Dropping it aborts the task.
@@ -154,115 +253,92 @@ impl TaskSlot {
 
 /// A deferred answer the connection waits for. Dropping it (the connection closed or was
 /// recycled) drops the [`Deferred`], which tells the responder's side not to bother.
-pub(crate) struct Waiting {
-    pub(crate) asked: Asked,
-    pub(crate) deferred: Deferred,
+struct Waiting {
+    asked: Asked,
+    deferred: Deferred,
 }
 
-pub(crate) struct InFlight {
-    pub(crate) head: RequestHead,
-    pub(crate) body: BodyParts,
+struct InFlight {
+    head: RequestHead,
+    body: BodyParts,
 }
 
 /// A body as it arrives: usually one zero-copy piece of the read buffer.
-pub(crate) enum BodyParts {
+enum BodyParts {
     None,
     One(Bytes),
     Many(BytesMut),
 }
 
-/// A response body that does not fit the write buffer, sent after it.
-pub(crate) enum Sending {
-    /// A large in-memory body: written straight from its `Bytes` (with the head, in one
-    /// `writev`) instead of being copied into the write buffer.
-    Bytes(Bytes),
-    File {
-        file: std::sync::Arc<std::fs::File>,
-        offset: u64,
-        left: u64,
-        /// `TCP_CORK` is set for the length of this body (see `io::flush`).
-        corked: bool,
-    },
-    Stream {
-        stream: Box<dyn BodyStream>,
-        chunked: bool,
-        left: Option<u64>,
-    },
-}
-
 impl Active {
-    pub(crate) fn new(decoder: RequestDecoder) -> Box<Active> {
+    fn new(decoder: RequestDecoder) -> Box<Active> {
         Box::new(Active {
             rbuf: BytesMut::with_capacity(READ_CHUNK),
-            wbuf: Vec::with_capacity(READ_CHUNK),
-            wpos: 0,
+            out: Output::new(READ_CHUNK),
             decoder,
             request: None,
-            sending: None,
+            calling: None,
+            redispatch: None,
             waiting: None,
             task: None,
             discard_body: false,
             owe_room: false,
-            written: 0,
             log_pending: None,
         })
     }
 
     /// Makes a used box fit for the pool; `false` if it should rather be dropped (it grew big
     /// serving something large, and the pool must not pin that memory).
-    pub(crate) fn reset(&mut self) -> bool {
+    fn reset(&mut self) -> bool {
         self.rbuf.clear();
-        self.wbuf.clear();
-        self.wpos = 0;
+        self.out.reset();
         self.decoder.reset();
         self.request = None;
-        self.sending = None;
+        self.calling = None;
+        self.redispatch = None;
         self.waiting = None;
         self.task = None;
         self.discard_body = false;
         self.owe_room = false;
-        self.written = 0;
         self.log_pending = None;
-        self.rbuf.capacity() <= 64 * 1024 && self.wbuf.capacity() <= 256 * 1024
-    }
-
-    pub(crate) fn has_output(&self) -> bool {
-        self.wpos < self.wbuf.len() || self.sending.is_some()
+        self.rbuf.capacity() <= 64 * 1024 && self.out.wbuf.capacity() <= 256 * 1024
     }
 
     /// Nothing buffered, nothing half-done: the box can go back to the pool.
     fn is_idle(&self) -> bool {
-        !self.has_output()
+        !self.out.has_output()
             && self.rbuf.is_empty()
             && self.request.is_none()
+            && self.calling.is_none()
+            && self.redispatch.is_none()
             && self.waiting.is_none()
             && self.task.is_none()
             && self.decoder.is_idle()
     }
+
+    /// Nothing after the current request may be read or decoded until its answer is in.
+    fn blocked(&self) -> bool {
+        self.waiting.is_some() || self.task.as_ref().is_some_and(|t| !t.wants_body())
+    }
 }
 
 impl Conn {
-    pub(crate) fn new(stream: TcpStream, peer: SocketAddr, token: usize) -> Conn {
-        Conn {
-            stream,
-            peer,
-            token,
-            active: None,
-            state: State::Open,
-            ready: 0,
-            peer_done: false,
-            written_before: 0,
-        }
+    pub(crate) fn new(peer: SocketAddr) -> Conn {
+        Conn { peer, active: None, state: State::Open, peer_done: false, written_before: 0, timer: None }
     }
 
-    /// Whether a worker-local task answers the current request.
-    /// The running task's waker, if it made one.
-    pub(crate) fn task_waker(&self) -> Option<&Arc<crate::handler::Shared>> {
-        self.active.as_ref()?.task.as_ref()?.state.wake.as_ref()
+    /// Arms the first timer (the head timeout runs from the accept).
+    pub(crate) fn start(&mut self, env: &Env, now: Instant) -> TimerChange {
+        self.arm(env, Wait::Head, now)
     }
 
     pub(crate) fn has_task(&self) -> bool {
         self.active.as_ref().is_some_and(|a| a.task.is_some())
+    }
+
+    /// The running task's waker, if it made one.
+    pub(crate) fn task_waker(&self) -> Option<&Arc<crate::mailbox::Shared>> {
+        self.active.as_ref()?.task.as_ref()?.state.wake.as_ref()
     }
 
     /// Whether the connection holds no buffers and no partial request.
@@ -270,7 +346,7 @@ impl Conn {
         self.active.as_ref().is_none_or(|a| a.is_idle())
     }
 
-    /// What the connection now waits for; the service arms the matching timer.
+    /// What the connection now waits for.
     pub(crate) fn wait(&self) -> Wait {
         match self.state {
             State::Closed => Wait::Nothing,
@@ -278,7 +354,7 @@ impl Conn {
             State::Closing => Wait::Send,
             State::Open => match &self.active {
                 None => Wait::Idle,
-                Some(a) if a.has_output() => Wait::Send,
+                Some(a) if a.out.has_output() => Wait::Send,
                 Some(a) if a.waiting.is_some() => Wait::Handler,
                 Some(a) if a.task.as_ref().is_some_and(|t| t.wants_body()) => Wait::Body,
                 Some(a) if a.task.is_some() => Wait::Task,
@@ -289,139 +365,131 @@ impl Conn {
         }
     }
 
-    /// Drives the connection as far as it can go without blocking. Returns whether any byte
-    /// moved (timers of the stall kind restart on progress).
-    // Inlined into the service's `drive` (its other caller is the cold task path): one frame
-    // less per event on the hot path.
-    #[inline(always)]
-    pub(crate) fn run<H: Handler>(&mut self, env: &mut Env<H>, draining: bool) -> bool {
-        let mut progress = false;
-        match self.run_inner(env, &mut progress) {
-            Ok(()) => {}
-            Err(_) => self.state = State::Closed,
-        }
-        if self.state == State::Open && draining && self.is_idle() && self.active.is_none() && self.peer_done
-        {
-            // Graceful shutdown, and the client closed its side: nothing more will come.
-            self.state = State::Closed;
-        }
-        if self.state == State::Closed || self.is_idle() {
-            self.release(env);
-        }
-        progress
+    // ---- Output -------------------------------------------------------------------------
+
+    /// What to send ([`Step::Send`]).
+    pub(crate) fn output(&mut self) -> Option<&mut Output> {
+        self.active.as_mut().map(|a| &mut a.out)
     }
 
-    fn run_inner<H: Handler>(&mut self, env: &mut Env<H>, progress: &mut bool) -> io::Result<()> {
+    /// The transport sent what it could of [`Conn::output`]: `all` when nothing is left,
+    /// `moved` when any byte went.
+    pub(crate) fn handle_sent(&mut self, env: &mut Env, all: bool, moved: bool) {
+        let Some(a) = self.active.as_mut() else { return };
+        if moved && a.task.is_some() {
+            // The client took bytes: a task waiting for room may go on.
+            a.owe_room = true;
+        }
+        if all {
+            if let Some(p) = a.log_pending.take() {
+                let sent = a.out.written.saturating_sub(p.body_start);
+                record(&mut env.log, &env.clock, &self.peer, p, sent);
+            }
+        }
+    }
+
+    /// The transport failed (reset, broken pipe): nothing more can be delivered.
+    pub(crate) fn handle_broken(&mut self) {
+        self.state = State::Closed;
+    }
+
+    /// Our FIN is out ([`Step::ShutdownWrite`]).
+    pub(crate) fn handle_write_shut(&mut self) {
+        if self.state == State::Closing {
+            self.state = State::Lingering;
+        }
+    }
+
+    // ---- Input --------------------------------------------------------------------------
+
+    /// Where the next read goes ([`Step::Read`]); takes a buffer box from the pool if the
+    /// connection was idle.
+    pub(crate) fn read_buf(&mut self, env: &mut Env) -> &mut BytesMut {
+        &mut self.active.get_or_insert_with(|| env.take_active()).rbuf
+    }
+
+    /// Bytes arrived in [`Conn::read_buf`].
+    pub(crate) fn handle_read(&mut self) {
+        if self.state == State::Lingering {
+            if let Some(a) = self.active.as_mut() {
+                a.rbuf.clear();
+            }
+        }
+    }
+
+    /// The peer closed its side: answer what is complete, then close.
+    pub(crate) fn handle_eof(&mut self) {
+        self.peer_done = true;
+        if self.state == State::Lingering {
+            self.state = State::Closed;
+        }
+    }
+
+    /// Decides what happens next. `streams_body` asks the handler whether it takes a
+    /// request's body as it arrives (see [`crate::Handler::streams_body`]).
+    #[inline(always)]
+    pub(crate) fn poll(&mut self, env: &mut Env, streams_body: impl Fn(&RequestHead) -> bool) -> Step {
         loop {
-            if self.state == State::Closed {
-                return Ok(());
-            }
-            let Some(a) = self.active.as_mut() else {
-                if self.ready & CAN_READ == 0 {
-                    return Ok(());
-                }
-                self.active = Some(env.take_active());
-                continue;
-            };
-            if a.has_output() {
-                if self.ready & CAN_WRITE == 0 {
-                    return Ok(());
-                }
-                let pending = a.wbuf.len() - a.wpos;
-                let had_body = a.sending.is_some();
-                let flushed = flush(&mut self.stream, a, progress)?;
-                if a.task.is_some() && (a.wbuf.len() - a.wpos < pending || had_body && a.sending.is_none()) {
-                    // The client took bytes: a task waiting for room may go on.
-                    a.owe_room = true;
-                }
-                match flushed {
-                    Flushed::All => {
-                        if let Some(p) = a.log_pending.take() {
-                            let sent = a.written.saturating_sub(p.body_start);
-                            record(env, &self.peer, p, sent);
-                        }
-                    }
-                    Flushed::Yield => {
-                        self.ready |= YIELDED;
-                        return Ok(());
-                    }
-                    Flushed::Blocked => {
-                        self.ready &= !CAN_WRITE;
-                        return Ok(());
-                    }
-                }
-            }
             match self.state {
-                State::Open => {}
+                State::Closed => return Step::Close,
+                State::Lingering => return Step::Read,
                 State::Closing => {
+                    if self.active.as_ref().is_some_and(|a| a.out.has_output()) {
+                        return Step::Send;
+                    }
                     if self.peer_done {
                         self.state = State::Closed;
-                        return Ok(());
+                        return Step::Close;
                     }
                     // Our answer is out; now let the client see the end of it (FIN) while we
                     // keep reading, so unread bytes cannot turn our close into a reset.
-                    let _ = self.stream.shutdown(std::net::Shutdown::Write);
-                    self.state = State::Lingering;
-                    continue;
+                    return Step::ShutdownWrite;
                 }
-                State::Lingering => {
-                    a.rbuf.clear();
-                    match read_some(&mut self.stream, a, &mut self.ready)? {
-                        Read::Bytes => continue,
-                        Read::Drained => return Ok(()),
-                        Read::Eof => {
-                            self.state = State::Closed;
-                            return Ok(());
-                        }
-                    }
-                }
-                State::Closed => return Ok(()),
+                State::Open => {}
             }
-            if self.process(env) {
+            let Some(a) = self.active.as_mut() else { return Step::Read };
+            if let Some((req, asked)) = a.redispatch.take() {
+                a.calling = Some(Calling { asked, body_ended: true });
+                return Step::Call(*req);
+            }
+            if let Some(req) = self.decode(env, &streams_body) {
+                return Step::Call(req);
+            }
+            if self.state != State::Open {
                 continue;
             }
-            if self
-                .active
-                .as_ref()
-                .is_some_and(|a| a.waiting.is_some() || a.task.as_ref().is_some_and(|t| !t.wants_body()))
-            {
+            let Some(a) = self.active.as_mut() else { return Step::Read };
+            if a.out.has_output() {
+                return Step::Send;
+            }
+            if a.blocked() {
                 // Not a byte more until the deferred answer is in: the answers after it must
-                // wait anyway, and reading on would let a client pile up requests. A FIN is no
-                // reason to give up (a client may half-close and still read), a reset is: the
-                // answer could never be delivered, and dropping the wait cancels the work.
-                if self.ready & HUP != 0 && matches!(self.stream.take_error(), Ok(Some(_)) | Err(_)) {
-                    self.state = State::Closed;
-                }
-                return Ok(());
+                // wait anyway, and reading on would let a client pile up requests.
+                return Step::Wait;
             }
             if self.peer_done {
                 // Everything the peer sent is answered; a partial request will never finish.
                 self.state = State::Closed;
-                return Ok(());
+                return Step::Close;
             }
-            let Some(a) = self.active.as_mut() else { return Ok(()) };
-            if self.ready & CAN_READ == 0 {
-                return Ok(());
-            }
-            match read_some(&mut self.stream, a, &mut self.ready)? {
-                Read::Bytes => *progress = true,
-                Read::Drained => return Ok(()),
-                // Answer what is complete, then close (see above).
-                Read::Eof => self.peer_done = true,
-            }
+            return Step::Read;
         }
     }
 
-    /// Decodes and answers the complete requests in the read buffer. Returns whether output
-    /// was produced (so the caller writes before reading more).
-    fn process<H: Handler>(&mut self, env: &mut Env<H>) -> bool {
-        let Some(a) = self.active.as_mut() else { return false };
-        let start = a.wbuf.len();
+    /// Decodes the read buffer up to the next complete request (handed out to be answered),
+    /// feeding body bytes to a task and writing `100 Continue` and error answers on the way.
+    fn decode(
+        &mut self,
+        env: &mut Env,
+        streams_body: &impl Fn(&RequestHead) -> bool,
+    ) -> Option<Request<Body>> {
+        let a = self.active.as_mut()?;
         while self.state == State::Open
-            && a.sending.is_none()
+            && a.calling.is_none()
+            && a.out.sending.is_none()
             && a.waiting.is_none()
             && a.task.as_ref().is_none_or(|t| t.wants_body())
-            && a.wbuf.len() < WBUF_HIGH
+            && a.out.wbuf.len() < WBUF_HIGH
         {
             if a.rbuf.is_empty() && a.decoder.is_idle() {
                 // Between keep-alive requests with nothing read: the decoder has nothing to
@@ -435,17 +503,14 @@ impl Conn {
                     // body has not started arriving yet. Oversized bodies were refused (413)
                     // by the decoder before we get here.
                     if head.expect_continue && a.rbuf.is_empty() {
-                        a.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        a.out.wbuf.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
                     }
-                    if head.body != BodyKind::Empty
-                        && env.handler.streams_body(&head.method, &head.uri, &head.headers)
-                    {
-                        let fd = self.stream.as_raw_fd();
-                        Self::answer_streamed(&mut self.state, env, a, head, &self.peer, self.token, fd);
-                    } else {
-                        // Built in place: a request head is a few hundred bytes to copy.
-                        a.request = Some(InFlight { head, body: BodyParts::None });
+                    if head.body != BodyKind::Empty && streams_body(&head) {
+                        // Answered at the end of its head; the body follows to a task.
+                        return Some(call(a, env, InFlight { head, body: BodyParts::None }, false));
                     }
+                    // Built in place: a request head is a few hundred bytes to copy.
+                    a.request = Some(InFlight { head, body: BodyParts::None });
                 }
                 Ok(Some(Event::Data(bytes))) => {
                     if let Some(t) = a.task.as_mut().filter(|t| !t.state.body_ended) {
@@ -464,61 +529,69 @@ impl Conn {
                         continue;
                     }
                     let Some(r) = a.request.take() else { continue };
-                    match respond(env, a, r, &self.peer, self.token, self.stream.as_raw_fd()) {
-                        // The common case, without moving the answer around.
-                        Answer::Sent { close: false } => {}
-                        answer => Self::answered(&mut self.state, a, answer, true),
-                    }
+                    return Some(call(a, env, r, true));
                 }
                 Err(e) => {
                     a.request = None;
-                    error_response(env, a, &self.peer, e.status());
+                    error(env, a, &self.peer, e.status(), &Asked::refused());
                     self.state = State::Closing;
                 }
             }
         }
-        a.wbuf.len() > start || a.sending.is_some()
+        None
     }
 
-    /// A request whose handler takes the body as it comes: answered at the end of its head.
-    /// Out of line, like everything about tasks, so the common path stays small enough for
-    /// the handler to inline into it.
+    /// The handler's reply to the request of the last [`Step::Call`].
+    #[inline(always)]
+    pub(crate) fn handle_reply(&mut self, env: &mut Env, reply: Reply) {
+        let Some(a) = self.active.as_mut() else { return };
+        let Some(Calling { asked, body_ended }) = a.calling.take() else { return };
+        let close = match reply {
+            Reply::Now(resp) => finish(env, a, asked, resp.into(), &self.peer),
+            Reply::Prepared { status, fields, body } => {
+                // The handler's request map went back to the pool (or was dropped): it, or an
+                // empty one, carries the next request's fields.
+                let out = Outgoing { status, headers: headers::take(), prepared: Some(fields), body };
+                finish(env, a, asked, out, &self.peer)
+            }
+            reply => {
+                self.later(reply, asked, body_ended);
+                return;
+            }
+        };
+        if !body_ended {
+            // A streamed body nobody reads: skip the rest of it.
+            a.discard_body = true;
+        }
+        if close {
+            self.state = State::Closing;
+        }
+    }
+
+    /// A reply still to come: a deferred answer or a task. Out of line: the common reply is
+    /// answered at once.
     #[cold]
     #[inline(never)]
-    fn answer_streamed<H: Handler>(
-        state: &mut State,
-        env: &mut Env<H>,
-        a: &mut Active,
-        head: RequestHead,
-        peer: &SocketAddr,
-        token: usize,
-        fd: RawFd,
-    ) {
-        let answer = respond(env, a, InFlight { head, body: BodyParts::None }, peer, token, fd);
-        a.discard_body = !matches!(answer, Answer::Task(..));
-        Self::answered(state, a, answer, false);
-    }
-
-    /// Files what became of a request handed to the handler. `body_ended`: its body is all in
-    /// (a task gets nothing more).
-    #[cold]
-    pub(crate) fn answered(state: &mut State, a: &mut Active, answer: Answer, body_ended: bool) {
-        match answer {
-            Answer::Sent { close: true } => *state = State::Closing,
-            Answer::Sent { close: false } => {}
-            Answer::Waiting(asked, deferred) => a.waiting = Some(Waiting { asked, deferred }),
-            Answer::Task(asked, task) => {
+    fn later(&mut self, reply: Reply, asked: Asked, body_ended: bool) {
+        let Some(a) = self.active.as_mut() else { return };
+        match reply {
+            Reply::Later(deferred) => {
+                a.discard_body = !body_ended;
+                a.waiting = Some(Waiting { asked, deferred });
+            }
+            Reply::Task(task) => {
                 let mut state = TaskState::new(asked.is_head());
                 state.body_ended = body_ended;
                 a.task = Some(Box::new(TaskSlot { task, state, asked }));
             }
+            Reply::Now(_) | Reply::Prepared { .. } => {}
         }
     }
 
     /// A deferred answer arrived from another thread: encode it if it is the one this
     /// connection waits for (a connection that gave up, or a recycled slot, ignores it).
     /// Returns whether it was taken.
-    pub(crate) fn finished<H>(&mut self, env: &mut Env<H>, done: Finished) -> bool {
+    pub(crate) fn handle_finished(&mut self, env: &mut Env, done: Finished) -> bool {
         let Some(a) = self.active.as_mut() else { return false };
         let Message::Response(response) = done.what else { return false };
         let Some(w) = a.waiting.take_if(|w| Arc::ptr_eq(&w.deferred.shared, &done.shared)) else {
@@ -530,65 +603,247 @@ impl Conn {
         true
     }
 
-    /// Called by the header or body timer: 408, then close.
-    pub(crate) fn timeout_408<H: Handler>(&mut self, env: &mut Env<H>) {
+    // ---- Time ---------------------------------------------------------------------------
+
+    /// Sets the timer from what the connection now waits for (lesson: derive from state
+    /// every time round). `before`: what it waited for before this run; `progress`: whether
+    /// bytes moved (timers of the stall kind restart on progress).
+    pub(crate) fn update_timer(
+        &mut self,
+        env: &Env,
+        before: Wait,
+        progress: bool,
+        now: Instant,
+    ) -> TimerChange {
+        let after = match self.wait() {
+            Wait::Idle if env.draining => Wait::Drain,
+            w => w,
+        };
+        let restart = match after {
+            Wait::Nothing => {
+                self.timer = None;
+                return TimerChange::Remove;
+            }
+            Wait::Handler => {
+                self.timer = None;
+                return TimerChange::Cancel;
+            }
+            // The head timeout runs from the first byte of a head to its end, whatever
+            // trickles in between; the drain wait does not restart; the others restart
+            // whenever bytes move.
+            Wait::Drain => false,
+            Wait::Head => before != Wait::Head,
+            Wait::Linger => before != Wait::Linger,
+            _ => progress || before != after,
+        };
+        if restart || self.timer.is_none_or(|(w, _)| w != after) {
+            return self.arm(env, after, now);
+        }
+        TimerChange::Keep
+    }
+
+    fn arm(&mut self, env: &Env, wait: Wait, now: Instant) -> TimerChange {
+        match wait.duration(&env.opts) {
+            Some(d) => {
+                self.timer = Some((wait, now + d));
+                TimerChange::Arm(wait)
+            }
+            None => {
+                self.timer = None;
+                TimerChange::Cancel
+            }
+        }
+    }
+
+    /// Time has come to `now`: a due header or body timeout answers 408 and closes; a due
+    /// keep-alive, send, drain or linger timeout closes; a task's is the task's to handle.
+    pub(crate) fn handle_timeout(&mut self, env: &mut Env, now: Instant) -> Expired {
+        let Some((wait, at)) = self.timer else { return Expired::No };
+        if now + TIMER_SLACK < at {
+            return Expired::No;
+        }
+        self.timer = None;
+        match wait {
+            Wait::Task => Expired::Task,
+            Wait::Head | Wait::Body => {
+                self.timeout_408(env);
+                Expired::Handled
+            }
+            _ => {
+                self.state = State::Closed;
+                Expired::Handled
+            }
+        }
+    }
+
+    /// The header or body timer ran out: 408, then close.
+    fn timeout_408(&mut self, env: &mut Env) {
         if self.state != State::Open {
             self.state = State::Closed;
             return;
         }
-        let a = match self.active.as_mut() {
-            Some(a) => a,
-            None => self.active.insert(env.take_active()),
-        };
-        if a.has_output() {
+        let a = self.active.get_or_insert_with(|| env.take_active());
+        if a.out.has_output() {
             self.state = State::Closed;
             return;
         }
         a.request = None;
-        error_response(env, a, &self.peer, StatusCode::REQUEST_TIMEOUT);
+        error(env, a, &self.peer, StatusCode::REQUEST_TIMEOUT, &Asked::refused());
         self.state = State::Closing;
-        self.ready |= CAN_WRITE;
+    }
+
+    // ---- Tasks --------------------------------------------------------------------------
+
+    /// A task ended ([`TaskState::done`]): complete or cut its response, or answer another
+    /// request in its place.
+    pub(crate) fn task_done(&mut self, env: &mut Env) {
+        let Some(a) = self.active.as_mut() else { return };
+        let Some(mut slot) = a.task.take_if(|t| t.state.done.is_some()) else { return };
+        let state = &mut slot.state;
+        let mut close = !slot.asked.keep_alive || state.raw || state.close;
+        // A body still arriving that nobody will read: the connection cannot carry on.
+        if !state.body_ended {
+            close = true;
+        }
+        match state.done.take() {
+            Some(Done::Finished) if state.head_sent => match state.framing {
+                Framing::Chunked if !state.head_only && !state.raw => encode_last_chunk(&mut a.out.wbuf),
+                // The task promised more than it sent: only closing tells the client.
+                Framing::Length(_) if state.left > 0 && !state.head_only => close = true,
+                _ => {}
+            },
+            Some(Done::Finished) => {
+                // Finished without a head: the task's bug; the client still gets an answer.
+                slot.asked.keep_alive &= !close;
+                close |= error(env, a, &self.peer, StatusCode::INTERNAL_SERVER_ERROR, &slot.asked);
+            }
+            Some(Done::Failed(status)) if !state.head_sent => {
+                slot.asked.keep_alive &= !close;
+                close |= error(env, a, &self.peer, status, &slot.asked);
+            }
+            Some(Done::Failed(_)) => close = true,
+            Some(Done::Redispatch(req)) => {
+                let asked = Asked {
+                    method: req.method().clone(),
+                    version: slot.asked.version,
+                    keep_alive: slot.asked.keep_alive && !close,
+                    uri: slot.asked.uri.take(),
+                };
+                a.redispatch = Some((req, asked));
+                return;
+            }
+            None => return,
+        }
+        if state.head_sent {
+            if let Some(uri) = slot.asked.uri.as_ref() {
+                let (m, v) = (&slot.asked.method, slot.asked.version);
+                env.log.record(&self.peer, env.clock.clf(), m, uri, v, state.status, state.sent);
+            }
+        }
+        if close {
+            self.state = State::Closing;
+        }
+    }
+
+    // ---- The end ------------------------------------------------------------------------
+
+    /// After a run: a draining connection whose client closed its side is done, and an idle
+    /// or closed connection gives its buffers back. `acked`: the bytes the peer acknowledged,
+    /// asked only when a large body's log line waits for them.
+    pub(crate) fn settle(&mut self, env: &mut Env, acked: impl FnOnce() -> Option<u64>) {
+        if self.state == State::Open && env.draining && self.active.is_none() && self.peer_done {
+            // Graceful shutdown, and the client closed its side: nothing more will come.
+            self.state = State::Closed;
+        }
+        if self.state == State::Closed || self.is_idle() {
+            self.release(env, acked);
+        }
     }
 
     /// Gives the active box back to the pool.
-    fn release<H>(&mut self, env: &mut Env<H>) {
+    fn release(&mut self, env: &mut Env, acked: impl FnOnce() -> Option<u64>) {
         if let Some(mut a) = self.active.take() {
             if let Some(p) = a.log_pending.take() {
-                self.log_cut_short(env, &a, p);
+                // The connection ends with a body still going out (client gone, send
+                // timeout, shutdown): the log says how much of it the client's TCP
+                // acknowledged, as near as the transport tells (what we wrote also counts
+                // what still sat in our send buffer, megabytes of it).
+                let written = a.out.written.saturating_sub(p.body_start);
+                let sent = match acked() {
+                    Some(acked) => acked.saturating_sub(self.written_before + p.body_start).min(written),
+                    None => written,
+                };
+                record(&mut env.log, &env.clock, &self.peer, p, sent);
             }
-            self.written_before += a.written;
+            self.written_before += a.out.written;
             env.put_active(a);
         }
     }
 
-    /// The connection ends with a body still going out (client gone, send timeout, shutdown):
-    /// the log says how much of it the client's TCP acknowledged, as near as the kernel tells
-    /// (what we wrote also counts what still sat in our send buffer, megabytes of it).
-    #[cold]
-    fn log_cut_short<H>(&self, env: &mut Env<H>, a: &Active, p: PendingLog) {
-        let written = a.written.saturating_sub(p.body_start);
-        let sent = match bytes_acked(&self.stream) {
-            Some(acked) => acked.saturating_sub(self.written_before + p.body_start).min(written),
-            None => written,
-        };
-        record(env, &self.peer, p, sent);
-    }
-
     /// Final clean-up before the connection is dropped.
-    pub(crate) fn close<H>(&mut self, env: &mut Env<H>) {
+    pub(crate) fn close(&mut self, env: &mut Env, acked: impl FnOnce() -> Option<u64>) {
         self.state = State::Closed;
-        self.release(env);
+        self.timer = None;
+        self.release(env, acked);
     }
 }
 
-fn record<H>(env: &mut Env<H>, peer: &SocketAddr, p: PendingLog, sent: u64) {
-    env.log.record(peer, env.clock.clf(), &p.method, &p.uri, p.version, p.status, sent);
+/// Hands a complete request (or one whose body streams) to the handler: the request is built
+/// and what its answer needs is kept.
+#[inline(always)]
+fn call(a: &mut Active, env: &Env, r: InFlight, body_ended: bool) -> Request<Body> {
+    let InFlight { head, body } = r;
+    let asked = Asked {
+        method: head.method.clone(),
+        version: head.version,
+        keep_alive: head.keep_alive && !env.draining,
+        uri: env.log.enabled().then(|| head.uri.clone()),
+    };
+    let mut req = Request::new(body.into_body());
+    *req.method_mut() = head.method;
+    *req.uri_mut() = head.uri;
+    *req.version_mut() = asked.version;
+    *req.headers_mut() = head.headers;
+    a.calling = Some(Calling { asked, body_ended });
+    req
 }
 
-/// Bytes of this connection the peer acknowledged (`tcpi_bytes_acked`, Linux 4.1); `None` if
-/// the kernel does not say. It stays readable after a reset.
-fn bytes_acked(stream: &TcpStream) -> Option<u64> {
-    pollux_reactor::sys::tcp_bytes_acked(stream)
+/// Encodes the answer to `asked`. Returns whether the connection must close.
+fn finish(env: &mut Env, a: &mut Active, asked: Asked, out: Outgoing, peer: &SocketAddr) -> bool {
+    let Outgoing { status, headers, prepared, body } = out;
+    let len = body.len();
+    let h = encode::head(&mut a.out.wbuf, env.stamp(), &asked, status, &headers, len, prepared.as_ref());
+    let (sent, cut) = encode::place_body(&mut a.out, h, body, len);
+    if let Some(uri) = asked.uri {
+        if a.out.sending.is_some() {
+            // A large body: logged once it is out, with the bytes that really went.
+            let body_start = a.out.written + (a.out.wbuf.len() - a.out.wpos) as u64;
+            let Asked { method, version, .. } = asked;
+            a.log_pending = Some(PendingLog { method, uri, version, status, body_start });
+        } else {
+            env.log.record(peer, env.clock.clf(), &asked.method, &uri, asked.version, status, sent);
+        }
+    }
+    // The next request's fields go into this map: no header map is allocated per request.
+    a.decoder.recycle_headers(headers);
+    h.close || cut
+}
+
+/// The server's own error answer; returns whether the connection closes after it.
+#[cold]
+fn error(env: &mut Env, a: &mut Active, peer: &SocketAddr, status: StatusCode, asked: &Asked) -> bool {
+    let (h, sent) = encode::error_page(&mut a.out.wbuf, env.stamp(), asked, status);
+    match asked {
+        Asked { method, version, uri: Some(uri), .. } => {
+            env.log.record(peer, env.clock.clf(), method, uri, *version, status, sent)
+        }
+        _ => env.log.record_refused(peer, env.clock.clf(), status, sent),
+    }
+    h.close
+}
+
+fn record(log: &mut Log, clock: &Clock, peer: &SocketAddr, p: PendingLog, sent: u64) {
+    log.record(peer, clock.clf(), &p.method, &p.uri, p.version, p.status, sent);
 }
 
 impl BodyParts {
@@ -608,11 +863,16 @@ impl BodyParts {
         }
     }
 
-    pub(crate) fn into_body(self) -> Body {
+    fn into_body(self) -> Body {
         match self {
             BodyParts::None => Body::Empty,
             BodyParts::One(b) => Body::Bytes(b),
             BodyParts::Many(m) => Body::Bytes(m.freeze()),
         }
     }
+}
+
+/// The handler panicked: it answers 500 and the worker lives on.
+pub(crate) fn panicked() -> Reply {
+    Reply::Now(internal_error())
 }

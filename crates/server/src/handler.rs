@@ -3,12 +3,13 @@
 
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use http::{Request, Response, StatusCode};
 use pollux_reactor::Remote;
 
+use crate::mailbox::{Finished, Message, Shared};
 use crate::{Body, PreparedFields, Task};
 
 /// What the server knows about the connection a request came on, and the way to answer it
@@ -310,48 +311,11 @@ pub struct Responder {
     sent: bool,
 }
 
-#[derive(Debug)]
-pub(crate) struct Shared {
-    /// Set by the connection when it no longer waits (closed, timed out, shut down).
-    pub(crate) cancelled: AtomicBool,
-    /// A task wake-up is in the worker's mailbox and not yet delivered: further wakes need
-    /// not queue another (see [`crate::TaskWaker::wake`]).
-    pub(crate) queued: AtomicBool,
-    pub(crate) token: usize,
-}
-
-impl Shared {
-    pub(crate) fn new(token: usize) -> Arc<Shared> {
-        Arc::new(Shared { cancelled: AtomicBool::new(false), queued: AtomicBool::new(false), token })
-    }
-}
-
 impl Drop for Deferred {
     fn drop(&mut self) {
         // The connection no longer waits (answered, closed, or recycled).
         self.shared.cancelled.store(true, Ordering::Relaxed);
     }
-}
-
-/// A deferred response on its way back to the connection's worker. The server makes and
-/// consumes it ([`Responder::send`] wraps the response in one); it is public only as the
-/// message type of the workers' mailboxes, and crosses threads.
-///
-/// ```
-/// fn sendable<T: Send + 'static>() {}
-/// sendable::<pollux_server::Finished>();
-/// ```
-#[derive(Debug)]
-pub struct Finished {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) what: Message,
-}
-
-/// What came back: a deferred answer, or a nudge for a task (see [`crate::TaskWaker`]).
-#[derive(Debug)]
-pub(crate) enum Message {
-    Response(Response<Body>),
-    Wake,
 }
 
 impl Responder {

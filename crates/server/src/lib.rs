@@ -2,10 +2,21 @@
 //! (`pollux-reactor`) and calls a [`Handler`] for every request.
 //!
 //! ```text
-//!  socket ─► Conn::on_readable ─► rbuf ─► RequestDecoder ─► Request<Body> ─► Handler::call
-//!                                                                            │
-//!  socket ◄─ Conn::flush ◄─ wbuf (all responses of one read, in order) ◄─ encode_head + body
+//!            reactor event (readable, writable, timer, message)
+//!                 │
+//!  service.rs ────┴─► drive.rs: loop { conn.poll() → Step }
+//!                        │  Step::Read  ─► transport.recv ─► conn.read_buf()   (socket → bytes)
+//!                        │  Step::Call  ─► Handler::call ─► conn.handle_reply() (the one call)
+//!                        │  Step::Send  ─► transport.flush(conn.output())      (bytes → socket)
+//!                        ▼
+//!  conn.rs (sans-IO): RequestDecoder ─► Request<Body> … Reply ─► encode.rs (the one head
+//!                     encoder) ─► output.rs (write buffer + file/stream body)
 //! ```
+//!
+//! `conn.rs` knows no socket and no clock: time comes in as `handle_timeout(now)`, bytes as
+//! `handle_read`, and it says what it needs as a `Step`. `transport.rs` is the seam
+//! where a TLS session can sit between the socket and the connection. `conn_tests.rs` runs
+//! the connection on a simulated clock.
 //!
 //! One worker per core, each with its own connections, buffer pool, date and log buffer:
 //! nothing on the hot path is shared. Per connection the rules are those of RFC 9112: requests
@@ -21,21 +32,27 @@
 mod body;
 mod config;
 mod conn;
+#[cfg(test)]
+mod conn_tests;
 mod date;
+mod drive;
+mod encode;
 mod handler;
 pub mod headers;
-mod io;
 mod log;
+mod mailbox;
+mod output;
 mod page;
 mod prepared;
-mod respond;
 mod service;
 mod task;
+mod transport;
 
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options};
 pub use date::civil_from_days;
-pub use handler::{ConnInfo, Deferred, Finished, Handler, Reply, Responder};
+pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder};
+pub use mailbox::Finished;
 pub use page::{status_page, status_text};
 pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;

@@ -1,27 +1,25 @@
-//! The reactor service: a worker's connections, its buffer pool, clock and log, and the
-//! mapping from connection state to timers.
+//! The reactor service: a worker's connections (each a sans-IO [`Conn`] with its socket),
+//! the mapping from what a connection waits for to the reactor's timers, and the worker-local
+//! tasks' events.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use pollux_http1::RequestDecoder;
 use pollux_reactor::mio::net::TcpStream;
 use pollux_reactor::mio::{event::Event, Interest, Token};
-use pollux_reactor::{Ctx, ListenerConfig, Pool, RunConfig, Service, TimerKind};
+use pollux_reactor::{Ctx, ListenerConfig, RunConfig, Service, TimerKind};
 use slab::Slab;
 
-use crate::conn::{Active, Conn, State, Wait, CAN_READ, CAN_WRITE, HUP, YIELDED};
-use crate::date::Clock;
-use crate::handler::{Finished, Message};
+use crate::conn::{panicked, Conn, Env, Expired, State, TimerChange, Wait};
+use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP, YIELDED};
+use crate::encode::Stamp;
 use crate::log::Log;
-use crate::respond::{answer, internal_error, write_error, Asked};
-use crate::task::{split_token, Done};
-use crate::{AccessLog, ConnInfo, Handler, Options};
-use crate::{Reply, TaskCx};
-use http::{HeaderMap, StatusCode, Version};
-use pollux_http1::{encode_head, encode_last_chunk, Framing, ResponseHead};
+use crate::mailbox::{Finished, Message};
+use crate::task::split_token;
+use crate::{AccessLog, ConnInfo, Handler, Options, TaskCx};
 
 // One timer queue per thing a connection can wait for (see `Wait`); the durations come from
 // `Options` in this order.
@@ -32,6 +30,33 @@ const SEND: TimerKind = TimerKind(3);
 const LINGER: TimerKind = TimerKind(4);
 const TASK: TimerKind = TimerKind(5);
 const DRAIN: TimerKind = TimerKind(6);
+
+/// The reactor's timer queues' durations, in the order of the kinds above.
+pub(crate) fn timer_durations(opts: &Options) -> Vec<std::time::Duration> {
+    vec![
+        opts.header_timeout,
+        opts.keepalive_timeout,
+        opts.body_timeout,
+        opts.send_timeout,
+        opts.linger,
+        opts.task_timeout,
+        opts.drain_idle.min(opts.grace),
+    ]
+}
+
+/// The reactor timer that runs while a connection waits for `w`.
+pub(crate) fn timer_kind(w: Wait) -> Option<TimerKind> {
+    Some(match w {
+        Wait::Head => HEAD,
+        Wait::Idle => IDLE,
+        Wait::Drain => DRAIN,
+        Wait::Body => BODY,
+        Wait::Send => SEND,
+        Wait::Linger => LINGER,
+        Wait::Task => TASK,
+        Wait::Handler | Wait::Nothing => return None,
+    })
+}
 
 /// Rounds of connection ↔ task hand-offs in one drive (each round moves bytes one way; the
 /// bound keeps a chatty pair from starving the worker's other connections).
@@ -54,15 +79,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         max_conns,
         inherited: opts.listeners.clone(),
         grace: opts.grace,
-        timers: vec![
-            opts.header_timeout,
-            opts.keepalive_timeout,
-            opts.body_timeout,
-            opts.send_timeout,
-            opts.linger,
-            opts.task_timeout,
-            opts.drain_idle.min(opts.grace),
-        ],
+        timers: timer_durations(&opts),
     };
     // Open the log file here so a bad path fails before we claim to serve.
     let log_file = match &opts.access_log {
@@ -82,45 +99,11 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             turn_end: Vec::new(),
             yielded: Vec::new(),
             conns: Slab::new(),
-            env: Env {
-                handler: handler.clone(),
-                opts: opts.clone(),
-                pool: Pool::new(POOL_MAX),
-                clock: Clock::new(&opts.server_name),
-                log,
-                server_name: opts.server_name.clone(),
-                info: ConnInfo::for_worker(remote),
-                draining: false,
-            },
+            handler: handler.clone(),
+            info: ConnInfo::for_worker(remote),
+            env: Env::new(opts.clone(), log, POOL_MAX),
         }
     })
-}
-
-/// Per-worker state a connection needs while it runs.
-pub(crate) struct Env<H> {
-    pub(crate) handler: Arc<H>,
-    pub(crate) opts: Arc<Options>,
-    pub(crate) pool: Pool<Box<Active>>,
-    pub(crate) clock: Clock,
-    pub(crate) log: Log,
-    pub(crate) server_name: String,
-    /// Handed to the handler, refilled per request (no clone of the worker's remote).
-    pub(crate) info: ConnInfo,
-    /// A graceful shutdown is under way: every answer closes its connection.
-    pub(crate) draining: bool,
-}
-
-impl<H> Env<H> {
-    pub(crate) fn take_active(&mut self) -> Box<Active> {
-        let limits = self.opts.limits;
-        self.pool.take_or(|| Active::new(RequestDecoder::new(limits)))
-    }
-
-    pub(crate) fn put_active(&mut self, mut a: Box<Active>) {
-        if a.reset() {
-            self.pool.put(a);
-        }
-    }
 }
 
 /// Why a task is called.
@@ -135,67 +118,76 @@ enum TaskCall<'e> {
     Timeout,
 }
 
+/// A connection with its socket and the readiness the socket reported.
+struct Link {
+    stream: TcpStream,
+    conn: Conn,
+    ready: u8,
+}
+
 struct HttpService<H> {
-    conns: Slab<Conn>,
+    conns: Slab<Link>,
+    handler: Arc<H>,
+    /// Handed to the handler, refilled per request (no clone of the worker's remote).
+    info: ConnInfo,
+    env: Env,
     /// What tasks asked to run at the end of this turn.
     turn_end: Vec<Arc<dyn crate::TurnEnd>>,
-    env: Env<H>,
     /// Connections that yielded at their turn budget, run again at the end of the turn.
     yielded: Vec<usize>,
 }
 
 impl<H: Handler> HttpService<H> {
-    /// Runs a connection and sets its timer from what it now waits for (lesson: derive from
-    /// state every time round).
+    /// Runs a connection, then sets its timer from what it now waits for.
     fn drive(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
-        let Some(conn) = self.conns.get_mut(token) else { return };
-        let before = conn.wait();
+        let Some(link) = self.conns.get_mut(token) else { return };
+        let before = link.conn.wait();
         self.env.draining = cx.draining;
-        let mut progress = conn.run(&mut self.env, cx.draining);
+        let mut progress = self.run(token);
         // Tasks are rare; the common request pays one check for them.
-        if conn.has_task() {
+        if self.conns.get(token).is_some_and(|l| l.conn.has_task()) {
             progress |= self.task_rounds(cx, token);
         }
-        let Some(conn) = self.conns.get_mut(token) else { return };
-        if conn.ready & YIELDED != 0 {
-            conn.ready &= !YIELDED;
+        let Some(link) = self.conns.get_mut(token) else { return };
+        if link.ready & YIELDED != 0 {
+            link.ready &= !YIELDED;
             self.yielded.push(token);
         }
-        let after = conn.wait();
-        let kind = match after {
-            Wait::Nothing => {
-                self.remove(cx, token);
-                return;
+        match link.conn.update_timer(&self.env, before, progress, cx.now) {
+            TimerChange::Keep => {}
+            TimerChange::Arm(w) => {
+                if let Some(kind) = timer_kind(w) {
+                    cx.timers.arm(token, kind, cx.now);
+                }
             }
-            Wait::Head => HEAD,
-            // Shutting down: one last short wait for a request already on its way.
-            Wait::Idle if cx.draining => DRAIN,
-            Wait::Idle => IDLE,
-            Wait::Body => BODY,
-            Wait::Send => SEND,
-            Wait::Linger => LINGER,
-            Wait::Task => TASK,
-            Wait::Handler => {
-                cx.timers.cancel(token);
-                return;
-            }
-        };
-        // The head timeout runs from the first byte of a head to its end, whatever trickles in
-        // between; the others restart whenever bytes move.
-        let restart = match after {
-            _ if kind == DRAIN => false,
-            Wait::Head => before != Wait::Head,
-            Wait::Linger => before != Wait::Linger,
-            _ => progress || before != after,
-        };
-        if restart || cx.timers.armed(token) != Some(kind) {
-            cx.timers.arm(token, kind, cx.now);
+            TimerChange::Cancel => cx.timers.cancel(token),
+            TimerChange::Remove => self.remove(cx, token),
         }
     }
 
+    /// One run of the connection's driver; the handler is called here and nowhere else.
+    #[inline(always)]
+    fn run(&mut self, token: usize) -> bool {
+        let Some(Link { stream, conn, ready }) = self.conns.get_mut(token) else { return false };
+        let (handler, info) = (&*self.handler, &mut self.info);
+        let (peer, fd) = (conn.peer, stream.as_raw_fd());
+        drive(
+            conn,
+            stream,
+            ready,
+            &mut self.env,
+            |head| handler.streams_body(&head.method, &head.uri, &head.headers),
+            |req| {
+                info.set(peer, token, fd);
+                let info = &*info;
+                // A panic becomes a 500 (the default hook printed it); the worker lives on.
+                catch_unwind(AssertUnwindSafe(|| handler.call(req, info))).unwrap_or_else(|_| panicked())
+            },
+        )
+    }
+
     /// Hands bytes between a connection and its task until neither owes the other anything.
-    /// Returns whether bytes moved. Out of line: the common request has no task, and keeping
-    /// this apart lets `Conn::run` inline into `drive`.
+    /// Returns whether bytes moved. Out of line: the common request has no task.
     #[cold]
     #[inline(never)]
     fn task_rounds(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) -> bool {
@@ -203,8 +195,7 @@ impl<H: Handler> HttpService<H> {
         for _ in 0..TASK_ROUNDS {
             let Some(moved) = self.run_task(cx, token, TaskCall::Owed) else { break };
             progress |= moved;
-            let Some(conn) = self.conns.get_mut(token) else { break };
-            progress |= conn.run(&mut self.env, cx.draining);
+            progress |= self.run(token);
         }
         progress
     }
@@ -213,9 +204,9 @@ impl<H: Handler> HttpService<H> {
     /// Then files how it ended, if it did. Returns `None` when nothing was called, else
     /// whether the task moved bytes.
     fn run_task(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, call: TaskCall<'_>) -> Option<bool> {
-        let conn = self.conns.get_mut(token)?;
-        let peer = conn.peer;
-        let a = conn.active.as_mut()?;
+        let link = self.conns.get_mut(token)?;
+        let peer = link.conn.peer;
+        let a = link.conn.active.as_mut()?;
         let slot = a.task.as_mut()?;
         let owe_room = std::mem::take(&mut a.owe_room);
         let call = match call {
@@ -226,36 +217,15 @@ impl<H: Handler> HttpService<H> {
             c => c,
         };
         let env = &self.env;
-        let (method, version, keep_alive) = (&slot.asked.method, slot.asked.version, slot.asked.keep_alive);
-        let mut write_head =
-            |out: &mut Vec<u8>, status: StatusCode, headers: &HeaderMap, len: Option<u64>| {
-                let framing = Framing::choose(method, version, status, len);
-                let close = !keep_alive || framing == Framing::Close;
-                encode_head(
-                    out,
-                    &ResponseHead {
-                        status,
-                        headers,
-                        framing,
-                        close,
-                        keep_alive_header: version == Version::HTTP_10 && !close,
-                        date: env.clock.http(),
-                        server: env.server_name.as_bytes(),
-                        server_and_date: env.clock.server_and_date(),
-                        encoded: None,
-                    },
-                );
-                framing
-            };
         let mut tcx = TaskCx {
             registry: cx.registry,
             conn: token,
             state: &mut slot.state,
-            wbuf: &mut a.wbuf,
-            sending: &mut a.sending,
-            write_head: &mut write_head,
+            out: &mut a.out,
+            asked: &slot.asked,
+            stamp: Stamp { clock: &env.clock, server: &env.opts.server_name },
             peer,
-            remote: env.info.remote(),
+            remote: self.info.remote(),
             turn_end: &mut self.turn_end,
         };
         match call {
@@ -274,84 +244,17 @@ impl<H: Handler> HttpService<H> {
         }
         let moved = std::mem::take(&mut slot.state.progress);
         if slot.state.done.is_some() {
-            self.task_done(token);
+            link.conn.task_done(&mut self.env);
         }
         Some(moved)
     }
 
-    /// A task ended: complete or cut its response, or answer another request in its place.
-    fn task_done(&mut self, token: usize) {
-        let Some(conn) = self.conns.get_mut(token) else { return };
-        let peer = conn.peer;
-        let fd = conn.stream.as_raw_fd();
-        let Some(a) = conn.active.as_mut() else { return };
-        let Some(mut slot) = a.task.take() else { return };
-        let state = &mut slot.state;
-        let env = &mut self.env;
-        let mut close = !slot.asked.keep_alive || state.raw || state.framing == Framing::Close;
-        // A body still arriving that nobody will read: the connection cannot carry on.
-        if !state.body_ended {
-            close = true;
-        }
-        match state.done.take() {
-            Some(Done::Finished) if state.head_sent => {
-                match state.framing {
-                    Framing::Chunked if !state.head_only && !state.raw => encode_last_chunk(&mut a.wbuf),
-                    // The task promised more than it sent: only closing tells the client.
-                    Framing::Length(_) if state.left > 0 && !state.head_only => close = true,
-                    _ => {}
-                }
-            }
-            Some(Done::Finished) => {
-                // Finished without a head: the task's bug; the client still gets an answer.
-                write_error(env, a, &peer, StatusCode::INTERNAL_SERVER_ERROR, close, Some(&slot.asked));
-            }
-            Some(Done::Failed(status)) if !state.head_sent => {
-                write_error(env, a, &peer, status, close, Some(&slot.asked))
-            }
-            Some(Done::Failed(_)) => close = true,
-            Some(Done::Redispatch(req)) => {
-                let asked = Asked {
-                    method: req.method().clone(),
-                    version: slot.asked.version,
-                    keep_alive: slot.asked.keep_alive && !close,
-                    uri: slot.asked.uri.take(),
-                };
-                drop(slot);
-                env.info.set(peer, token, fd);
-                let (handler, info) = (&env.handler, &env.info);
-                let reply =
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.call(*req, info)))
-                        .unwrap_or_else(|_| Reply::Now(internal_error()));
-                let answer = answer(env, a, asked, reply, &peer);
-                Conn::answered(&mut conn.state, a, answer, true);
-                return;
-            }
-            None => return,
-        }
-        if state.head_sent {
-            if let Some(uri) = slot.asked.uri.as_ref() {
-                env.log.record(
-                    &peer,
-                    env.clock.clf(),
-                    &slot.asked.method,
-                    uri,
-                    slot.asked.version,
-                    state.status,
-                    state.sent,
-                );
-            }
-        }
-        if close {
-            conn.state = State::Closing;
-        }
-    }
-
     fn remove(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         cx.timers.cancel(token);
-        self.env.info.forget(token);
-        if let Some(mut conn) = self.conns.try_remove(token) {
-            conn.close(&mut self.env);
+        self.info.forget(token);
+        if let Some(mut link) = self.conns.try_remove(token) {
+            let stream = &link.stream;
+            link.conn.close(&mut self.env, || crate::transport::Transport::bytes_acked(stream));
             // Dropping the stream closes the descriptor, which also removes it from epoll.
         }
     }
@@ -360,21 +263,20 @@ impl<H: Handler> HttpService<H> {
 impl<H: Handler> Service for HttpService<H> {
     type Message = Finished;
 
-    fn on_accept(&mut self, cx: &mut Ctx<'_, Finished>, stream: TcpStream, peer: SocketAddr) {
+    fn on_accept(&mut self, cx: &mut Ctx<'_, Finished>, mut stream: TcpStream, peer: SocketAddr) {
         let entry = self.conns.vacant_entry();
         let token = entry.key();
-        let mut conn = Conn::new(stream, peer, token);
         // Registered once for both directions, edge-triggered: no epoll_ctl per request.
-        if cx
-            .registry
-            .register(&mut conn.stream, Token(token), Interest::READABLE | Interest::WRITABLE)
-            .is_err()
-        {
+        if cx.registry.register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
             return;
         }
-        conn.ready = CAN_WRITE;
-        entry.insert(conn);
-        cx.timers.arm(token, HEAD, cx.now);
+        let mut conn = Conn::new(peer);
+        if let TimerChange::Arm(w) = conn.start(&self.env, cx.now) {
+            if let Some(kind) = timer_kind(w) {
+                cx.timers.arm(token, kind, cx.now);
+            }
+        }
+        entry.insert(Link { stream, conn, ready: CAN_WRITE });
     }
 
     fn on_ready(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, ev: &Event) {
@@ -386,51 +288,50 @@ impl<H: Handler> Service for HttpService<H> {
             }
             return;
         }
-        let Some(conn) = self.conns.get_mut(token) else { return };
+        let Some(link) = self.conns.get_mut(token) else { return };
         if ev.is_readable() || ev.is_read_closed() || ev.is_error() {
-            conn.ready |= CAN_READ;
+            link.ready |= CAN_READ;
         }
         if ev.is_read_closed() || ev.is_error() {
-            conn.ready |= HUP;
+            link.ready |= HUP;
         }
         if ev.is_writable() || ev.is_write_closed() || ev.is_error() {
-            conn.ready |= CAN_WRITE;
+            link.ready |= CAN_WRITE;
         }
         self.env.clock.refresh();
         self.drive(cx, token);
     }
 
-    fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
-        let Some(conn) = self.conns.get_mut(token) else { return };
-        if kind == TASK {
-            self.env.clock.refresh();
-            self.run_task(cx, token, TaskCall::Timeout);
-            self.drive(cx, token);
-            return;
+    fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, _kind: TimerKind) {
+        let Some(link) = self.conns.get_mut(token) else { return };
+        self.env.clock.refresh();
+        match link.conn.handle_timeout(&mut self.env, cx.now) {
+            Expired::No => {}
+            Expired::Task => {
+                self.run_task(cx, token, TaskCall::Timeout);
+            }
+            Expired::Handled => {
+                // A 408 to write: the socket had room when our last bytes went.
+                link.ready |= CAN_WRITE;
+            }
         }
-        if kind == HEAD || kind == BODY {
-            self.env.clock.refresh();
-            conn.timeout_408(&mut self.env);
-            self.drive(cx, token);
-        } else {
-            self.remove(cx, token);
-        }
+        self.drive(cx, token);
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Finished>, done: Finished) {
         let token = done.shared.token;
-        let Some(conn) = self.conns.get_mut(token) else { return };
+        let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
         if let Message::Wake = done.what {
             // Only the current task's waker counts: the slot may have been reused since.
-            let mine = conn.task_waker().is_some_and(|w| Arc::ptr_eq(w, &done.shared));
+            let mine = link.conn.task_waker().is_some_and(|w| Arc::ptr_eq(w, &done.shared));
             done.shared.queued.store(false, std::sync::atomic::Ordering::Release);
             if mine && self.run_task(cx, token, TaskCall::Wake).is_some() {
                 self.drive(cx, token);
             }
             return;
         }
-        if conn.finished(&mut self.env, done) {
+        if link.conn.handle_finished(&mut self.env, done) {
             self.drive(cx, token);
         }
     }
@@ -440,10 +341,10 @@ impl<H: Handler> Service for HttpService<H> {
         // the last moment included): a request that arrived is answered with
         // `Connection: close`; an idle connection gets `Options::drain_idle` for one more.
         let tokens: Vec<usize> =
-            self.conns.iter().filter(|(_, c)| c.state == State::Open).map(|(t, _)| t).collect();
+            self.conns.iter().filter(|(_, l)| l.conn.state == State::Open).map(|(t, _)| t).collect();
         for t in tokens {
-            if let Some(c) = self.conns.get_mut(t) {
-                c.ready |= CAN_READ;
+            if let Some(l) = self.conns.get_mut(t) {
+                l.ready |= CAN_READ;
             }
             self.drive(cx, t);
         }

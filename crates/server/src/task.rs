@@ -20,7 +20,7 @@ use std::collections::VecDeque;
 use std::io;
 
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
+use http::{Request, Response, StatusCode};
 use pollux_http1::{encode_chunk, Framing};
 use pollux_reactor::mio::event::{Event, Source};
 use pollux_reactor::mio::{Interest, Registry, Token};
@@ -30,8 +30,9 @@ use std::sync::Arc;
 
 use pollux_reactor::Remote;
 
-use crate::conn::{Sending, WBUF_HIGH};
-use crate::handler::{Finished, Message, Shared};
+use crate::encode::{self, Asked, Stamp};
+use crate::mailbox::{Finished, Message, Shared};
+use crate::output::{Output, Sending, WBUF_HIGH};
 use crate::Body;
 
 /// Request body bytes queued for a task beyond which the connection stops reading its socket.
@@ -103,6 +104,8 @@ pub(crate) struct TaskState {
     /// Raw output (NPH): the task writes the whole response itself; the connection closes after.
     pub(crate) raw: bool,
     pub(crate) framing: Framing,
+    /// The head said the connection closes after this response.
+    pub(crate) close: bool,
     /// What a length-framed body still owes.
     pub(crate) left: u64,
     /// HEAD: the head is sent, body bytes are dropped.
@@ -136,6 +139,7 @@ impl TaskState {
             head_sent: false,
             raw: false,
             framing: Framing::Chunked,
+            close: false,
             left: 0,
             head_only,
             status: StatusCode::OK,
@@ -159,19 +163,16 @@ impl TaskState {
     }
 }
 
-/// Encodes a task's response head (the connection knows the request's version and method).
-pub(crate) type HeadWriter<'a> =
-    &'a mut dyn FnMut(&mut Vec<u8>, StatusCode, &HeaderMap, Option<u64>) -> Framing;
-
 /// The connection as a task sees it.
 pub struct TaskCx<'a> {
     pub(crate) registry: &'a Registry,
     pub(crate) conn: usize,
     pub(crate) state: &'a mut TaskState,
-    pub(crate) wbuf: &'a mut Vec<u8>,
-    /// A file body being sent after `wbuf` (see [`TaskCx::send_file`]).
-    pub(crate) sending: &'a mut Option<Sending>,
-    pub(crate) write_head: HeadWriter<'a>,
+    /// The connection's output: the response goes there.
+    pub(crate) out: &'a mut Output,
+    /// The request being answered, and the worker's `Server`/`Date`, for the head.
+    pub(crate) asked: &'a Asked,
+    pub(crate) stamp: Stamp<'a>,
     pub(crate) peer: std::net::SocketAddr,
     pub(crate) remote: Option<&'a Remote<Finished>>,
     pub(crate) turn_end: &'a mut Vec<Arc<dyn TurnEnd>>,
@@ -253,8 +254,10 @@ impl TaskCx<'_> {
         }
         let (parts, ()) = head.into_parts();
         self.state.status = parts.status;
-        let framing = (self.write_head)(self.wbuf, parts.status, &parts.headers, len);
-        self.state.framing = framing;
+        let h =
+            encode::head(&mut self.out.wbuf, self.stamp, self.asked, parts.status, &parts.headers, len, None);
+        self.state.framing = h.framing;
+        self.state.close = h.close;
         self.state.left = len.unwrap_or(0);
         self.state.head_sent = true;
         self.state.progress = true;
@@ -272,10 +275,10 @@ impl TaskCx<'_> {
 
     /// How many body bytes the connection takes now; at 0, wait for [`Task::on_room`].
     pub fn room(&self) -> usize {
-        if self.sending.is_some() {
+        if self.out.sending.is_some() {
             return 0;
         }
-        WBUF_HIGH.saturating_sub(self.wbuf.len())
+        WBUF_HIGH.saturating_sub(self.out.wbuf.len())
     }
 
     /// Sends `len` bytes of `file` from `offset` as body, with `sendfile(2)` after what is
@@ -284,7 +287,7 @@ impl TaskCx<'_> {
     /// piece: send it with [`TaskCx::send`]); returns whether the file was taken. Room is 0
     /// until it is all sent, then [`Task::on_room`] follows.
     pub fn send_file(&mut self, file: Arc<std::fs::File>, offset: u64, len: u64) -> bool {
-        if !self.state.head_sent || self.sending.is_some() || self.state.raw {
+        if !self.state.head_sent || self.out.sending.is_some() || self.state.raw {
             return false;
         }
         let len = match self.state.framing {
@@ -301,7 +304,7 @@ impl TaskCx<'_> {
             self.state.left -= len;
         }
         self.state.sent += len;
-        *self.sending = Some(Sending::File { file, offset, left: len, corked: false });
+        self.out.sending = Some(Sending::File { file, offset, left: len, corked: false });
         true
     }
 
@@ -315,18 +318,18 @@ impl TaskCx<'_> {
             return;
         }
         if self.state.raw {
-            self.wbuf.extend_from_slice(data);
+            self.out.wbuf.extend_from_slice(data);
             self.state.sent += data.len() as u64;
             return;
         }
         match self.state.framing {
-            Framing::Chunked => encode_chunk(self.wbuf, data),
+            Framing::Chunked => encode_chunk(&mut self.out.wbuf, data),
             Framing::Length(_) => {
                 let take = (self.state.left as usize).min(data.len());
-                self.wbuf.extend_from_slice(&data[..take]);
+                self.out.wbuf.extend_from_slice(&data[..take]);
                 self.state.left -= take as u64;
             }
-            Framing::Close => self.wbuf.extend_from_slice(data),
+            Framing::Close => self.out.wbuf.extend_from_slice(data),
             Framing::None => return,
         }
         self.state.sent += data.len() as u64;
