@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use http::{Request, Response, StatusCode};
 use pollux_reactor::Timers;
 
-use crate::conn::{Conn, Env, Expired, State, TimerChange};
+use crate::conn::{App, Conn, Env, Expired, State, TimerChange};
 use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP};
 use crate::log::Log;
 use crate::mailbox::{Finished, Message, Shared};
@@ -20,6 +20,7 @@ use crate::output::{Output, Sending};
 use crate::service::{timer_durations, timer_kind};
 use crate::transport::{Flushed, Recv, Transport, READ_CHUNK};
 use crate::{AccessLog, Body, ConnInfo, Options, Reply};
+use pollux_http1::RequestHead;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -95,7 +96,25 @@ impl Transport for Peer {
     }
 }
 
-type App = Box<dyn FnMut(Request<Body>, &ConnInfo) -> Reply>;
+type Handler = Box<dyn FnMut(Request<Body>, &ConnInfo) -> Reply>;
+
+/// The test's application: its handler, and the paths it was called for, in order.
+struct TestApp {
+    handler: Handler,
+    info: ConnInfo,
+    calls: Vec<String>,
+}
+
+impl App for TestApp {
+    fn streams_body(&self, _head: &RequestHead) -> bool {
+        false
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Reply {
+        self.calls.push(req.uri().path().to_owned());
+        (self.handler)(req, &self.info)
+    }
+}
 
 /// One connection, its peer and the worker's timer wheel, at a simulated `now`.
 struct Sim {
@@ -105,10 +124,7 @@ struct Sim {
     env: Env,
     timers: Timers,
     now: Instant,
-    app: App,
-    info: ConnInfo,
-    /// The paths the handler was called for, in order.
-    calls: Vec<String>,
+    app: TestApp,
     removed: bool,
 }
 
@@ -128,16 +144,16 @@ fn options() -> Options {
 }
 
 /// Answers every request with its path.
-fn echo_path() -> App {
+fn echo_path() -> Handler {
     Box::new(|req, _| Response::new(Body::from(format!("path {}", req.uri().path()))).into())
 }
 
 impl Sim {
-    fn new(app: App) -> Sim {
+    fn new(app: Handler) -> Sim {
         Sim::with(options(), app)
     }
 
-    fn with(opts: Options, app: App) -> Sim {
+    fn with(opts: Options, handler: Handler) -> Sim {
         let timers = Timers::new(&timer_durations(&opts));
         // The wheel counts from its own creation; the simulation starts a little later.
         let now = Instant::now() + Duration::from_millis(1);
@@ -149,9 +165,7 @@ impl Sim {
             env,
             timers,
             now,
-            app,
-            info: ConnInfo::new(([192, 0, 2, 1], 40000).into()),
-            calls: Vec::new(),
+            app: TestApp { handler, info: ConnInfo::new(([192, 0, 2, 1], 40000).into()), calls: Vec::new() },
             removed: false,
         };
         let change = sim.conn.start(&sim.env, now);
@@ -178,18 +192,8 @@ impl Sim {
             return;
         }
         let before = self.conn.wait();
-        let Sim { conn, peer, ready, env, app, info, calls, .. } = self;
-        let progress = drive(
-            conn,
-            peer,
-            ready,
-            env,
-            |_| false,
-            |req| {
-                calls.push(req.uri().path().to_owned());
-                app(req, info)
-            },
-        );
+        let Sim { conn, peer, ready, env, app, .. } = self;
+        let progress = drive(conn, peer, ready, env, app);
         let change = self.conn.update_timer(&self.env, before, progress, self.now);
         self.apply(change);
     }
@@ -258,7 +262,7 @@ fn header_timeout_answers_408_at_the_deadline_however_slowly_the_head_trickles()
     // The 408 is out: write side shut, lingering.
     assert!(s.peer.shut);
     assert_eq!(s.conn.state, State::Lingering);
-    assert!(s.calls.is_empty());
+    assert!(s.app.calls.is_empty());
 }
 
 #[test]
@@ -305,7 +309,7 @@ fn body_timeout_restarts_on_every_byte_then_answers_408() {
     assert_eq!(s.received(), "");
     s.advance(MS);
     assert_eq!(Sim::statuses(&s.received()), [408]);
-    assert!(s.calls.is_empty(), "the handler never saw a partial body");
+    assert!(s.app.calls.is_empty(), "the handler never saw a partial body");
 }
 
 #[test]
@@ -338,7 +342,7 @@ fn lingering_close_discards_what_the_client_sends_then_ends_at_the_linger_timeou
     assert!(!s.removed);
     s.advance(MS);
     assert!(s.removed);
-    assert_eq!(s.calls, ["/a"]);
+    assert_eq!(s.app.calls, ["/a"]);
 }
 
 #[test]
@@ -378,20 +382,20 @@ fn a_client_that_does_not_read_is_not_read_either() {
     s.peer.window = 0;
     let two = GET.repeat(2);
     s.send(&two);
-    assert_eq!(s.calls.len(), 2, "both answered into the write buffer (below its high mark)");
+    assert_eq!(s.app.calls.len(), 2, "both answered into the write buffer (below its high mark)");
     // More requests while our answers wait: they stay in the client's socket.
     s.send(&GET.repeat(5));
-    assert_eq!(s.calls.len(), 2);
+    assert_eq!(s.app.calls.len(), 2);
     assert_eq!(s.peer.inbound.len(), GET.len() * 5, "nothing more was read");
     s.take(usize::MAX);
-    assert_eq!(s.calls.len(), 7, "reading resumes once the client reads");
+    assert_eq!(s.app.calls.len(), 7, "reading resumes once the client reads");
     assert!(s.peer.inbound.is_empty());
     assert_eq!(Sim::statuses(&s.received()).len(), 7);
 }
 
 /// A handler that defers `/slow` (keeping the shared half to answer it later) and answers
 /// the rest at once.
-fn deferring(slot: Arc<std::sync::Mutex<Option<Arc<Shared>>>>) -> App {
+fn deferring(slot: Arc<std::sync::Mutex<Option<Arc<Shared>>>>) -> Handler {
     Box::new(move |req, info| {
         if req.uri().path() == "/slow" {
             let (later, responder) = info.defer();
@@ -408,7 +412,7 @@ fn deferred_answers_go_out_in_request_order() {
     let slot = Arc::new(std::sync::Mutex::new(None));
     let mut s = Sim::new(deferring(slot.clone()));
     s.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /fast HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(s.calls, ["/slow"], "nothing after a deferred request is answered first");
+    assert_eq!(s.app.calls, ["/slow"], "nothing after a deferred request is answered first");
     assert_eq!(s.received(), "");
     // No timer runs while the application works.
     s.advance(Duration::from_secs(3600));
@@ -421,7 +425,7 @@ fn deferred_answers_go_out_in_request_order() {
     let slow = out.find("slow done").expect("the deferred answer");
     let fast = out.find("path /fast").expect("the next answer");
     assert!(slow < fast, "{out}");
-    assert_eq!(s.calls, ["/slow", "/fast"]);
+    assert_eq!(s.app.calls, ["/slow", "/fast"]);
 }
 
 #[test]
@@ -470,7 +474,7 @@ fn a_framing_error_is_answered_then_the_connection_closes() {
         "GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nGET /b HTTP/1.1\r\n\r\n",
     );
     assert_eq!(Sim::statuses(&s.received()), [400]);
-    assert!(s.calls.is_empty());
+    assert!(s.app.calls.is_empty());
     assert_eq!(s.conn.state, State::Lingering);
 }
 

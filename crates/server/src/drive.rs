@@ -1,17 +1,13 @@
 //! The driver of one connection: does what the sans-IO [`Conn`] asks, over a [`Transport`],
-//! until neither can go on without waiting. The system calls are the transport's; the one
-//! handler call of the server is here (`Step::Call`).
+//! until neither can go on without waiting. The system calls are the transport's; the
+//! application is the [`App`] lent to the connection.
 //!
 //! Readiness is edge-triggered: an edge is reported once, and the connection may not act on
 //! it at once (its answers may wait to be written), so the driver remembers it in `ready`
 //! until a read or write comes back empty.
 
-use http::Request;
-use pollux_http1::RequestHead;
-
-use crate::conn::{Conn, Env, Step};
+use crate::conn::{App, Conn, Env, Step};
 use crate::transport::{Flushed, Recv, Transport};
-use crate::{Body, Reply};
 
 /// Readiness bits remembered between events.
 pub(crate) const CAN_READ: u8 = 1;
@@ -21,24 +17,19 @@ pub(crate) const HUP: u8 = 4;
 /// Stopped at its turn budget with the socket still writable: run again next turn.
 pub(crate) const YIELDED: u8 = 8;
 
-/// Runs `conn` as far as it can go without blocking: writes, answers (calling `handler` for
-/// each request), reads. Returns whether any byte moved.
+/// Runs `conn` as far as it can go without blocking: answers (calling `app` for each
+/// request), writes, reads. Returns whether any byte moved.
 #[inline(always)]
 pub(crate) fn drive<T: Transport>(
     conn: &mut Conn,
     t: &mut T,
     ready: &mut u8,
     env: &mut Env,
-    streams_body: impl Fn(&RequestHead) -> bool,
-    mut handler: impl FnMut(Request<Body>) -> Reply,
+    app: &mut impl App,
 ) -> bool {
     let mut progress = false;
     loop {
-        match conn.poll(env, &streams_body) {
-            Step::Call(req) => {
-                let reply = handler(req);
-                conn.handle_reply(env, reply);
-            }
+        match conn.poll(env, app) {
             Step::Send => {
                 if *ready & CAN_WRITE == 0 {
                     break;

@@ -13,13 +13,15 @@ use pollux_reactor::mio::{event::Event, Interest, Token};
 use pollux_reactor::{Ctx, ListenerConfig, RunConfig, Service, TimerKind};
 use slab::Slab;
 
-use crate::conn::{panicked, Conn, Env, Expired, State, TimerChange, Wait};
+use crate::conn::{panicked, App, Conn, Env, Expired, State, TimerChange, Wait};
 use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP, YIELDED};
 use crate::encode::Stamp;
 use crate::log::Log;
 use crate::mailbox::{Finished, Message};
 use crate::task::split_token;
-use crate::{AccessLog, ConnInfo, Handler, Options, TaskCx};
+use crate::{AccessLog, Body, ConnInfo, Handler, Options, Reply, TaskCx};
+use http::Request;
+use pollux_http1::RequestHead;
 
 // One timer queue per thing a connection can wait for (see `Wait`); the durations come from
 // `Options` in this order.
@@ -118,6 +120,30 @@ enum TaskCall<'e> {
     Timeout,
 }
 
+/// The handler as a connection reaches it: the only place the server calls a handler.
+struct Caller<'a, H> {
+    handler: &'a H,
+    info: &'a mut ConnInfo,
+    peer: SocketAddr,
+    token: usize,
+    fd: std::os::fd::RawFd,
+}
+
+impl<H: Handler> App for Caller<'_, H> {
+    #[inline(always)]
+    fn streams_body(&self, head: &RequestHead) -> bool {
+        self.handler.streams_body(&head.method, &head.uri, &head.headers)
+    }
+
+    #[inline(always)]
+    fn call(&mut self, req: Request<Body>) -> Reply {
+        self.info.set(self.peer, self.token, self.fd);
+        let (handler, info) = (self.handler, &*self.info);
+        // A panic becomes a 500 (the default hook printed it); the worker lives on.
+        catch_unwind(AssertUnwindSafe(|| handler.call(req, info))).unwrap_or_else(|_| panicked())
+    }
+}
+
 /// A connection with its socket and the readiness the socket reported.
 struct Link {
     stream: TcpStream,
@@ -165,25 +191,13 @@ impl<H: Handler> HttpService<H> {
         }
     }
 
-    /// One run of the connection's driver; the handler is called here and nowhere else.
+    /// One run of the connection's driver.
     #[inline(always)]
     fn run(&mut self, token: usize) -> bool {
         let Some(Link { stream, conn, ready }) = self.conns.get_mut(token) else { return false };
-        let (handler, info) = (&*self.handler, &mut self.info);
-        let (peer, fd) = (conn.peer, stream.as_raw_fd());
-        drive(
-            conn,
-            stream,
-            ready,
-            &mut self.env,
-            |head| handler.streams_body(&head.method, &head.uri, &head.headers),
-            |req| {
-                info.set(peer, token, fd);
-                let info = &*info;
-                // A panic becomes a 500 (the default hook printed it); the worker lives on.
-                catch_unwind(AssertUnwindSafe(|| handler.call(req, info))).unwrap_or_else(|_| panicked())
-            },
-        )
+        let fd = stream.as_raw_fd();
+        let mut app = Caller { handler: &*self.handler, info: &mut self.info, peer: conn.peer, token, fd };
+        drive(conn, stream, ready, &mut self.env, &mut app)
     }
 
     /// Hands bytes between a connection and its task until neither owes the other anything.
@@ -302,11 +316,16 @@ impl<H: Handler> Service for HttpService<H> {
         self.drive(cx, token);
     }
 
-    fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, _kind: TimerKind) {
+    fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
         match link.conn.handle_timeout(&mut self.env, cx.now) {
-            Expired::No => {}
+            Expired::No => {
+                // The wheel and the connection arm together, so this is rounding beyond the
+                // slack; never leave the connection without a timer.
+                cx.timers.arm(token, kind, cx.now);
+                return;
+            }
             Expired::Task => {
                 self.run_task(cx, token, TaskCall::Timeout);
             }
