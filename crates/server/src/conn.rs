@@ -509,8 +509,9 @@ impl Conn {
                     // and the body follows to its task. Otherwise the body is gathered first.
                     let body_ended = head.body == BodyKind::Empty;
                     if body_ended || app.streams_body(&head) {
-                        let (req, asked) = request(env, InFlight { head, body: BodyParts::None });
-                        if answer(env, a, &self.peer, asked, app.call(req), body_ended) {
+                        let asked = asked(env, &head);
+                        let reply = app.call(request(head, Body::Empty));
+                        if answer(env, a, &self.peer, asked, reply, body_ended) {
                             self.state = State::Closing;
                         }
                         continue;
@@ -535,8 +536,9 @@ impl Conn {
                         continue;
                     }
                     let Some(r) = a.request.take() else { continue };
-                    let (req, asked) = request(env, r);
-                    if answer(env, a, &self.peer, asked, app.call(req), true) {
+                    let asked = asked(env, &r.head);
+                    let reply = app.call(request(r.head, r.body.into_body()));
+                    if answer(env, a, &self.peer, asked, reply, true) {
                         self.state = State::Closing;
                     }
                 }
@@ -813,22 +815,27 @@ fn later(a: &mut Active, reply: Reply, asked: Asked, body_ended: bool) {
     }
 }
 
-/// Builds the request to hand the application, and what its answer will need of it.
+/// What the answer to the request `head` starts will need to know of it.
 #[inline(always)]
-fn request(env: &Env, r: InFlight) -> (Request<Body>, Asked) {
-    let InFlight { head, body } = r;
-    let asked = Asked {
+fn asked(env: &Env, head: &RequestHead) -> Asked {
+    Asked {
         method: head.method.clone(),
         version: head.version,
         keep_alive: head.keep_alive && !env.draining,
         uri: env.log.enabled().then(|| head.uri.clone()),
-    };
-    let mut req = Request::new(body.into_body());
+    }
+}
+
+/// The request to hand the application, built where it is passed (no tuple to move it
+/// through: callgrind, ~50 instructions a request).
+#[inline(always)]
+fn request(head: RequestHead, body: Body) -> Request<Body> {
+    let mut req = Request::new(body);
     *req.method_mut() = head.method;
     *req.uri_mut() = head.uri;
-    *req.version_mut() = asked.version;
+    *req.version_mut() = head.version;
     *req.headers_mut() = head.headers;
-    (req, asked)
+    req
 }
 
 /// Encodes the answer to `asked`. Returns whether the connection must close.
