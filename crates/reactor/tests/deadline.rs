@@ -68,8 +68,10 @@ fn service_deadlines_wake_an_idle_worker() {
     }
     for (deadline, at) in &fired {
         assert!(at >= deadline, "fired early");
-        // Generous for a loaded CI machine; a missed wake-up would show as seconds.
-        assert!(*at - *deadline < Duration::from_millis(250), "fired {:?} late", *at - *deadline);
+        // A missed wake-up leaves the worker asleep in epoll_wait for good (the receive
+        // above times out); lateness itself is the machine's load (276 ms seen while four
+        // builds shared two cores), so the bound is wide.
+        assert!(*at - *deadline < Duration::from_secs(2), "fired {:?} late", *at - *deadline);
     }
     let order: Vec<Instant> = fired.iter().map(|f| f.0).collect();
     let mut sorted = due.clone();
