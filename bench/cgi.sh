@@ -12,7 +12,9 @@
 #   the same for both servers: the ratio moves towards 1);
 #   WORKERS="1": pollux --workers, one cell per value ("1 2" adds the default on 2 cores);
 #   lighttpd is one process with one event loop, so --workers 1 is the like-for-like cell;
-#   POLLUX=path runs that binary instead of building target/release/pollux.
+#   POLLUX=path runs that binary instead of building target/release/pollux; BASELINE=path adds
+#   another pollux binary (say, a build of the parent commit) as "before-wN" cells in the same
+#   rounds, so a change is measured against lighttpd and against its own past in one run.
 # Prints the exact commands, then one table: mode, script, server, req/s median over the
 # rounds (and each round's), errors, and pollux/lighttpd (medians) per mode and script.
 # Servers bind 127.0.0.1 on ports chosen here; no access logs.
@@ -81,6 +83,13 @@ for mode in $MODES; do
     "${srv[@]}" "$POLLUX" serve "$work/www" --cgi "/cgi-bin=$work/cgi-bin" --bind "127.0.0.1:$pp" \
       --workers "$w" --access-log off >/dev/null & pids+=($!)
     servers+=("pollux-w$w $pp")
+    if [ -n "${BASELINE:-}" ]; then
+      bp=$(port)
+      log_cmd "${srv[*]} $BASELINE serve $work/www --cgi /cgi-bin=$work/cgi-bin --bind 127.0.0.1:$bp --workers $w --access-log off"
+      "${srv[@]}" "$BASELINE" serve "$work/www" --cgi "/cgi-bin=$work/cgi-bin" --bind "127.0.0.1:$bp" \
+        --workers "$w" --access-log off >/dev/null & pids+=($!)
+      servers+=("before-w$w $bp")
+    fi
   done
   sleep 1
   for s in "${servers[@]}"; do
