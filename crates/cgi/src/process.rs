@@ -52,12 +52,14 @@ pub(crate) struct Spawned {
 /// Why not `std::process::Command`: it spawns through glibc's `posix_spawn`, whose
 /// `CLONE_VFORK` stops the calling thread — here the worker, with every other connection it
 /// serves — until the child has reached `execve`. The child is queued on the worker's own CPU,
-/// so the worker waited behind it: in `bench/cgi.sh` unpinned, `clone3` took 1.2 ms on average
-/// and 77% of the only worker's wall time, and pollux served a static C script at 0.67x
-/// lighttpd's mod_cgi, which forks and carries on (docs/benchmarks.md, 2026-12-07). Pinned to
-/// one core the wait is hidden: the child runs where the worker would have. So the child is
-/// started without waiting for its `execve` (reactor's `sys::spawn`, no `fork`'s page-table
-/// copy either), and its `execve` errors arrive later.
+/// so the worker waited behind it: in `bench/cgi.sh` unpinned, `clone3` took 0.8-1.9 ms on
+/// average, 70-80% of the only worker's wall time, and pollux served a static C script at
+/// 0.91x lighttpd's mod_cgi, which forks and carries on (docs/benchmarks.md, 2026-12-07).
+/// Pinned to one core the wait is hidden: the child runs where the worker would have anyway.
+/// So the child is started without waiting for its `execve` (reactor's `sys::spawn`; no
+/// `fork` either, which would copy the page tables of this multi-threaded process), and its
+/// `execve` errors arrive later: `clone` now returns in 0.06 ms, and the same bench reads
+/// 1.87x unpinned, 1.48x pinned.
 ///
 /// The execute bit is checked here first, so the common setup mistake still gets a 500 and the
 /// `chmod +x` hint at once; what only `execve` can tell (a missing `#!` interpreter, a file

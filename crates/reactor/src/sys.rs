@@ -224,9 +224,10 @@ pub fn coarse_realtime_secs() -> u64 {
 ///
 /// Why not `posix_spawn` (what `std::process::Command` uses): glibc's `posix_spawn` is
 /// `clone(CLONE_VM | CLONE_VFORK)`, and `CLONE_VFORK` suspends the calling thread until the
-/// child has reached `execve`. The child starts on the caller's CPU, so the caller waits
-/// behind it (and behind whatever else that CPU runs) — measured in `docs/benchmarks.md`
-/// (2026-12-07): the only worker spent 77% of its wall time inside `clone3`. `fork` would
+/// child has reached `execve`; the child starts on the caller's CPU and keeps it through the
+/// `execve` and often its whole run, so the woken caller still waits behind it — measured in
+/// `docs/benchmarks.md` (2026-12-07): the only worker spent 70-80% of its wall time inside
+/// `clone3` when not pinned to a core. `fork` would
 /// return at once but copies the page tables of a multi-threaded server and makes every page
 /// it then writes fault once. Sharing the memory without waiting costs neither; the price is
 /// that the child must not touch anything the caller uses: it runs on a stack of its own, makes
