@@ -1,7 +1,7 @@
 //! The script's environment: the RFC 3875 §4.1 meta-variables, built from nothing.
 //!
 //! Nothing of the server's own environment is inherited: the caller runs the script with
-//! `Command::env_clear().envs(meta_variables(&info))`, so a secret in the server's
+//! `meta_variables(&info)` as its whole environment, so a secret in the server's
 //! environment never reaches a script, and a script sees the same variables whoever
 //! started the server. `PATH` is the one variable that is not about the request: the server's
 //! own by default (the binary passes it, as Apache's mod_cgi does), so that
@@ -27,7 +27,7 @@
 //!
 //! Values are bytes, not text: a header value may hold obs-text (0x80–0xFF), which reaches the
 //! script unchanged, so this module is Unix-only (`OsStringExt`). A NUL cannot cross `execve`
-//! (and makes `Command::spawn` fail outright), so a variable whose value would hold one is
+//! (and would make the spawn fail outright), so a variable whose value would hold one is
 //! left out instead.
 
 use std::ffi::OsString;

@@ -12,7 +12,7 @@
 //!                       (pollux_fs::path::resolve,       │    or Ok(None): not a script
 //!                        dotfiles, a stat per level)     │    or ResolveError ─► 404
 //!                                                        ▼
-//!   request head + addresses ──► meta_variables ──► Command::env_clear().envs(..)   (server)
+//!   request head + addresses ──► meta_variables ──► the whole environment of the script
 //!
 //!   child stdout ──► OutputParser::handle_bytes / handle_eof ──► Head { response, body_start }
 //!       CgiResponse::Response      ─► status + fields; then body_start and the rest of stdout
@@ -22,9 +22,11 @@
 //! ```
 //!
 //! Unix only: environment values are bytes (`OsStringExt`), as request header values are.
-//! Linux for exit notification (`pidfd_open`); elsewhere a script's end is its stdout's end.
+//! Linux: scripts start through `pollux_reactor::sys::spawn` (`clone`, see `process`), their
+//! exit is watched through the pidfd that comes with it.
 
-// The system calls std does not offer (pidfd_open, kill) come from rustix: no `unsafe` here.
+// The system calls std does not offer come from rustix (kill, access) and from the reactor's
+// `sys::spawn` (the clone): no `unsafe` here.
 #![forbid(unsafe_code)]
 
 pub mod env;

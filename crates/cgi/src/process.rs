@@ -2,15 +2,16 @@
 //!
 //! ```text
 //!   spawn ──► execve(file) directly (no shell), env from scratch, cwd = the script's directory,
-//!             its own process group (pgid = pid), stdin/stdout/stderr piped, O_NONBLOCK
-//!   exit  ──► pidfd (pidfd_open) turns readable ──► waitpid(pid, WNOHANG) reaps it
+//!             its own process group (pgid = pid), stdin/stdout/stderr piped, O_NONBLOCK;
+//!             the worker does not wait for the execve (see `spawn`)
+//!   exit  ──► pidfd (CLONE_PIDFD) turns readable ──► waitpid(pid, WNOHANG) reaps it
 //!   abort ──► kill(-pgid, SIGKILL) ──► the reaper thread waitpid()s it (blocking, briefly)
 //! ```
 //!
 //! No SIGCHLD handler: a handler is process-wide state that a library should not take, and
 //! `waitpid(-1)` in one would reap children that are not ours. A pidfd is a descriptor like any
 //! other, so the worker's epoll watches it next to the pipes. Where the kernel has no
-//! `pidfd_open` (before 5.3, or a seccomp filter), exit is noticed at stdout's end instead.
+//! `CLONE_PIDFD` (before 5.2), exit is noticed at stdout's end instead.
 //!
 //! No zombies: [`Process`] reaps on its own when the exit is seen, and dropping an unreaped
 //! `Process` kills the group and hands the child to the reaper thread. SIGKILL cannot be
@@ -22,17 +23,19 @@
 //! script's pid, which cannot be reused while the script is unreaped, so the kill never hits
 //! a stranger.
 
-use std::ffi::OsString;
+use std::ffi::{CString, OsString};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::process::CommandExt;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 
 use pollux_reactor::mio::unix::pipe;
-use rustix::process::{Pid, PidfdFlags, Signal};
+use pollux_reactor::sys::spawn::{self as sys_spawn, Child, Spec};
+use rustix::fs::Access;
+use rustix::process::{Pid, Signal};
 
 /// A spawned script and the parent's ends of its pipes (non-blocking).
 #[derive(Debug)]
@@ -45,42 +48,70 @@ pub(crate) struct Spawned {
 }
 
 /// Starts `file` with exactly `env`, in its own directory and process group.
+///
+/// Why not `std::process::Command`: it spawns through glibc's `posix_spawn`, whose
+/// `CLONE_VFORK` stops the calling thread — here the worker, with every other connection it
+/// serves — until the child has reached `execve`. The child is queued on the worker's own CPU,
+/// so the worker waited behind it: in `bench/cgi.sh` unpinned, `clone3` took 0.8-1.9 ms on
+/// average, 70-80% of the only worker's wall time, and pollux served a static C script at
+/// 0.91x lighttpd's mod_cgi, which forks and carries on (docs/benchmarks.md, 2026-12-07).
+/// Pinned to one core the wait is hidden: the child runs where the worker would have anyway.
+/// So the child is started without waiting for its `execve` (reactor's `sys::spawn`; no
+/// `fork` either, which would copy the page tables of this multi-threaded process), and its
+/// `execve` errors arrive later: `clone` now returns in 0.06 ms, and the same bench reads
+/// 1.87x unpinned, 1.48x pinned.
+///
+/// The execute bit is checked here first, so the common setup mistake still gets a 500 and the
+/// `chmod +x` hint at once; what only `execve` can tell (a missing `#!` interpreter, a file
+/// with no `#!` line, `ETXTBSY`) becomes a line on the script's stderr ("cannot run FILE: os
+/// error N", logged with the script's name) and exit status 127: a script with no output, 502.
 pub(crate) fn spawn(file: &Path, env: Vec<(OsString, OsString)>, with_body: bool) -> io::Result<Spawned> {
-    let mut cmd = Command::new(file);
-    cmd.env_clear()
-        .envs(env)
-        .stdin(if with_body { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        // Its own group, so a timeout or a vanished client kills its children too.
-        .process_group(0);
+    rustix::fs::access(file, Access::EXEC_OK)?;
+    let program = CString::new(file.as_os_str().as_bytes())?;
+    let env = env
+        .into_iter()
+        .map(|(name, value)| {
+            let mut v = name.into_vec();
+            v.push(b'=');
+            v.extend_from_slice(value.as_bytes());
+            CString::new(v)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     // RFC 3875 §7.2: "the current working directory for the script SHOULD be set to the
     // directory containing the script". `file` is absolute (the handler's roots are
     // canonical), so changing directory does not change what is run.
-    if let Some(dir) = file.parent() {
-        cmd.current_dir(dir);
-    }
-    let mut child = cmd.spawn()?;
-    // From here on, `Process` owns the child: any early return kills and reaps it.
-    let stdin = child.stdin.take();
-    let stdout = child.stdout.take();
-    let stderr = child.stderr.take();
-    let pidfd = pidfd_open(child.id());
-    let process = Process { child: Some(child), pidfd };
-    let (Some(stdout), Some(stderr)) = (stdout, stderr) else {
-        return Err(io::Error::other("child pipes missing"));
+    let cwd = file.parent().map(|dir| CString::new(dir.as_os_str().as_bytes())).transpose()?;
+    // Blocking for the script, close-on-exec for everyone else (std::io::pipe sets O_CLOEXEC).
+    let (stdin_child, stdin): (OwnedFd, Option<pipe::Sender>) = if with_body {
+        let (r, w) = std::io::pipe()?;
+        (r.into(), Some(pipe::Sender::from(OwnedFd::from(w))))
+    } else {
+        (std::fs::File::open("/dev/null")?.into(), None)
     };
+    let (stdout, stdout_child) = std::io::pipe()?;
+    let (stderr, stderr_child) = std::io::pipe()?;
+    let child = sys_spawn::spawn(Spec {
+        program,
+        env,
+        cwd,
+        stdio: [stdin_child.as_fd(), stdout_child.as_fd(), stderr_child.as_fd()],
+        // Its own group, so a timeout or a vanished client kills its children too.
+        new_group: true,
+    })?;
+    // The child has its copies; ours go now, so the script's exit is our end's EOF.
+    drop((stdin_child, stdout_child, stderr_child));
+    // From here on, `Process` owns the child: any early return kills and reaps it.
+    let process = Process { child: Some(child) };
     let stdin = match stdin {
         Some(s) => {
-            let s = pipe::Sender::from(s);
             s.set_nonblocking(true)?;
             Some(s)
         }
         None => None,
     };
-    let stdout = pipe::Receiver::from(stdout);
+    let stdout = pipe::Receiver::from(OwnedFd::from(stdout));
     stdout.set_nonblocking(true)?;
-    let stderr = pipe::Receiver::from(stderr);
+    let stderr = pipe::Receiver::from(OwnedFd::from(stderr));
     stderr.set_nonblocking(true)?;
     Ok(Spawned { process, stdin, stdout, stderr })
 }
@@ -90,14 +121,13 @@ pub(crate) fn spawn(file: &Path, env: Vec<(OsString, OsString)>, with_body: bool
 pub(crate) struct Process {
     /// `None` once reaped (or handed to the reaper).
     child: Option<Child>,
-    /// Readable when the process has exited.
-    pidfd: Option<OwnedFd>,
 }
 
 impl Process {
-    /// The descriptor that turns readable at exit, if the kernel gave us one.
+    /// The descriptor that turns readable at exit, if the kernel gave us one (CLONE_PIDFD,
+    /// Linux 5.2).
     pub(crate) fn pidfd(&self) -> Option<RawFd> {
-        self.pidfd.as_ref().map(AsRawFd::as_raw_fd)
+        self.child.as_ref()?.pidfd().map(|fd| fd.as_raw_fd())
     }
 
     /// Reaps the process if it has exited (`waitpid(WNOHANG)`); its status then, and on every
@@ -107,7 +137,6 @@ impl Process {
         match child.try_wait() {
             Ok(Some(status)) => {
                 self.child = None;
-                self.pidfd = None;
                 Some(status)
             }
             Ok(None) => None,
@@ -115,10 +144,20 @@ impl Process {
             // elsewhere); either way there is nothing left to wait for.
             Err(_) => {
                 self.child = None;
-                self.pidfd = None;
                 None
             }
         }
+    }
+
+    /// Waits until the child has run `execve` or given up, and says which. For tests: the
+    /// server learns of a failed `execve` from the script's stderr and exit status.
+    #[cfg(test)]
+    pub(crate) fn exec_result(&self) -> io::Result<()> {
+        let Some(child) = self.child.as_ref() else { return Ok(()) };
+        while !child.left() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        child.exec_error().map_or(Ok(()), Err)
     }
 
     /// Whether the process has been reaped.
@@ -130,13 +169,12 @@ impl Process {
     /// script is reaped soon (here if it is already dead, else on the reaper thread).
     pub(crate) fn kill(&mut self) {
         let Some(mut child) = self.child.take() else { return };
-        self.pidfd = None;
         if let Ok(Some(_)) = child.try_wait() {
             return;
         }
         if let Ok(pgid) = i32::try_from(child.id()) {
-            // The group id is the unreaped script's pid (process_group(0)), so no other
-            // process can hold it.
+            // The group id is the unreaped script's pid (both the script and `spawn` set it
+            // before anyone can call this), so no other process can hold it.
             if let Some(pgid) = Pid::from_raw(pgid) {
                 let _ = rustix::process::kill_process_group(pgid, Signal::KILL);
             }
@@ -149,13 +187,6 @@ impl Drop for Process {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-/// `pidfd_open(2)`: a descriptor that turns readable when `pid` exits.
-fn pidfd_open(pid: u32) -> Option<OwnedFd> {
-    let pid = Pid::from_raw(i32::try_from(pid).ok()?)?;
-    // pidfd_open sets O_CLOEXEC itself, so no later script inherits it.
-    rustix::process::pidfd_open(pid, PidfdFlags::empty()).ok()
 }
 
 /// Waits for `child` on the reaper thread. Only killed children come here, so each wait is
@@ -215,12 +246,16 @@ mod tests {
         // child holds a copy until it execs. Gone a moment later.
         let mut tries = 0;
         let s = loop {
-            match spawn(&file, env.clone(), false) {
+            let s = spawn(&file, env.clone(), false).expect("spawn");
+            match s.process.exec_result() {
                 Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(10));
                 }
-                r => break r.expect("spawn"),
+                r => {
+                    r.expect("execve");
+                    break s;
+                }
             }
         };
         (s, Script(file))
@@ -264,5 +299,53 @@ mod tests {
         let t = Instant::now();
         assert!(read_to_end(&mut s.stdout).is_empty());
         assert!(t.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_script_gets_default_signal_dispositions() {
+        // SIGPIPE is SIG_IGN in a Rust program; the script must get the default back, or a
+        // `cmd | head` in it would see EPIPE errors instead of ending quietly.
+        let (mut s, _file) =
+            sh("while read k v; do [ \"$k\" = SigIgn: ] && echo \"$v\"; done < /proc/$$/status");
+        let out = String::from_utf8(read_to_end(&mut s.stdout)).expect("utf-8");
+        let ignored = u64::from_str_radix(out.trim(), 16).expect("SigIgn mask");
+        assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{out}");
+    }
+
+    #[test]
+    fn exec_failures_say_why() {
+        // No execute bit: refused before any process exists.
+        let dir = std::env::temp_dir();
+        let file = dir.join(format!("pollux-cgi-noexec-{}", std::process::id()));
+        std::fs::write(&file, "#!/bin/sh\n").expect("write");
+        let _guard = Script(file.clone());
+        let env = vec![(OsString::from("PATH"), OsString::from("/usr/bin:/bin"))];
+        let e = spawn(&file, env.clone(), false).expect_err("not executable");
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+
+        // A #! interpreter that does not exist: only execve can tell; the script then has no
+        // output, a line on stderr and exit status 127.
+        let (mut s, _file) = {
+            let file = dir.join(format!("pollux-cgi-nointerp-{}", std::process::id()));
+            std::fs::write(&file, "#!/nonexistent/interpreter\n").expect("write");
+            let mut perm = std::fs::metadata(&file).expect("stat").permissions();
+            std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+            std::fs::set_permissions(&file, perm).expect("chmod");
+            (spawn(&file, env, false).expect("spawn"), Script(file))
+        };
+        let err = s.process.exec_result().expect_err("execve fails");
+        assert_eq!(err.raw_os_error(), Some(libc::ENOENT));
+        assert!(read_to_end(&mut s.stdout).is_empty());
+        let line = String::from_utf8(read_to_end(&mut s.stderr)).expect("utf-8");
+        assert_eq!(line, format!("cannot run {}: os error {}\n", _file.0.display(), libc::ENOENT));
+        let t = Instant::now();
+        let status = loop {
+            if let Some(st) = s.process.try_reap() {
+                break st;
+            }
+            assert!(t.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!(status.code(), Some(127));
     }
 }

@@ -208,6 +208,450 @@ pub fn coarse_realtime_secs() -> u64 {
     ts.tv_sec.max(0) as u64
 }
 
+/// Starting a program without stopping the caller: `clone(CLONE_VM | CLONE_PIDFD)` *without*
+/// `CLONE_VFORK`, for the CGI gateway (`pollux-cgi`'s `process` module says when and why).
+///
+/// ```text
+///   caller (a worker)                         child (shares the caller's memory until execve)
+///   block all signals, clone ───────────────► on its own 64 KiB stack, raw syscalls only:
+///   restore the mask, setpgid(pid, pid)         handlers → SIG_DFL, setpgid(0, 0), dup3 0/1/2,
+///   return Child { pid, pidfd } at once         chdir, the caller's mask back, execve
+///   ...                                         (fails: errno into shared memory, a line on
+///   the kernel zeroes `tid` ◄────────────────── fd 2, exit 127) — the kernel zeroes `tid`
+///   when the child leaves the memory            as the child leaves the memory
+///   waitpid ──► the memory is freed
+/// ```
+///
+/// Why not `posix_spawn` (what `std::process::Command` uses): glibc's `posix_spawn` is
+/// `clone(CLONE_VM | CLONE_VFORK)`, and `CLONE_VFORK` suspends the calling thread until the
+/// child has reached `execve`; the child starts on the caller's CPU and keeps it through the
+/// `execve` and often its whole run, so the woken caller still waits behind it — measured in
+/// `docs/benchmarks.md` (2026-12-07): the only worker spent 70-80% of its wall time inside
+/// `clone3` when not pinned to a core. `fork` would
+/// return at once but copies the page tables of a multi-threaded server and makes every page
+/// it then writes fault once. Sharing the memory without waiting costs neither; the price is
+/// that the child must not touch anything the caller uses: it runs on a stack of its own, makes
+/// system calls with no libc wrapper (a wrapper's `errno` is a thread-local of the *caller's*
+/// thread: the child runs with that thread's TLS pointer), allocates nothing and cannot panic
+/// (no indexing, no arithmetic that can overflow).
+///
+/// On targets without the raw-syscall helper below (`x86_64` and `aarch64` have one) the flags
+/// add `CLONE_VFORK` back: the caller then waits as with `posix_spawn`, and libc's `syscall`
+/// may write the suspended caller's `errno`, which nothing reads.
+pub mod spawn {
+    use std::ffi::{c_char, c_int, c_void, CString};
+    use std::io;
+    use std::mem::MaybeUninit;
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::ExitStatus;
+    use std::ptr::{self, NonNull};
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    use rustix::process::{Pid, WaitOptions};
+
+    /// The child's stack. It runs a few dozen system calls in small frames.
+    const STACK: usize = 64 * 1024;
+
+    /// What to run: `program` (an absolute path: no `PATH` search) with exactly `env`
+    /// (`NAME=value` strings), in `cwd`, with `stdio` as its descriptors 0, 1 and 2.
+    #[derive(Debug)]
+    pub struct Spec<'a> {
+        pub program: CString,
+        pub env: Vec<CString>,
+        pub cwd: Option<CString>,
+        pub stdio: [BorrowedFd<'a>; 3],
+        /// Its own process group (pgid = its pid), as `setpgid(0, 0)` in the child and
+        /// `setpgid(pid, pid)` in the caller: whichever runs first, a kill of the group that
+        /// follows `spawn` reaches the child.
+        pub new_group: bool,
+    }
+
+    #[derive(Clone, Copy)]
+    #[repr(C, align(16))]
+    struct StackUnit([u8; 16]);
+
+    /// Everything the child reads, allocated before the clone and not touched by the caller
+    /// until the child has left the memory (`tid` is 0), except through the two atomics.
+    struct Shared {
+        stack: Box<[MaybeUninit<StackUnit>]>,
+        program: CString,
+        _env: Vec<CString>,
+        argv: [*const c_char; 2],
+        envp: Vec<*const c_char>,
+        cwd: Option<CString>,
+        fds: [RawFd; 3],
+        new_group: bool,
+        /// The caller's signal mask, which the program gets.
+        mask: u64,
+        /// "cannot run PROGRAM: os error ", written to fd 2 when execve fails.
+        msg: Vec<u8>,
+        /// The errno of the failed step, 0 while none failed.
+        errno: AtomicI32,
+        /// `CLONE_CHILD_CLEARTID`: 1 until the kernel writes 0 here as the child leaves the
+        /// memory (at `execve`, or at exit if it never got there).
+        tid: AtomicI32,
+    }
+
+    /// A started child until it is reaped. Dropping an unreaped `Child` neither kills nor
+    /// reaps it (the owner does both); its memory is then kept for good if the child may
+    /// still be using it.
+    #[derive(Debug)]
+    pub struct Child {
+        pid: Pid,
+        pidfd: Option<OwnedFd>,
+        shared: NonNull<Shared>,
+        status: Option<ExitStatus>,
+    }
+
+    // SAFETY: `shared` is owned by this `Child` alone (a `Box` turned into a pointer so that
+    // moving the `Child` asserts nothing about memory the child process reads); the raw
+    // pointers inside it point into strings the same allocation owns. Nothing in it is
+    // thread-bound.
+    unsafe impl Send for Child {}
+
+    impl Child {
+        /// The process id.
+        pub fn id(&self) -> u32 {
+            self.pid.as_raw_nonzero().get() as u32
+        }
+
+        /// A descriptor that turns readable when the child exits (`None` before Linux 5.2).
+        pub fn pidfd(&self) -> Option<BorrowedFd<'_>> {
+            use std::os::fd::AsFd;
+            self.pidfd.as_ref().map(|fd| fd.as_fd())
+        }
+
+        fn shared(&self) -> &Shared {
+            // SAFETY: the allocation lives as long as `self` (freed only in `drop`), and only
+            // shared references to it are ever made.
+            unsafe { self.shared.as_ref() }
+        }
+
+        /// Whether the child has left the caller's memory: it has run `execve`, or exited.
+        pub fn left(&self) -> bool {
+            self.shared().tid.load(Ordering::Acquire) == 0
+        }
+
+        /// Why the child could not run its program (`execve` or a step before it failed;
+        /// it then exited with status 127). `None` while it has not got that far, and after
+        /// a successful `execve`.
+        pub fn exec_error(&self) -> Option<io::Error> {
+            if !self.left() {
+                return None;
+            }
+            match self.shared().errno.load(Ordering::Acquire) {
+                0 => None,
+                e => Some(io::Error::from_raw_os_error(e)),
+            }
+        }
+
+        /// `waitpid(pid, WNOHANG)`: the exit status once the child has exited (and on every
+        /// later call).
+        pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+            self.wait_with(WaitOptions::NOHANG)
+        }
+
+        /// `waitpid(pid)`: blocks until the child exits.
+        pub fn wait(&mut self) -> io::Result<ExitStatus> {
+            loop {
+                if let Some(status) = self.wait_with(WaitOptions::empty())? {
+                    return Ok(status);
+                }
+            }
+        }
+
+        fn wait_with(&mut self, opts: WaitOptions) -> io::Result<Option<ExitStatus>> {
+            if let Some(status) = self.status {
+                return Ok(Some(status));
+            }
+            loop {
+                match rustix::process::waitpid(Some(self.pid), opts) {
+                    Ok(Some((_, ws))) => {
+                        let status = ExitStatus::from_raw(ws.as_raw());
+                        self.status = Some(status);
+                        return Ok(Some(status));
+                    }
+                    Ok(None) => return Ok(None),
+                    Err(rustix::io::Errno::INTR) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+
+    impl Drop for Child {
+        fn drop(&mut self) {
+            if self.left() {
+                // SAFETY: the pointer came from `Box::into_raw` in `spawn` and is freed only
+                // here; the child no longer reads the memory (the kernel zeroed `tid` as it
+                // left it), and no reference to it outlives this call.
+                drop(unsafe { Box::from_raw(self.shared.as_ptr()) });
+            }
+            // Otherwise the child may still be running on that stack: keep it (never happens
+            // to a reaped child; its owner reaps before dropping).
+        }
+    }
+
+    /// Starts `spec.program` and returns as soon as the kernel has created the process; see
+    /// the module docs. Errors are those of `clone` (`EAGAIN`, `ENOMEM`); the program's own
+    /// failures (`execve`'s `ENOENT`, `EACCES`, `ENOEXEC`, ...) come later, through
+    /// [`Child::exec_error`], a line on the child's fd 2 and exit status 127.
+    pub fn spawn(spec: Spec<'_>) -> io::Result<Child> {
+        let Spec { program, env, cwd, stdio, new_group } = spec;
+        let mut envp: Vec<*const c_char> = env.iter().map(|v| v.as_ptr()).collect();
+        envp.push(ptr::null());
+        let mut msg = b"cannot run ".to_vec();
+        msg.extend_from_slice(program.to_bytes());
+        msg.extend_from_slice(b": os error ");
+        let shared = Box::new(Shared {
+            stack: Box::new_uninit_slice(STACK / std::mem::size_of::<StackUnit>()),
+            argv: [program.as_ptr(), ptr::null()],
+            program,
+            _env: env,
+            envp,
+            cwd,
+            fds: stdio.map(|fd| fd.as_raw_fd()),
+            new_group,
+            mask: 0,
+            msg,
+            errno: AtomicI32::new(0),
+            tid: AtomicI32::new(1),
+        });
+        let shared = NonNull::from(Box::leak(shared));
+        let mut child = Child { pid: Pid::INIT, pidfd: None, shared, status: None };
+        let all: u64 = !0;
+        let mut old: u64 = 0;
+        // SAFETY: rt_sigprocmask reads and writes one kernel sigset (8 bytes) each through
+        // pointers to live u64s. All signals stay blocked in this thread until the clone is
+        // done, so the child starts with them blocked and no handler of ours runs in it
+        // before it has reset them.
+        unsafe { libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &all, &mut old, 8) };
+        // SAFETY: no other reference to the allocation exists yet (the child does not exist).
+        unsafe { (*shared.as_ptr()).mask = old };
+        let mut result = clone(shared, true);
+        if matches!(&result, Err(e) if e.raw_os_error() == Some(libc::EINVAL)) {
+            // Before Linux 5.2: no CLONE_PIDFD. The caller then notices the exit otherwise.
+            result = clone(shared, false);
+        }
+        // SAFETY: as above, restoring the mask saved there.
+        unsafe {
+            libc::syscall(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK, &old, ptr::null_mut::<u64>(), 8)
+        };
+        let (pid, pidfd) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                // No child: the memory is ours again (tid is still 1, so say so).
+                // SAFETY: the allocation is live and nobody else reads it.
+                unsafe { (*shared.as_ptr()).tid.store(0, Ordering::Relaxed) };
+                return Err(e);
+            }
+        };
+        child.pid = pid;
+        child.pidfd = pidfd;
+        if new_group {
+            // EACCES once the child has run execve: it made itself the group leader first.
+            let _ = rustix::process::setpgid(Some(pid), Some(pid));
+        }
+        Ok(child)
+    }
+
+    /// Without the raw-syscall helper the child must not run beside the caller.
+    const WAIT_FOR_EXEC: c_int =
+        if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) { 0 } else { libc::CLONE_VFORK };
+
+    fn clone(shared: NonNull<Shared>, pidfd: bool) -> io::Result<(Pid, Option<OwnedFd>)> {
+        let mut fd: c_int = -1;
+        let mut flags = libc::CLONE_VM | libc::CLONE_CHILD_CLEARTID | WAIT_FOR_EXEC | libc::SIGCHLD;
+        if pidfd {
+            flags |= libc::CLONE_PIDFD;
+        }
+        let arg = shared.as_ptr();
+        // SAFETY: the stack is a live allocation of STACK bytes, 16-byte aligned, and its top
+        // is one past its end; nothing else uses it. `arg`, the `tid` word and everything the
+        // child reads stay allocated until the child has left the memory (see `Child::drop`),
+        // and the caller writes none of it meanwhile. The child runs `child_main`, which never
+        // returns into libc's `clone` frame (it execs or exits). `fd` receives the pidfd.
+        let pid = unsafe {
+            let s = &mut *arg;
+            let top = s.stack.as_mut_ptr().add(s.stack.len()).cast::<c_void>();
+            let tid = s.tid.as_ptr();
+            libc::clone(
+                child_main,
+                top,
+                flags,
+                arg.cast::<c_void>(),
+                &mut fd as *mut c_int,
+                ptr::null_mut::<c_void>(),
+                tid,
+            )
+        };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let pid = Pid::from_raw(pid).ok_or_else(|| io::Error::other("clone returned pid 0"))?;
+        // SAFETY: with CLONE_PIDFD the kernel stored a new descriptor (O_CLOEXEC) that nothing
+        // else owns.
+        let fd = pidfd.then(|| unsafe { OwnedFd::from_raw_fd(fd) });
+        Ok((pid, fd))
+    }
+
+    /// The child, between clone and execve. See the module docs for what it must not do.
+    extern "C" fn child_main(arg: *mut c_void) -> c_int {
+        // SAFETY: `arg` is the `Shared` allocation `spawn` made; it stays allocated and
+        // unwritten (but for the atomics) until this process has left the memory.
+        let s = unsafe { &*arg.cast::<Shared>() };
+        let errno = prepare_and_exec(s);
+        s.errno.store(errno as i32, Ordering::Release);
+        // SAFETY (all raw calls below): write(2) and exit_group(2) on our own descriptor and
+        // with pointers into `s`.
+        unsafe {
+            raw(libc::SYS_write, 2, s.msg.as_ptr() as usize, s.msg.len(), 0);
+            let mut digits = [0u8; 12];
+            let mut at = digits.len();
+            let mut n = errno;
+            while at > 0 {
+                at -= 1;
+                if let Some(d) = digits.get_mut(at) {
+                    *d = b'0' + (n % 10) as u8;
+                }
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            let tail = digits.get(at..).unwrap_or(&[]);
+            raw(libc::SYS_write, 2, tail.as_ptr() as usize, tail.len(), 0);
+            raw(libc::SYS_write, 2, b"\n".as_ptr() as usize, 1, 0);
+            raw(libc::SYS_exit_group, 127, 0, 0, 0);
+        }
+        127
+    }
+
+    /// Returns only on failure: the errno.
+    fn prepare_and_exec(s: &Shared) -> usize {
+        // SAFETY (every `raw` below): the pointers passed point into `s` or into locals of
+        // this frame and are live for the call; the descriptors are the caller's, copied
+        // into this process's own table by the clone.
+        unsafe {
+            // No handler of the caller's may run here or in the program: dispositions are
+            // per-process (no CLONE_SIGHAND), so resetting them touches only the child. SIGPIPE
+            // goes back to the default that Rust's runtime replaced with SIG_IGN (as
+            // std::process::Command does); other ignored signals stay ignored.
+            for sig in 1..=64usize {
+                if sig == libc::SIGKILL as usize || sig == libc::SIGSTOP as usize {
+                    continue;
+                }
+                let mut old = KSigaction::default();
+                if raw(libc::SYS_rt_sigaction, sig, 0, &mut old as *mut KSigaction as usize, 8) != 0 {
+                    continue;
+                }
+                let custom = old.handler != libc::SIG_DFL && old.handler != libc::SIG_IGN;
+                if custom || sig == libc::SIGPIPE as usize {
+                    let dfl = KSigaction::default();
+                    raw(libc::SYS_rt_sigaction, sig, &dfl as *const KSigaction as usize, 0, 8);
+                }
+            }
+            if s.new_group {
+                let r = raw(libc::SYS_setpgid, 0, 0, 0, 0);
+                if r < 0 {
+                    return r.unsigned_abs();
+                }
+            }
+            for (target, &fd) in s.fds.iter().enumerate() {
+                let r = if fd as usize == target {
+                    // Already in place: only the close-on-exec flag must go.
+                    raw(libc::SYS_fcntl, target, libc::F_SETFD as usize, 0, 0)
+                } else {
+                    raw(libc::SYS_dup3, fd as usize, target, 0, 0)
+                };
+                if r < 0 {
+                    return r.unsigned_abs();
+                }
+            }
+            if let Some(cwd) = &s.cwd {
+                let r = raw(libc::SYS_chdir, cwd.as_ptr() as usize, 0, 0, 0);
+                if r < 0 {
+                    return r.unsigned_abs();
+                }
+            }
+            raw(libc::SYS_rt_sigprocmask, libc::SIG_SETMASK as usize, &s.mask as *const u64 as usize, 0, 8);
+            let r = raw(
+                libc::SYS_execve,
+                s.program.as_ptr() as usize,
+                s.argv.as_ptr() as usize,
+                s.envp.as_ptr() as usize,
+                0,
+            );
+            r.unsigned_abs()
+        }
+    }
+
+    /// The kernel's `struct sigaction` (x86_64 and arm64 alike: handler, flags, restorer,
+    /// a 64-signal mask). All zeroes is SIG_DFL with no flags.
+    #[derive(Default)]
+    #[repr(C)]
+    struct KSigaction {
+        handler: libc::sighandler_t,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+
+    /// A system call with no libc wrapper: returns the result or `-errno`, writes no `errno`.
+    ///
+    /// # Safety
+    /// The arguments must be valid for system call `n` (pointers live and large enough).
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    unsafe fn raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+        let ret: isize;
+        // SAFETY: the x86_64 Linux system call convention: number in rax, arguments in rdi,
+        // rsi, rdx, r10; the kernel clobbers rcx and r11. Validity of the call: the caller's.
+        unsafe {
+            std::arch::asm!(
+                "syscall",
+                inlateout("rax") n as isize => ret,
+                in("rdi") a, in("rsi") b, in("rdx") c, in("r10") d,
+                lateout("rcx") _, lateout("r11") _,
+                options(nostack),
+            );
+        }
+        ret
+    }
+
+    /// See the x86_64 version.
+    #[cfg(target_arch = "aarch64")]
+    #[inline(always)]
+    unsafe fn raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+        let ret: isize;
+        // SAFETY: the arm64 Linux system call convention: number in x8, arguments and result
+        // in x0..x3. Validity of the call: the caller's.
+        unsafe {
+            std::arch::asm!(
+                "svc 0",
+                in("x8") n,
+                inlateout("x0") a as isize => ret,
+                in("x1") b, in("x2") c, in("x3") d,
+                options(nostack),
+            );
+        }
+        ret
+    }
+
+    /// Elsewhere libc's `syscall` (the caller is suspended by CLONE_VFORK meanwhile).
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    unsafe fn raw(n: libc::c_long, a: usize, b: usize, c: usize, d: usize) -> isize {
+        // SAFETY: validity of the call: the caller's.
+        let r = unsafe { libc::syscall(n, a, b, c, d) } as isize;
+        if r < 0 {
+            -(io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as isize)
+        } else {
+            r
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +668,40 @@ mod tests {
         let before = nofile_limit();
         assert!(before > 0);
         assert!(raise_nofile_limit().unwrap_or(before) >= before);
+    }
+
+    #[test]
+    fn spawn_runs_the_program_and_reports_what_execve_refused() {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+
+        let null = std::fs::File::open("/dev/null").expect("/dev/null");
+        let run = |program: &std::ffi::CStr| {
+            let (mut r, w) = std::io::pipe().expect("pipe");
+            let child = spawn::spawn(spawn::Spec {
+                program: program.to_owned(),
+                env: vec![c"X=1".to_owned()],
+                cwd: Some(c"/".to_owned()),
+                stdio: [null.as_fd(), w.as_fd(), w.as_fd()],
+                new_group: true,
+            })
+            .expect("spawn");
+            drop(w);
+            let mut out = String::new();
+            r.read_to_string(&mut out).expect("read");
+            (child, out)
+        };
+
+        let (mut child, out) = run(c"/usr/bin/env");
+        assert_eq!(out, "X=1\n");
+        assert!(child.wait().expect("wait").success());
+        assert!(child.left() && child.exec_error().is_none());
+        assert!(child.pidfd().is_some(), "CLONE_PIDFD since Linux 5.2");
+
+        let (mut child, out) = run(c"/nonexistent/program");
+        assert_eq!(out, format!("cannot run /nonexistent/program: os error {}\n", libc::ENOENT));
+        assert_eq!(child.wait().expect("wait").code(), Some(127));
+        assert_eq!(child.exec_error().and_then(|e| e.raw_os_error()), Some(libc::ENOENT));
     }
 
     #[test]
