@@ -171,7 +171,7 @@ impl ServeDir {
             return Ok(PageFile::Absolute { dir: Root::new(dir.to_path_buf()), name: name.into() });
         }
         // Checked against the default root; a virtual host without the file answers plain 404.
-        let rel = crate::path::resolve(&format!("/{}", file.display()))
+        let rel = pollux_path::resolve(&format!("/{}", file.display()))
             .map(std::borrow::Cow::into_owned)
             .ok_or_else(|| err(io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path")))?;
         if !self.root.join(&rel).is_file() {

@@ -1,7 +1,7 @@
 //! The fuzz targets' door to crate-private parsers (`fuzz/`: `range`, `accept_encoding`),
 //! compiled only with the `fuzzing` feature. Not an API: thin wrappers that turn private
 //! types into plain ones, so the parsers themselves keep their `pub(crate)` signatures.
-//! Path resolution needs no door: [`crate::path::resolve`] is public.
+//! Path resolution needs no door: it is the `pollux-path` crate's public API.
 
 use std::ops::Range;
 
