@@ -158,8 +158,10 @@ def drop_test_items(src):
 
 
 def expand_use_tree(text):
-    """The paths of a use tree (`crate::{a, b::{c, d as e}}` → ['crate::a', 'crate::b::c', …])."""
-    text = re.sub(r"\s+", "", re.sub(r"\s+as\s+" + IDENT, "", text))
+    """The paths of a use tree with the names they bind: `crate::{a, b::{self, d as e}}` →
+    [('crate::a', 'a'), ('crate::b::self', 'b'), ('crate::b::d', 'e')] (`*` binds None)."""
+    text = re.sub(r"\s+as\s+(" + IDENT + r")", r"@\1", text)
+    text = re.sub(r"\s+", "", text)
     paths = []
 
     def walk(prefix, s):
@@ -181,7 +183,12 @@ def expand_use_tree(text):
             if brace >= 0 and p.endswith("}"):
                 walk(prefix + p[:brace], p[brace + 1:-1])
             else:
-                paths.append(prefix + p)
+                path, _, alias = p.partition("@")
+                path = prefix + path
+                last = path.split("::")[-1]
+                if last == "self":
+                    last = path.split("::")[-2] if path.count("::") else None
+                paths.append((path, alias or (None if last in ("*", "_") else last)))
 
     walk("", text)
     return paths
@@ -201,6 +208,7 @@ class Module:
         self.child_dir = child_dir
         self.src = ""
         self.children = {}
+        self.imports = {}  # name bound by a `use` here -> the path's segments
 
 
 def load_crate(root_file):
@@ -219,6 +227,11 @@ def load_crate(root_file):
             p = PATH_ATTR.search(m.group("attrs") or "")
             decls.append((m.group("name"), p.group(1) if p else None))
         mod.src = strip_literals(src)
+        for m in USE_STMT.finditer(mod.src):
+            for path, bound in expand_use_tree(m.group(1)):
+                segs = [x for x in path.lstrip(":").split("::") if x and x != "self"]
+                if bound and segs:
+                    mod.imports[bound] = segs
         modules[mod.path] = mod
         for name, explicit in decls:
             if explicit:
@@ -237,8 +250,11 @@ def load_crate(root_file):
     return modules
 
 
-def resolve(modules, here, segs):
-    """The module a path (list of segments) from module `here` names, or None if not ours."""
+def resolve(modules, here, segs, depth=0):
+    """The module a path (list of segments) from module `here` names, or None if not ours. A
+    name a module imports (`pub use x::Thing` in lib.rs, say) counts as where it comes from."""
+    if depth > 16:
+        return None
     first, rest = segs[0], segs[1:]
     if first == "crate":
         cur = ()
@@ -255,10 +271,16 @@ def resolve(modules, here, segs):
         cur = modules[here].children[first]
     else:
         return None
-    for s in rest:
-        if s == "self" or cur + (s,) not in modules:
+    for k, s in enumerate(rest):
+        if s == "self":
             break
-        cur = cur + (s,)
+        if cur + (s,) in modules:
+            cur = cur + (s,)
+            continue
+        imported = modules[cur].imports.get(s)
+        if imported and imported[0] in ("crate", "super", "self") or (imported and imported[0] in modules[cur].children):
+            return resolve(modules, cur, imported + rest[k + 1:], depth + 1) or cur
+        break
     return cur
 
 
@@ -278,7 +300,7 @@ def edges_of(modules, here):
     uses = []
     for m in USE_STMT.finditer(src):
         uses.append((m.start(), m.end()))
-        for p in expand_use_tree(m.group(1)):
+        for p, _ in expand_use_tree(m.group(1)):
             segs = [s for s in p.lstrip(":").split("::") if s and s != "*"]
             if segs:
                 add(resolve(modules, here, segs), m.start(), "use " + m.group(1))
