@@ -7,10 +7,10 @@ use std::ops::Range;
 
 use http::HeaderMap;
 
-use crate::encoding::{Accept, Offer};
+use crate::coding::{Accept, Offer};
 use crate::range::{self, Ranges};
 
-pub use crate::encoding::Coding;
+pub use crate::coding::Coding;
 
 /// Most ranges a satisfiable answer may hold (after coalescing).
 pub const MAX_RANGES: usize = range::MAX_RANGES;
@@ -38,7 +38,7 @@ pub fn parse_range(value: &[u8], len: u64) -> RangeAnswer {
     }
 }
 
-/// How a coding could be produced for a file (`crate::encoding::Offer`).
+/// How a coding could be produced for a file (`crate::coding::Offer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Availability {
     /// Not available.

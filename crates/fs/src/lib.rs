@@ -18,11 +18,12 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod clock;
 pub mod coding;
 mod conditional;
 mod config;
-mod encoding;
 mod file;
+mod fixed;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
@@ -33,8 +34,9 @@ mod range;
 mod single;
 mod vhost;
 
+pub use clock::{coarse_monotonic, Clock};
+pub use coding::files::Compression;
 pub use config::{ConfigError, ServeDir};
-pub use encoding::Compression;
 pub use single::ServeFile;
 
 use std::path::Path;
@@ -82,7 +84,7 @@ impl ServeDir {
         if !self.hidden && dotted && pollux_path::is_hidden(&rel) {
             return self.not_found(&req.method, req.headers, root);
         }
-        match cache::lookup(root, &rel, self.follow_symlinks) {
+        match cache::lookup(root, &rel, self.follow_symlinks, (self.clock)()) {
             // `/file.txt/` names a directory that does not exist (and would break relative
             // links if it were answered with the file).
             Ok(o) if !o.facts.is_dir && target.ends_with('/') => {
@@ -102,7 +104,7 @@ impl ServeDir {
             return redirect_to_slash(uri, rel).into();
         }
         let index = rel.join("index.html");
-        match cache::lookup(root, &index, self.follow_symlinks) {
+        match cache::lookup(root, &index, self.follow_symlinks, (self.clock)()) {
             Ok(o) if !o.facts.is_dir => {
                 return file::respond(self, method, headers, &index, &o, StatusCode::OK)
             }
@@ -132,10 +134,11 @@ impl ServeDir {
             let Some(page) = page else { continue };
             let found = match page {
                 PageFile::UnderRoot(rel) => {
-                    cache::lookup(root, rel, self.follow_symlinks).map(|o| (o, rel.as_path()))
+                    let now = (self.clock)();
+                    cache::lookup(root, rel, self.follow_symlinks, now).map(|o| (o, rel.as_path()))
                 }
                 PageFile::Absolute { dir, name } => {
-                    cache::lookup(dir, name, true).map(|o| (o, name.as_path()))
+                    cache::lookup(dir, name, true, (self.clock)()).map(|o| (o, name.as_path()))
                 }
             };
             if let Ok((o, rel)) = found {
