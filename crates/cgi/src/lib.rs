@@ -30,7 +30,9 @@
 pub mod env;
 mod error;
 mod handler;
+mod limits;
 pub mod output;
+mod permit;
 mod process;
 mod resolve;
 mod response;
