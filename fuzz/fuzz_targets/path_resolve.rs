@@ -1,4 +1,4 @@
-//! Feeds arbitrary request paths to `pollux_fs::path::resolve`, the only thing standing between
+//! Feeds arbitrary request paths to `pollux_path::resolve`, the only thing standing between
 //! a request-target and a file name under the served root.
 //!
 //! Oracles besides "no panic":
@@ -13,7 +13,7 @@
 use std::path::{Component, Path};
 
 use libfuzzer_sys::fuzz_target;
-use pollux_fs::path::{resolve, to_url};
+use pollux_path::{resolve, to_url};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else { return };

@@ -9,7 +9,7 @@
 
 use http::{HeaderName, StatusCode};
 
-use crate::output::{MAX_FIELDS, MAX_HEAD};
+use crate::limits::{MAX_FIELDS, MAX_HEAD};
 
 /// The script's output is not a CGI response (RFC 3875 §6).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

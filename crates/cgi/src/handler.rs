@@ -19,21 +19,17 @@ use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, StatusCode, Uri};
 use pollux_server::{Body, ConnInfo, Handler, Reply};
 
+use crate::permit::{Limit, Redirects, MAX_REDIRECTS};
 use crate::process;
 use crate::task::CgiTask;
 use crate::{meta_variables, stat, ConfigError, ExtensionRule, Mount, RequestBody, RequestInfo};
 use crate::{ResolveError, Script};
-
-/// Local redirects in a row before the request fails (Apache's limit): a script that
-/// redirects to itself must not keep the server busy forever.
-const MAX_REDIRECTS: u8 = 10;
 
 /// A CGI setup that cannot work.
 #[derive(Debug, thiserror::Error)]
@@ -83,40 +79,10 @@ impl<F> fmt::Debug for Cgi<F> {
             .field("mounts", &self.mounts)
             .field("ext", &self.ext)
             .field("root", &self.root)
-            .field("max", &self.limit.max)
+            .field("max", &self.limit.max())
             .finish_non_exhaustive()
     }
 }
-
-/// Scripts running across all workers.
-#[derive(Debug)]
-struct Limit {
-    max: usize,
-    running: AtomicUsize,
-}
-
-/// One running script's place under the limit, given back when its task is dropped.
-#[derive(Debug)]
-pub(crate) struct Permit(Arc<Limit>);
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.0.running.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Limit {
-    fn acquire(self: &Arc<Self>) -> Option<Permit> {
-        self.running
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1))
-            .ok()?;
-        Some(Permit(self.clone()))
-    }
-}
-
-/// How many local redirects led to this request (a request extension).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Redirects(pub(crate) u8);
 
 impl<F: Handler> Cgi<F> {
     /// No scripts yet: every request goes to `fallback`. `root` is the site's document root
@@ -127,7 +93,7 @@ impl<F: Handler> Cgi<F> {
             ext: None,
             root: canonical(root.as_ref())?,
             fallback,
-            limit: Arc::new(Limit { max: 64, running: AtomicUsize::new(0) }),
+            limit: Limit::new(64),
             software: concat!("pollux/", env!("CARGO_PKG_VERSION")).to_owned(),
             path: crate::env::PATH.into(),
         })
@@ -164,7 +130,7 @@ impl<F: Handler> Cgi<F> {
 
     /// Most scripts running at once across the server (default 64); beyond it, 503.
     pub fn max(mut self, max: usize) -> Self {
-        self.limit = Arc::new(Limit { max, running: AtomicUsize::new(0) });
+        self.limit = Limit::new(max);
         self
     }
 
@@ -293,17 +259,6 @@ fn page(status: StatusCode, retry: bool) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_limit_counts_permits() {
-        let limit = Arc::new(Limit { max: 2, running: AtomicUsize::new(0) });
-        let a = limit.acquire();
-        let b = limit.acquire();
-        assert!(a.is_some() && b.is_some());
-        assert!(limit.acquire().is_none());
-        drop(a);
-        assert!(limit.acquire().is_some());
-    }
 
     #[test]
     fn body_kinds() {

@@ -9,7 +9,7 @@
 //!
 //! ```text
 //!   request path ──► Mount / ExtensionRule::resolve ──► Script { SCRIPT_NAME, PATH_INFO, file }
-//!                       (pollux_fs::path::resolve,       │    or Ok(None): not a script
+//!                       (pollux_path::resolve,           │    or Ok(None): not a script
 //!                        dotfiles, a stat per level)     │    or ResolveError ─► 404
 //!                                                        ▼
 //!   request head + addresses ──► meta_variables ──► the whole environment of the script
@@ -32,7 +32,9 @@
 pub mod env;
 mod error;
 mod handler;
+mod limits;
 pub mod output;
+mod permit;
 mod process;
 mod resolve;
 mod response;

@@ -21,13 +21,9 @@
 
 use std::mem;
 
-use crate::response::Fields;
-use crate::{CgiResponse, OutputError};
-
-/// Largest header block, blank line included.
-pub const MAX_HEAD: usize = 64 * 1024;
-/// Most field lines in a header block.
-pub const MAX_FIELDS: usize = 100;
+use crate::error::OutputError;
+pub use crate::limits::{MAX_FIELDS, MAX_HEAD};
+use crate::response::{CgiResponse, Fields};
 
 /// The parsed header block.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Which script a request path names, and what is left over for `PATH_INFO`.
 //!
 //! RFC 3875 §3.3 leaves the mapping to the server; we follow the usual one. The URL path is
-//! first made safe by [`pollux_fs::path::resolve`], the same function the static-file handler
+//! first made safe by [`pollux_path::resolve`], the same function the static-file handler
 //! uses, so CGI and static files can never disagree about what a path means: each segment is
 //! percent-decoded on its own (`%2f` never makes a new segment), `.` and `..` are applied
 //! without ever climbing above the root, and NUL, backslash and non-UTF-8 refuse the request.
@@ -27,7 +27,7 @@
 //! Only the walk stats anything: a missing entry ends it, so a long path costs at most one
 //! `stat` per existing directory level.
 //!
-//! Dot segments (`.git`, `.env`, but not `.well-known`, as [`pollux_fs::path::is_hidden`]
+//! Dot segments (`.git`, `.env`, but not `.well-known`, as [`pollux_path::is_hidden`]
 //! says) are refused in the script's part of the path: running or even probing a script
 //! inside a hidden directory is the leak that hiding exists to prevent. PATH_INFO may hold
 //! them: it is an argument to the script, not a file we open.
@@ -35,7 +35,7 @@
 use std::path::{Component, Path, PathBuf};
 
 use percent_encoding::percent_decode_str;
-use pollux_fs::path::{is_hidden, resolve};
+use pollux_path::{is_hidden, resolve};
 
 /// What the filesystem holds at a path, as far as the walk cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl Script {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ResolveError {
-    /// [`pollux_fs::path::resolve`] refused the path (encoded slash, NUL, backslash,
+    /// [`pollux_path::resolve`] refused the path (encoded slash, NUL, backslash,
     /// non-UTF-8, not starting with `/`).
     #[error("request path refused")]
     BadPath,
@@ -137,7 +137,7 @@ impl Mount {
     /// The script for `request_path` (the path of the request-target, without the query).
     ///
     /// `Ok(None)`: the path is not under the prefix, so not ours. A path that
-    /// [`pollux_fs::path::resolve`] refuses is `Err(BadPath)` whoever would have served it:
+    /// [`pollux_path::resolve`] refuses is `Err(BadPath)` whoever would have served it:
     /// it is a 404 for every handler.
     pub fn resolve(
         &self,
@@ -233,7 +233,7 @@ impl ExtensionRule {
     }
 }
 
-/// The segments of a path that [`pollux_fs::path::resolve`] produced (UTF-8 by construction;
+/// The segments of a path that [`pollux_path::resolve`] produced (UTF-8 by construction;
 /// anything else is refused rather than unwrapped).
 fn segments(rel: &Path) -> Result<Vec<&str>, ResolveError> {
     rel.components()

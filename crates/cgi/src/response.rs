@@ -23,7 +23,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::uri::PathAndQuery;
 use http::StatusCode;
 
-use crate::output::MAX_FIELDS;
+use crate::limits::MAX_FIELDS;
 use crate::OutputError;
 
 /// What the script answered.

@@ -34,7 +34,7 @@ use pollux_reactor::mio::unix::{pipe, SourceFd};
 use pollux_reactor::mio::Interest;
 use pollux_server::{Body, Task, TaskCx};
 
-use crate::handler::{Permit, Redirects};
+use crate::permit::{Permit, Redirects};
 use crate::process::{Process, Spawned};
 use crate::{CgiResponse, Head, OutputParser};
 

@@ -25,7 +25,7 @@ use bytes::Bytes;
 use http::HeaderValue;
 use pollux_server::Body;
 
-use crate::file::Fixed;
+use crate::fixed::Fixed;
 
 /// An immutable snapshot of a file's metadata and the validators derived from it.
 #[derive(Debug)]
@@ -57,7 +57,7 @@ pub(crate) struct Opened {
     /// Whether that type is worth compressing (so responses vary by `Accept-Encoding`), also
     /// worked out once: the check scans a list of types.
     pub(crate) compressible: bool,
-    /// The fields of the file's full answers, prepared by the first one (`file::Fixed`).
+    /// The fields of the file's full answers, prepared by the first one ([`Fixed`]).
     pub(crate) fixed: OnceLock<Fixed>,
     /// The same for each content coding's full answers (indexed by `Coding::index`).
     pub(crate) fixed_encoded: [OnceLock<Fixed>; 3],
@@ -154,13 +154,6 @@ thread_local! {
     static CACHE: RefCell<Cache> = RefCell::new(Cache::default());
 }
 
-/// The monotonic clock at the kernel's tick resolution (`CLOCK_MONOTONIC_COARSE`, a few ms):
-/// plenty for a one-second window, and it reads a cached value where `Instant::now` reads the
-/// TSC — the latter showed as 1.5% of the cycles of a pipelined 1 KiB file request.
-pub(crate) fn coarse_now() -> Duration {
-    pollux_reactor::sys::coarse_monotonic()
-}
-
 /// One worker's cache. Entries are grouped by root (a handful: the default root and the
 /// virtual hosts) and keyed by the relative path's bytes, so a hit needs neither a joined
 /// `PathBuf` nor `Path`'s component-wise hashing — both showed in the profile.
@@ -185,15 +178,20 @@ struct RootCache {
 
 struct Entry {
     opened: Arc<Opened>,
-    /// When the entry was last confirmed, in [`coarse_now`]'s clock.
+    /// When the entry was last confirmed, on the caller's clock (`ServeDir::clock`).
     checked: Duration,
 }
 
-/// Looks up `root/rel`. With `follow_symlinks` false, a path whose real location is outside
-/// `root` is reported as `NotFound` (the caller's 404).
-pub(crate) fn lookup(root: &Root, rel: &Path, follow_symlinks: bool) -> io::Result<Arc<Opened>> {
+/// Looks up `root/rel` at time `now` (the serving clock's reading: an entry confirmed less than
+/// [`REVALIDATE`] before `now` is trusted as it is). With `follow_symlinks` false, a path whose
+/// real location is outside `root` is reported as `NotFound` (the caller's 404).
+pub(crate) fn lookup(
+    root: &Root,
+    rel: &Path,
+    follow_symlinks: bool,
+    now: Duration,
+) -> io::Result<Arc<Opened>> {
     let key = rel.as_os_str().as_bytes();
-    let now = coarse_now();
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
         let r = cache.root_index(root, follow_symlinks);
@@ -241,7 +239,7 @@ fn load(root: &Path, path: &Path, follow_symlinks: bool, keep_open: bool) -> io:
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let content_type = crate::mime::content_type(name);
-    let compressible = crate::encoding::compressible(&content_type);
+    let compressible = crate::coding::compressible(&content_type);
     Ok(Opened {
         facts: Arc::new(facts),
         path: path.into(),
@@ -355,19 +353,55 @@ mod tests {
         Root::new(d.canonicalize().expect("canonical"))
     }
 
+    /// A start for the simulated clock: any reading works, the cache only subtracts.
+    const T0: Duration = Duration::from_secs(1000);
+    const MS: Duration = Duration::from_millis(1);
+
+    fn len_at(root: &Root, name: &str, now: Duration) -> u64 {
+        lookup(root, Path::new(name), false, now).expect("found").facts.len
+    }
+
     #[test]
     fn small_files_are_held_in_memory_and_edits_are_seen_after_revalidation() {
         let root = tmp("small");
         std::fs::write(root.join("a.txt"), "one").expect("write");
-        let o = lookup(&root, Path::new("a.txt"), false).expect("found");
+        let o = lookup(&root, Path::new("a.txt"), false, T0).expect("found");
         assert_eq!(o.bytes().map(|b| &b[..]), Some(&b"one"[..]));
         // Rewritten with a different length: within the window the cached copy is served, as
-        // designed; after it, the stat notices and the new content is loaded.
+        // designed; at its end, the stat notices and the new content is loaded.
         std::fs::write(root.join("a.txt"), "three").expect("write");
-        assert_eq!(lookup(&root, Path::new("a.txt"), false).expect("found").facts.len, 3);
-        expire_all();
-        let o = lookup(&root, Path::new("a.txt"), false).expect("found");
+        assert_eq!(len_at(&root, "a.txt", T0 + 999 * MS), 3);
+        let o = lookup(&root, Path::new("a.txt"), false, T0 + REVALIDATE).expect("found");
         assert_eq!(o.bytes().map(|b| &b[..]), Some(&b"three"[..]));
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn the_window_starts_again_at_each_revalidation() {
+        let root = tmp("window");
+        std::fs::write(root.join("a.txt"), "one").expect("write");
+        assert_eq!(len_at(&root, "a.txt", T0), 3);
+        // Confirmed unchanged at T0 + 1 s: trusted for another second from then, not from T0.
+        assert_eq!(len_at(&root, "a.txt", T0 + REVALIDATE), 3);
+        std::fs::write(root.join("a.txt"), "seven!!").expect("write");
+        assert_eq!(len_at(&root, "a.txt", T0 + REVALIDATE + 999 * MS), 3);
+        assert_eq!(len_at(&root, "a.txt", T0 + 2 * REVALIDATE), 7);
+        // A clock that reads earlier than the check (another thread's coarse reading, say)
+        // trusts the entry rather than underflowing.
+        std::fs::write(root.join("a.txt"), "x").expect("write");
+        assert_eq!(len_at(&root, "a.txt", T0), 7);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn a_removed_file_is_served_until_the_window_ends_then_not_found() {
+        let root = tmp("gone");
+        std::fs::write(root.join("a.txt"), "one").expect("write");
+        assert_eq!(len_at(&root, "a.txt", T0), 3);
+        std::fs::remove_file(root.join("a.txt")).expect("rm");
+        assert_eq!(len_at(&root, "a.txt", T0 + 999 * MS), 3);
+        let err = lookup(&root, Path::new("a.txt"), false, T0 + REVALIDATE).expect_err("gone");
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
         let _ = std::fs::remove_dir_all(&root);
     }
 
@@ -376,23 +410,13 @@ mod tests {
         let root = tmp("large");
         let data: Vec<u8> = (0..(MAX_MEMORY_FILE + 10)).map(|i| i as u8).collect();
         std::fs::write(root.join("big"), &data).expect("write");
-        let o = lookup(&root, Path::new("big"), false).expect("found");
+        let o = lookup(&root, Path::new("big"), false, T0).expect("found");
         assert!(o.bytes().is_none());
         match o.body(5, 10).expect("body") {
             Body::File { offset: 5, len: 10, .. } => {}
             other => panic!("unexpected {other:?}"),
         }
         let _ = std::fs::remove_dir_all(&root);
-    }
-
-    fn expire_all() {
-        CACHE.with(|c| {
-            for rc in c.borrow_mut().roots.iter_mut() {
-                for e in rc.map.values_mut() {
-                    e.checked = e.checked.saturating_sub(REVALIDATE);
-                }
-            }
-        });
     }
 
     fn file_bytes(body: Body) -> Vec<u8> {
@@ -412,7 +436,7 @@ mod tests {
         let root = tmp("fd");
         let len = MAX_MEMORY_FILE as usize + 100;
         std::fs::write(root.join("f"), vec![b'a'; len]).expect("write");
-        let o = lookup(&root, Path::new("f"), false).expect("found");
+        let o = lookup(&root, Path::new("f"), false, T0).expect("found");
         let (b1, b2) = (o.body(0, 4).expect("body"), o.body(0, 4).expect("body"));
         match (&b1, &b2) {
             (Body::File { file: f1, .. }, Body::File { file: f2, .. }) => assert!(Arc::ptr_eq(f1, f2)),
@@ -423,8 +447,8 @@ mod tests {
         // the new identity and the new file is opened.
         std::fs::write(root.join("g"), vec![b'b'; len + 1]).expect("write");
         std::fs::rename(root.join("g"), root.join("f")).expect("rename");
-        expire_all();
-        let o = lookup(&root, Path::new("f"), false).expect("found");
+        assert_eq!(len_at(&root, "f", T0 + 999 * MS), len as u64);
+        let o = lookup(&root, Path::new("f"), false, T0 + REVALIDATE).expect("found");
         assert_eq!(o.facts.len, len as u64 + 1);
         assert_eq!(file_bytes(o.body(0, 4).expect("body")), b"bbbb");
         let _ = std::fs::remove_dir_all(&root);
@@ -439,7 +463,7 @@ mod tests {
                 .expect("write");
         }
         for i in 0..n {
-            let o = lookup(&root, Path::new(&format!("f{i}")), false).expect("found");
+            let o = lookup(&root, Path::new(&format!("f{i}")), false, T0).expect("found");
             // Past the bound a file is opened per response instead: still served.
             assert_eq!(file_bytes(o.body(0, 1).expect("body")), b"x");
         }
@@ -453,9 +477,9 @@ mod tests {
         let outside = tmp("link-outside");
         std::fs::write(outside.join("secret"), "s").expect("write");
         std::os::unix::fs::symlink(outside.join("secret"), root.join("l")).expect("symlink");
-        let err = lookup(&root, Path::new("l"), false).expect_err("escapes");
+        let err = lookup(&root, Path::new("l"), false, T0).expect_err("escapes");
         assert_eq!(err.kind(), io::ErrorKind::NotFound);
-        assert!(lookup(&root, Path::new("l"), true).is_ok());
+        assert!(lookup(&root, Path::new("l"), true, T0).is_ok());
         let _ = std::fs::remove_dir_all(&root);
         let _ = std::fs::remove_dir_all(&outside);
     }
@@ -483,7 +507,7 @@ mod tests {
                 fixed: OnceLock::new(),
                 fixed_encoded: Default::default(),
             });
-            c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: coarse_now() });
+            c.insert(r, format!("f{i}").into_bytes().into(), Entry { opened, checked: T0 });
             assert!(c.memory_bytes <= MAX_MEMORY_BYTES);
         }
         assert_eq!(c.memory_bytes, c.roots[r].map.len() << 20);

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use http::HeaderValue;
 
 use crate::cache::Root;
-use crate::encoding::Compression;
+use crate::clock::{self, Clock};
+use crate::coding::files::Compression;
 use crate::vhost::Vhosts;
 
 /// Serves the files under a root directory (and, with [`ServeDir::vhost`], other roots by
@@ -33,6 +34,8 @@ pub struct ServeDir {
     pub(crate) not_found: Option<PageFile>,
     pub(crate) cache_control: CacheControl,
     pub(crate) compression: Compression,
+    /// What the file cache's revalidation window and the sidecar probes are timed by.
+    pub(crate) clock: Clock,
 }
 
 /// A misconfiguration found at start-up.
@@ -85,6 +88,7 @@ impl ServeDir {
             not_found: None,
             cache_control: CacheControl::default(),
             compression: Compression::new(true),
+            clock: clock::coarse_monotonic,
         })
     }
 
@@ -109,6 +113,31 @@ impl ServeDir {
     /// Follow symlinks wherever they point; off, only those whose target stays in the root.
     pub fn follow_symlinks(mut self, on: bool) -> Self {
         self.follow_symlinks = on;
+        self
+    }
+
+    /// The monotonic clock the per-worker file cache runs on: an entry is trusted without a
+    /// `stat` for one second after it was last confirmed, and a sidecar probe for two. The
+    /// default, [`coarse_monotonic`](crate::coarse_monotonic), is what a server wants; tests
+    /// pass a simulated clock to step through those windows exactly instead of sleeping.
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::time::Duration;
+    ///
+    /// thread_local!(static NOW: Cell<Duration> = const { Cell::new(Duration::ZERO) });
+    /// fn simulated() -> Duration {
+    ///     NOW.with(Cell::get)
+    /// }
+    /// let dir = pollux_fs::ServeDir::new(".").expect("a directory").clock(simulated);
+    /// // ... dir.serve(request), then NOW.with(|n| n.set(n.get() + Duration::from_secs(1))) ...
+    /// # let _ = dir;
+    /// ```
+    ///
+    /// The cache is per thread, so a thread-local simulated clock serves each test thread its
+    /// own time.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
         self
     }
 
@@ -171,7 +200,7 @@ impl ServeDir {
             return Ok(PageFile::Absolute { dir: Root::new(dir.to_path_buf()), name: name.into() });
         }
         // Checked against the default root; a virtual host without the file answers plain 404.
-        let rel = crate::path::resolve(&format!("/{}", file.display()))
+        let rel = pollux_path::resolve(&format!("/{}", file.display()))
             .map(std::borrow::Cow::into_owned)
             .ok_or_else(|| err(io::Error::new(io::ErrorKind::InvalidInput, "not a plain relative path")))?;
         if !self.root.join(&rel).is_file() {

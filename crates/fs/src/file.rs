@@ -20,18 +20,14 @@ use http::header::{
     X_CONTENT_TYPE_OPTIONS,
 };
 use http::{HeaderMap, Method, Response, StatusCode};
-use pollux_server::{Body, BodyStream, PreparedFields, Reply};
+use pollux_server::{Body, BodyStream, Reply};
 
 use crate::cache::Opened;
 use crate::conditional::{self, Precondition, Validators};
-use crate::encoding::Encoded;
+use crate::fixed::{Fixed, BYTES, NOSNIFF, VARY_ACCEPT_ENCODING};
 use crate::pages;
 use crate::range::{self, Ranges};
 use crate::ServeDir;
-
-const BYTES: HeaderValue = HeaderValue::from_static("bytes");
-const NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
-const VARY_ACCEPT_ENCODING: HeaderValue = HeaderValue::from_static("accept-encoding");
 
 /// Which of the request fields this handler reads are present, found in one pass over the
 /// request's (few) fields instead of a hash lookup per field (~40 instructions each, eight of
@@ -123,7 +119,7 @@ fn respond_in_full(
     };
     let encoded = match ranges {
         // No Accept-Encoding: identity (see `Accept::from_headers`).
-        None if seen.accept_encoding => dir.compression.select(&headers, file),
+        None if seen.accept_encoding => dir.compression.select(&headers, file, (dir.clock)()),
         _ => None,
     };
     let etag = encoded.as_ref().map_or(&facts.etag, |e| &e.etag);
@@ -152,7 +148,10 @@ fn respond_in_full(
                 // prepared fields too (per coding), or it builds a map field by field and
                 // encodes each (~2,000 instructions per response in callgrind).
                 let slot = &file.fixed_encoded[enc.coding.index()];
-                let fixed = slot.get_or_init(|| Fixed::new(file, Some(enc), cache_control, varies));
+                let fixed = slot.get_or_init(|| {
+                    let ct = &file.content_type;
+                    Fixed::new(&enc.etag, &facts.last_modified, ct, Some(enc.coding), cache_control, varies)
+                });
                 if fixed.fits_encoded(&enc.etag, cache_control, varies) {
                     let body = encoded.map_or(Body::Empty, |e| e.body);
                     return prepared(fixed, headers, status, precondition, || Ok(body));
@@ -250,7 +249,10 @@ fn fixed_fields<'f>(
     cache_control: Option<&HeaderValue>,
     varies: bool,
 ) -> Option<&'f Fixed> {
-    let fixed = file.fixed.get_or_init(|| Fixed::new(file, None, cache_control, varies));
+    let fixed = file.fixed.get_or_init(|| {
+        let facts = &file.facts;
+        Fixed::new(&facts.etag, &facts.last_modified, &file.content_type, None, cache_control, varies)
+    });
     fixed.fits(cache_control, varies).then_some(fixed)
 }
 
@@ -276,63 +278,6 @@ fn prepared(
     match body() {
         Ok(body) => Reply::Prepared { status, fields: fixed.ok.clone(), body },
         Err(e) => pages::io_error(&e).into(),
-    }
-}
-
-/// The fields of a file's full answers in one representation (identity, or one content
-/// coding), prepared once per cache entry: the 200's (validators, caching policy, `Vary`,
-/// coding, type) and the 304's (the ones of those that describe the cache entry, §15.4.5).
-/// They depend on the serving configuration as well as the file, so they remember the two
-/// settings they were made with; another `ServeDir` over the same root with other settings
-/// builds its fields per response. An encoded representation's also remember its entity-tag:
-/// a sidecar's differs from the on-the-fly copy's, and either may be chosen.
-#[derive(Debug)]
-pub(crate) struct Fixed {
-    cache_control: Option<HeaderValue>,
-    varies: bool,
-    etag: HeaderValue,
-    ok: PreparedFields,
-    not_modified: PreparedFields,
-}
-
-impl Fixed {
-    fn new(
-        file: &Opened,
-        encoded: Option<&Encoded>,
-        cache_control: Option<&HeaderValue>,
-        varies: bool,
-    ) -> Fixed {
-        let facts = &file.facts;
-        let etag = encoded.map_or(&facts.etag, |e| &e.etag).clone();
-        let mut entry = vec![(ETAG, etag.clone()), (LAST_MODIFIED, facts.last_modified.clone())];
-        entry.extend(cache_control.map(|cc| (CACHE_CONTROL, cc.clone())));
-        if varies {
-            entry.push((VARY, VARY_ACCEPT_ENCODING));
-        }
-        let not_modified = PreparedFields::new(entry.iter().cloned());
-        entry.push((X_CONTENT_TYPE_OPTIONS, NOSNIFF));
-        match encoded {
-            Some(e) => entry.push((CONTENT_ENCODING, HeaderValue::from_static(e.coding.token()))),
-            // Ranges are served on the identity representation only, so only it advertises
-            // them (§14.3).
-            None => entry.push((ACCEPT_RANGES, BYTES)),
-        }
-        entry.push((CONTENT_TYPE, file.content_type.clone()));
-        Fixed {
-            cache_control: cache_control.cloned(),
-            varies,
-            etag,
-            ok: PreparedFields::new(entry),
-            not_modified,
-        }
-    }
-
-    fn fits(&self, cache_control: Option<&HeaderValue>, varies: bool) -> bool {
-        self.varies == varies && self.cache_control.as_ref() == cache_control
-    }
-
-    fn fits_encoded(&self, etag: &HeaderValue, cache_control: Option<&HeaderValue>, varies: bool) -> bool {
-        self.fits(cache_control, varies) && self.etag == etag
     }
 }
 

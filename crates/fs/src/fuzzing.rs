@@ -1,16 +1,16 @@
 //! The fuzz targets' door to crate-private parsers (`fuzz/`: `range`, `accept_encoding`),
 //! compiled only with the `fuzzing` feature. Not an API: thin wrappers that turn private
 //! types into plain ones, so the parsers themselves keep their `pub(crate)` signatures.
-//! Path resolution needs no door: [`crate::path::resolve`] is public.
+//! Path resolution needs no door: it is the `pollux-path` crate's public API.
 
 use std::ops::Range;
 
 use http::HeaderMap;
 
-use crate::encoding::{Accept, Offer};
+use crate::coding::{Accept, Offer};
 use crate::range::{self, Ranges};
 
-pub use crate::encoding::Coding;
+pub use crate::coding::Coding;
 
 /// Most ranges a satisfiable answer may hold (after coalescing).
 pub const MAX_RANGES: usize = range::MAX_RANGES;
@@ -38,7 +38,7 @@ pub fn parse_range(value: &[u8], len: u64) -> RangeAnswer {
     }
 }
 
-/// How a coding could be produced for a file (`crate::encoding::Offer`).
+/// How a coding could be produced for a file (`crate::coding::Offer`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Availability {
     /// Not available.

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  request ─► method (GET/HEAD; OPTIONS 204; else 405)
-//!          ─► root by host (vhost) ─► path::resolve (decode, `..`, NUL, `\`) ─► dotfiles?
+//!          ─► root by host (vhost) ─► pollux_path::resolve (decode, `..`, NUL, `\`) ─► dotfiles?
 //!          ─► cache::lookup ─┬─ file ─────────────────► file::respond (conditionals, ranges, coding)
 //!                            ├─ dir, no slash ────────► 301 to the slash form
 //!                            ├─ dir ─► index.html ────► file::respond
@@ -12,30 +12,31 @@
 //!
 //! Files are reached only through `cache::lookup`, which also keeps symlinks inside the root
 //! unless `--follow-symlinks`; the path that reaches it was built from decoded, checked
-//! segments ([`path`]) and can never name anything above the root.
+//! segments ([`pollux_path`]) and can never name anything above the root.
 
 // The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
 #![forbid(unsafe_code)]
 
 mod cache;
+mod clock;
 pub mod coding;
 mod conditional;
 mod config;
-mod encoding;
 mod file;
+mod fixed;
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
 pub mod fuzzing;
 mod listing;
 mod mime;
 mod pages;
-pub mod path;
 mod range;
 mod single;
 mod vhost;
 
+pub use clock::{coarse_monotonic, Clock};
+pub use coding::files::Compression;
 pub use config::{ConfigError, ServeDir};
-pub use encoding::Compression;
 pub use single::ServeFile;
 
 use std::path::Path;
@@ -76,14 +77,14 @@ impl ServeDir {
         let root = self.vhosts.root_for(&req.uri, &req.headers, &self.root);
         // Once: `Uri::path` works the path out of the stored target each time (~25 instructions).
         let target = req.uri.path();
-        let Some((rel, dotted)) = path::resolve_noting_dots(target) else {
+        let Some((rel, dotted)) = pollux_path::resolve_noting_dots(target) else {
             return self.not_found(&req.method, req.headers, root);
         };
         // Without a segment that starts with `.` there is nothing to hide.
-        if !self.hidden && dotted && path::is_hidden(&rel) {
+        if !self.hidden && dotted && pollux_path::is_hidden(&rel) {
             return self.not_found(&req.method, req.headers, root);
         }
-        match cache::lookup(root, &rel, self.follow_symlinks) {
+        match cache::lookup(root, &rel, self.follow_symlinks, (self.clock)()) {
             // `/file.txt/` names a directory that does not exist (and would break relative
             // links if it were answered with the file).
             Ok(o) if !o.facts.is_dir && target.ends_with('/') => {
@@ -103,7 +104,7 @@ impl ServeDir {
             return redirect_to_slash(uri, rel).into();
         }
         let index = rel.join("index.html");
-        match cache::lookup(root, &index, self.follow_symlinks) {
+        match cache::lookup(root, &index, self.follow_symlinks, (self.clock)()) {
             Ok(o) if !o.facts.is_dir => {
                 return file::respond(self, method, headers, &index, &o, StatusCode::OK)
             }
@@ -121,7 +122,7 @@ impl ServeDir {
             Err(e) => return pages::io_error(&e).into(),
         };
         listing::sort(&mut entries, key, desc);
-        let url = path::to_url(rel);
+        let url = pollux_path::to_url(rel);
         let url = if url.ends_with('/') { url } else { url + "/" };
         listing::response(&entries, &url, key, desc, listing::wants_json(&headers)).into()
     }
@@ -133,10 +134,11 @@ impl ServeDir {
             let Some(page) = page else { continue };
             let found = match page {
                 PageFile::UnderRoot(rel) => {
-                    cache::lookup(root, rel, self.follow_symlinks).map(|o| (o, rel.as_path()))
+                    let now = (self.clock)();
+                    cache::lookup(root, rel, self.follow_symlinks, now).map(|o| (o, rel.as_path()))
                 }
                 PageFile::Absolute { dir, name } => {
-                    cache::lookup(dir, name, true).map(|o| (o, name.as_path()))
+                    cache::lookup(dir, name, true, (self.clock)()).map(|o| (o, name.as_path()))
                 }
             };
             if let Ok((o, rel)) = found {
@@ -153,7 +155,7 @@ impl ServeDir {
 /// location is rebuilt from the resolved segments, never copied from the request:
 /// `//evil.example/..` must not become a redirect to another host.
 fn redirect_to_slash(uri: &Uri, rel: &Path) -> Response<Body> {
-    let mut loc = path::to_url(rel);
+    let mut loc = pollux_path::to_url(rel);
     if !loc.ends_with('/') {
         loc.push('/');
     }

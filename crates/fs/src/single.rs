@@ -56,7 +56,7 @@ impl ServeFile {
         }
         // The name was chosen by whoever configured this, not by the client: symlinks are
         // theirs to use.
-        match cache::lookup(&self.dir.root, &self.name, true) {
+        match cache::lookup(&self.dir.root, &self.name, true, (self.dir.clock)()) {
             Ok(o) if !o.facts.is_dir => {
                 let (req, _body) = req.into_parts();
                 file::respond(&self.dir, &req.method, req.headers, &self.name, &o, StatusCode::OK)

@@ -1,7 +1,7 @@
 //! Which local file a TFTP filename names, and whether the request may touch it.
 //!
 //! A TFTP filename is not a URL, but it must stay inside the served directory exactly as an
-//! HTTP request path does, so it goes through the same [`pollux_fs::path::resolve`] after two
+//! HTTP request path does, so it goes through the same [`pollux_path::resolve`] after two
 //! TFTP-specific steps:
 //!
 //! - `%` is escaped first, so that a name is taken literally (`a%2fb` is the file named
@@ -58,7 +58,7 @@ pub fn relative(filename: &str) -> Result<PathBuf, Refusal> {
         return Err(access("Access violation: '..' in filename"));
     }
     let escaped = format!("/{}", name.replace('%', "%25"));
-    let rel = pollux_fs::path::resolve(&escaped).ok_or(access("Access violation: invalid filename"))?;
+    let rel = pollux_path::resolve(&escaped).ok_or(access("Access violation: invalid filename"))?;
     if rel.as_os_str().is_empty() {
         return Err(access("Access violation: not a file"));
     }
@@ -68,7 +68,7 @@ pub fn relative(filename: &str) -> Result<PathBuf, Refusal> {
 /// Opens `filename` under `root` (canonical) for an RRQ; returns the file and its size.
 pub fn open_read(root: &Path, filename: &str) -> Result<(File, u64), Refusal> {
     let rel = relative(filename)?;
-    if pollux_fs::path::is_hidden(&rel) {
+    if pollux_path::is_hidden(&rel) {
         return Err(not_found());
     }
     let real = root.join(&rel).canonicalize().map_err(|e| io_refusal(&e))?;
@@ -121,7 +121,7 @@ pub fn open_write(root: &Path, filename: &str, policy: WritePolicy, unique: u64)
         return Err(access("Access violation: server is read-only"));
     }
     let rel = relative(filename)?;
-    if pollux_fs::path::is_hidden(&rel) {
+    if pollux_path::is_hidden(&rel) {
         return Err(access("Access violation: hidden file"));
     }
     let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {

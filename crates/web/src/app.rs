@@ -25,7 +25,7 @@ use crate::extract::{Cx, Params};
 use crate::handler::Endpoint;
 use crate::middleware::{run_chain, Middleware};
 use crate::response::{IntoResponse, Response};
-use crate::router::{allow_response, Router, Selected, Target, REST};
+use crate::route::{allow_response, Selected, Table, Target, REST};
 
 /// Static routes scanned linearly before matchit; more than this and matchit alone is faster.
 const STATIC_SCAN_MAX: usize = 16;
@@ -92,7 +92,8 @@ struct Inner<S> {
 }
 
 impl<S: Clone + Send + Sync + 'static> App<S> {
-    pub(crate) fn build(router: Router<S>, state: S) -> App<S> {
+    /// The app for the routes a [`crate::Router`] collected (`Router::with_state`).
+    pub(crate) fn build(router: Table<S>, state: S) -> App<S> {
         let mut matcher = matchit::Router::new();
         let mut targets = Vec::with_capacity(router.routes.len());
         let mut statics = Vec::new();

@@ -91,13 +91,13 @@ pub mod extract;
 mod handler;
 pub mod middleware;
 pub mod response;
+mod route;
 mod router;
 
 pub use app::App;
 pub use handler::Handler;
-pub use router::{
-    any, delete, get, on, options, patch, post, put, trace, MethodRouter, Router, DEFAULT_BODY_LIMIT,
-};
+pub use route::{any, delete, get, on, options, patch, post, put, trace, MethodRouter};
+pub use router::{Router, DEFAULT_BODY_LIMIT};
 
 /// Re-exported: build `Set-Cookie` values with `cookie::Cookie::build`.
 pub use cookie;

@@ -10,7 +10,7 @@ use http::{HeaderMap, Version};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 
-use crate::pool::Request;
+use crate::job::Request;
 
 /// The keys, and the values that never change, made once: each request then sets
 /// pre-built objects instead of creating (and hashing) the same strings again.

@@ -6,7 +6,8 @@ use http::{Request, Response, StatusCode};
 use pollux_server::{Body, ConnInfo, Handler, Reply};
 
 use crate::interp::load;
-use crate::pool::{Pool, Request as Job};
+use crate::job::Request as Job;
+use crate::pool::Pool;
 use crate::task::WsgiTask;
 use crate::{Config, LoadError};
 

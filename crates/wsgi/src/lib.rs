@@ -31,6 +31,7 @@ mod error;
 mod exchange;
 mod handler;
 mod interp;
+mod job;
 mod objects;
 mod pool;
 mod run;

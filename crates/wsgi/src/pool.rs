@@ -8,32 +8,16 @@
 //! fight over the GIL.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Instant;
 
-use http::request::Parts;
 use pyo3::Python;
 
 use pollux_server::{Nudge, TurnEnd};
 
-use crate::exchange::Exchange;
+use crate::job::Job;
 use crate::run::App;
-
-/// What the app's thread needs of a request.
-pub(crate) struct Request {
-    pub(crate) parts: Parts,
-    pub(crate) peer: SocketAddr,
-    pub(crate) local: Option<SocketAddr>,
-    /// The body, when it came whole with the request rather than streamed.
-    pub(crate) body: Option<bytes::Bytes>,
-}
-
-pub(crate) struct Job {
-    pub(crate) request: Request,
-    pub(crate) exchange: Arc<Exchange>,
-}
 
 /// Answers a thread gives before it wakes the workers, even with more requests queued: the
 /// first of the batch must not wait for long behind the rest.

@@ -14,8 +14,8 @@ use crate::environ::{self, Keys};
 use pollux_server::Nudge;
 
 use crate::exchange::{End, Exchange, Head, Out};
+use crate::job::{Job, Request};
 use crate::objects::{Errors, FileWrapper, Input, StartResponse};
-use crate::pool::{Job, Request};
 
 /// The loaded application.
 pub(crate) struct App {

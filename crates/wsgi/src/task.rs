@@ -10,7 +10,8 @@ use pollux_reactor::mio::event::Event;
 use pollux_server::{Task, TaskCx, TurnEnd};
 
 use crate::exchange::{End, Exchange, Out};
-use crate::pool::{Job, Pool, Request};
+use crate::job::{Job, Request};
+use crate::pool::Pool;
 
 /// One request on its way through the app.
 pub(crate) struct WsgiTask {

@@ -15,15 +15,11 @@
 
 use http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, ETAG};
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
-use pollux_fs::coding::{self, Coding};
+use pollux_fs::coding;
 use pollux_server::{Body, ConnInfo};
 
 use super::{vary, Middleware, Next};
 use crate::response::Response;
-
-/// Below this, a coding saves less than its own overhead: one TCP segment carries the body
-/// either way (the static files' threshold too).
-const DEFAULT_MIN_LEN: usize = 1024;
 
 /// Compresses responses whose body is in memory ([`Body::Bytes`]) when the client accepts br,
 /// zstd or gzip (its q-values respected; at equal weight br, then zstd, then gzip).
@@ -72,7 +68,8 @@ impl Compression {
     /// # let _ = c;
     /// ```
     pub fn new() -> Compression {
-        Compression { min_len: DEFAULT_MIN_LEN }
+        // The static files' threshold: below it a coding saves less than its own overhead.
+        Compression { min_len: coding::MIN_LEN }
     }
 
     /// Compresses bodies of `bytes` or more only.
@@ -107,7 +104,8 @@ impl Middleware for Compression {
         }
         vary::add(resp.headers_mut(), "Accept-Encoding");
         let Some(c) = chosen else { return resp };
-        let Some(out) = encode(c, resp.body().as_bytes()) else { return resp };
+        // Random or already-compressed bytes under a text type do not shrink: identity then.
+        let Ok(Some(out)) = coding::compress_smaller(c, resp.body().as_bytes()) else { return resp };
         let h = resp.headers_mut();
         h.insert(CONTENT_ENCODING, HeaderValue::from_static(c.token()));
         h.remove(CONTENT_LENGTH);
@@ -115,12 +113,6 @@ impl Middleware for Compression {
         *resp.body_mut() = Body::from(out);
         resp
     }
-}
-
-/// `input` encoded, if that made it smaller (random or already-compressed bytes under a text
-/// type do not shrink, and then identity is the better answer).
-fn encode(c: Coding, input: &[u8]) -> Option<Vec<u8>> {
-    coding::compress(c, input).ok().filter(|out| out.len() < input.len())
 }
 
 /// RFC 9111 §5.2.2.6: `no-transform` asks intermediaries not to change the content; the

@@ -1,34 +1,12 @@
-//! Content codings for static files (RFC 9110 §8.4, §12.5.3): negotiation of
-//! `Accept-Encoding`, precompressed sidecars, and on-the-fly compression kept in a bounded cache.
-//!
-//! ```text
-//!  full GET/HEAD ──► compressible type? ──no──► identity
-//!                        │ yes
-//!                        ▼
-//!                 Accept-Encoding (accept.rs) ──nothing acceptable──► identity
-//!                        │
-//!      sidecars (sidecar.rs, probe cached) + on-the-fly candidates (size window)
-//!                        │ choose: q, then sidecar > fly, then br > zstd > gzip
-//!            ┌───────────┴────────────┐
-//!        sidecar                  on the fly
-//!   Body::File (sendfile)   cache hit ─► Body::Bytes (shared, no copy)
-//!                           miss ─► read, compress once (codec.rs), store (store.rs)
-//! ```
+//! The static files' content codings: [`Compression`] (`--compress`), which picks the encoded
+//! representation of a file for a request — a precompressed sidecar (sent with `sendfile`) or
+//! the file compressed on the fly and kept in a bounded per-worker cache.
 //!
 //! The cache is per worker thread (`thread_local!`): workers share nothing and take no locks.
 //! Each worker compresses a file at most once per coding and version; entries are keyed by
 //! (device, inode, length, mtime) so a changed file is a new key and the stale entry ages out.
 //! Ranges are never compressed: the caller only asks for full responses (a range of an
 //! encoded representation would be a range of the compressed bytes, RFC 9110 §14.1.1).
-
-mod accept;
-mod codec;
-mod sidecar;
-mod store;
-mod types;
-
-#[cfg(test)]
-mod tests;
 
 use std::cell::RefCell;
 use std::fs::File;
@@ -39,57 +17,13 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 use pollux_server::Body;
 
-use crate::cache::{coarse_now, FileFacts, Opened};
-pub(crate) use accept::{Accept, Offer};
-pub(crate) use codec::compress;
-use sidecar::Sidecar;
-use store::Store;
-pub(crate) use types::compressible;
+use super::sidecar::{self, Sidecar};
+use super::store::Store;
+use super::{compress_smaller, Accept, Coding, Encoded, Offer};
+use crate::cache::{FileFacts, Opened};
 
-/// A content coding pollux can send (RFC 9110 §8.4.1). Public through [`crate::coding`].
-#[non_exhaustive]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Coding {
-    /// Brotli (RFC 7932).
-    Br,
-    /// Zstandard (RFC 8878).
-    Zstd,
-    /// gzip (RFC 1952).
-    Gzip,
-}
-
-impl Coding {
-    /// Every coding, in our order of preference at equal weight: smallest output first.
-    pub(crate) const ALL: [Coding; 3] = [Coding::Br, Coding::Zstd, Coding::Gzip];
-
-    /// The `Content-Encoding` token: `br`, `zstd` or `gzip`.
-    pub fn token(self) -> &'static str {
-        match self {
-            Coding::Br => "br",
-            Coding::Zstd => "zstd",
-            Coding::Gzip => "gzip",
-        }
-    }
-
-    /// Position in [`Coding::ALL`], for per-coding arrays.
-    pub(crate) fn index(self) -> usize {
-        self as usize
-    }
-}
-
-/// An encoded representation chosen for a request.
-#[derive(Debug)]
-pub(crate) struct Encoded {
-    pub(crate) coding: Coding,
-    pub(crate) body: Body,
-    pub(crate) len: u64,
-    /// The encoded representation's own strong validator (it differs from the identity one).
-    pub(crate) etag: HeaderValue,
-}
-
-/// Below this, a coding saves less than its header and the client's decoder setup cost:
-/// one TCP segment carries the file either way.
-pub(crate) const MIN_LEN: u64 = 1024;
+/// The smallest file compressed on the fly ([`super::MIN_LEN`]).
+pub(crate) const MIN_LEN: u64 = super::MIN_LEN as u64;
 /// Above this, files are not compressed on the fly: compression runs on the worker thread,
 /// and at ~20 MB/s (brotli 5, gzip 6; see `codec.rs`) 2 MiB already stalls that worker's
 /// other connections for ~100 ms, once per file and coding. Ship sidecars for larger files.
@@ -145,7 +79,7 @@ impl Compression {
     /// costs a cache little while a missing one serves br to a client that cannot read it.
     #[cfg(test)]
     pub(crate) fn varies(&self, content_type: &HeaderValue) -> bool {
-        self.enabled && types::compressible(content_type)
+        self.enabled && super::compressible(content_type)
     }
 
     /// [`Compression::varies`] for a file whose type's compressibility the cache knows.
@@ -154,8 +88,9 @@ impl Compression {
     }
 
     /// The encoded representation to send for a full (non-range) GET/HEAD of `file`, or `None`
-    /// for identity.
-    pub(crate) fn select(&self, req: &HeaderMap, file: &Opened) -> Option<Encoded> {
+    /// for identity. `now` is the serving clock's reading (`ServeDir::clock`), which sidecar
+    /// probes are aged on.
+    pub(crate) fn select(&self, req: &HeaderMap, file: &Opened, now: Duration) -> Option<Encoded> {
         if !self.varies_for(file) || file.facts.is_dir {
             return None;
         }
@@ -164,9 +99,7 @@ impl Compression {
             return None;
         }
         let version = Version::of(&file.facts);
-        // The kernel's tick clock, as the file cache uses: a 2 s probe lifetime needs no
-        // better, and `Instant::now` was ~110 instructions per compressed answer.
-        let sidecars = self.sidecars(file, version, coarse_now());
+        let sidecars = self.sidecars(file, version, now);
         let fly = (self.min_len..=self.max_len).contains(&file.facts.len);
         let mut offer = Coding::ALL.map(|c| match (&sidecars[c.index()], fly) {
             (Some(_), _) => Offer::Sidecar,
@@ -236,8 +169,7 @@ impl Compression {
             Some(None) => return None,
             None => {
                 let content = read(file)?;
-                let out = codec::compress(coding, &content).ok()?;
-                let (entry, cost, found) = if out.len() < content.len() {
+                let (entry, cost, found) = if let Some(out) = compress_smaller(coding, &content).ok()? {
                     let body = Bytes::from(out);
                     let etag = tagged(&file.facts.etag, coding);
                     let cost = body.len() + ENTRY_OVERHEAD;
@@ -325,7 +257,7 @@ struct Key {
 #[derive(Debug)]
 enum Entry {
     Sidecars {
-        /// When, on the monotonic tick clock (`cache::coarse_now`).
+        /// When, on the serving clock (`ServeDir::clock`).
         probed: Duration,
         found: [Option<Sidecar>; 3],
     },
@@ -347,3 +279,7 @@ thread_local! {
 fn with_store<R>(f: impl FnOnce(&mut Store<Key, Entry>) -> R) -> R {
     STORE.with(|s| f(&mut s.borrow_mut()))
 }
+
+#[cfg(test)]
+#[path = "files_tests.rs"]
+mod tests;

@@ -9,6 +9,9 @@ use http::header::ACCEPT_ENCODING;
 use super::*;
 use crate::cache;
 
+/// The simulated clock's reading for most tests: any will do, only differences matter.
+const NOW: Duration = Duration::from_secs(1000);
+
 const HTML: HeaderValue = HeaderValue::from_static("text/html; charset=utf-8");
 const PNG: HeaderValue = HeaderValue::from_static("image/png");
 
@@ -29,7 +32,7 @@ impl Root {
     }
 
     fn open(&self, name: &str) -> std::sync::Arc<Opened> {
-        cache::lookup(&cache::Root::new(self.0.clone()), Path::new(name), true).expect("lookup")
+        cache::lookup(&cache::Root::new(self.0.clone()), Path::new(name), true, NOW).expect("lookup")
     }
 }
 
@@ -109,7 +112,7 @@ fn each_coding_decodes_to_the_file() {
     for (name, want) in [("big.html", &content[..]), ("small.html", &content[..20_000])] {
         let file = root.open(name);
         for (accept, coding) in [("br", Coding::Br), ("zstd", Coding::Zstd), ("gzip", Coding::Gzip)] {
-            let enc = c.select(&accepting(accept), &file).expect("encoded");
+            let enc = c.select(&accepting(accept), &file, NOW).expect("encoded");
             assert_eq!(enc.coding, coding);
             let got = body_bytes(&enc.body);
             assert_eq!(enc.len, got.len() as u64);
@@ -129,8 +132,8 @@ fn the_second_request_is_served_from_the_cache() {
     root.write("a.html", &text(50_000, "cached"));
     let file = root.open("a.html");
     let c = Compression::new(true);
-    let first = c.select(&accepting("br"), &file).expect("encoded");
-    let second = c.select(&accepting("br"), &file).expect("encoded");
+    let first = c.select(&accepting("br"), &file, NOW).expect("encoded");
+    let second = c.select(&accepting("br"), &file, NOW).expect("encoded");
     // The same shared buffer, not a second compression.
     let (Body::Bytes(a), Body::Bytes(b)) = (&first.body, &second.body) else { panic!("bytes bodies") };
     assert_eq!(a.as_ptr(), b.as_ptr());
@@ -141,14 +144,14 @@ fn a_changed_file_is_compressed_again() {
     let root = Root::new("changed");
     let p = root.write("a.html", &text(50_000, "old"));
     let c = Compression::new(true);
-    let old = c.select(&accepting("gzip"), &root.open("a.html")).expect("encoded");
+    let old = c.select(&accepting("gzip"), &root.open("a.html"), NOW).expect("encoded");
     std::fs::write(&p, text(50_000, "new")).expect("rewrite");
     set_mtime(&p, SystemTime::now() + Duration::from_secs(5)); // a new version even on coarse clocks
-                                                               // The file cache trusts its entry for a second; the other symlink policy is another key,
-                                                               // so this lookup sees the new version at once.
+                                                               // Once the file cache's window is over it sees the new version, a new key here.
+    let at = NOW + cache::REVALIDATE;
     let opened =
-        cache::lookup(&cache::Root::new(root.0.clone()), Path::new("a.html"), false).expect("lookup");
-    let new = c.select(&accepting("gzip"), &opened).expect("encoded");
+        cache::lookup(&cache::Root::new(root.0.clone()), Path::new("a.html"), true, at).expect("lookup");
+    let new = c.select(&accepting("gzip"), &opened, at).expect("encoded");
     assert_eq!(decode(Coding::Gzip, &body_bytes(&new.body)), text(50_000, "new"));
     assert_ne!(old.etag, new.etag);
 }
@@ -161,17 +164,17 @@ fn identity_when_not_acceptable_too_small_too_large_or_not_compressible() {
     root.write("a.png", &text(50_000, "x"));
     let c = Compression::new(true);
     let file = root.open("a.html");
-    assert!(c.select(&HeaderMap::new(), &file).is_none());
-    assert!(c.select(&accepting("deflate"), &file).is_none());
-    assert!(c.select(&accepting("gzip;q=0"), &file).is_none());
-    assert!(c.select(&accepting("gzip"), &root.open("tiny.html")).is_none());
-    assert!(c.select(&accepting("gzip"), &root.open("a.png")).is_none());
+    assert!(c.select(&HeaderMap::new(), &file, NOW).is_none());
+    assert!(c.select(&accepting("deflate"), &file, NOW).is_none());
+    assert!(c.select(&accepting("gzip;q=0"), &file, NOW).is_none());
+    assert!(c.select(&accepting("gzip"), &root.open("tiny.html"), NOW).is_none());
+    assert!(c.select(&accepting("gzip"), &root.open("a.png"), NOW).is_none());
     assert!(!c.varies(&PNG));
     assert!(c.varies(&HTML));
     let small_cap = Compression::new(true).with_limits(MIN_LEN, 10_000, CACHE_BYTES);
-    assert!(small_cap.select(&accepting("gzip"), &file).is_none());
+    assert!(small_cap.select(&accepting("gzip"), &file, NOW).is_none());
     let off = Compression::new(false);
-    assert!(off.select(&accepting("gzip"), &file).is_none());
+    assert!(off.select(&accepting("gzip"), &file, NOW).is_none());
     assert!(!off.varies(&HTML));
 }
 
@@ -181,10 +184,10 @@ fn incompressible_content_is_sent_as_identity_and_remembered() {
     root.write("n.txt", &noise(30_000));
     let file = root.open("n.txt");
     let c = Compression::new(true);
-    assert!(c.select(&accepting("br"), &file).is_none());
+    assert!(c.select(&accepting("br"), &file, NOW).is_none());
     let key = Key { version: Version::of(&file.facts), what: What::Encoded(Coding::Br) };
     assert!(with_store(|st| matches!(st.get(&key), Some(Entry::NotSmaller))));
-    assert!(c.select(&accepting("br"), &file).is_none());
+    assert!(c.select(&accepting("br"), &file, NOW).is_none());
 }
 
 #[test]
@@ -203,7 +206,7 @@ fn a_fresh_sidecar_is_preferred_and_a_stale_one_ignored() {
     let file = root.open("app.js");
 
     // Equal weights: the sidecar beats on-the-fly br.
-    let enc = c.select(&accepting("br, gzip"), &file).expect("encoded");
+    let enc = c.select(&accepting("br, gzip"), &file, NOW).expect("encoded");
     assert_eq!(enc.coding, Coding::Gzip);
     assert!(matches!(enc.body, Body::File { .. }));
     assert_eq!(body_bytes(&enc.body), b"precompressed gzip");
@@ -212,17 +215,17 @@ fn a_fresh_sidecar_is_preferred_and_a_stale_one_ignored() {
     assert!(tag.ends_with("-gzip\"") && enc.etag != file.facts.etag, "{tag}");
 
     // The stale br sidecar is not used: br is compressed on the fly instead.
-    let enc = c.select(&accepting("br"), &file).expect("encoded");
+    let enc = c.select(&accepting("br"), &file, NOW).expect("encoded");
     assert!(matches!(enc.body, Body::Bytes(_)));
     assert_eq!(decode(Coding::Br, &body_bytes(&enc.body)), content);
 
     // A higher weight for br beats the gzip sidecar.
-    let enc = c.select(&accepting("br, gzip;q=0.5"), &file).expect("encoded");
+    let enc = c.select(&accepting("br, gzip;q=0.5"), &file, NOW).expect("encoded");
     assert_eq!(enc.coding, Coding::Br);
 
     // Sidecars are used for files outside the on-the-fly window, too.
     let none = Compression::new(true).with_limits(MIN_LEN, 0, CACHE_BYTES);
-    assert_eq!(none.select(&accepting("br, gzip"), &file).map(|e| e.coding), Some(Coding::Gzip));
+    assert_eq!(none.select(&accepting("br, gzip"), &file, NOW).map(|e| e.coding), Some(Coding::Gzip));
 }
 
 #[test]
@@ -235,9 +238,9 @@ fn a_removed_sidecar_falls_back_and_is_probed_again() {
     set_mtime(&zst, t);
     let c = Compression::new(true);
     let file = root.open("a.css");
-    assert!(matches!(c.select(&accepting("zstd"), &file).map(|e| e.body), Some(Body::File { .. })));
+    assert!(matches!(c.select(&accepting("zstd"), &file, NOW).map(|e| e.body), Some(Body::File { .. })));
     std::fs::remove_file(&zst).expect("rm");
-    let enc = c.select(&accepting("zstd"), &file).expect("on the fly instead");
+    let enc = c.select(&accepting("zstd"), &file, NOW).expect("on the fly instead");
     assert_eq!(decode(Coding::Zstd, &body_bytes(&enc.body)), text(50_000, "css"));
 }
 
@@ -251,10 +254,32 @@ fn the_cache_stays_within_its_bound() {
         let name = format!("f{i}.html");
         root.write(&name, &text(60_000, &name)); // ~5-10 KB compressed each
         let file = root.open(&name);
-        assert!(c.select(&accepting("gzip"), &file).is_some());
+        assert!(c.select(&accepting("gzip"), &file, NOW).is_some());
         first.get_or_insert(Key { version: Version::of(&file.facts), what: What::Encoded(Coding::Gzip) });
         assert!(with_store(|st| st.used()) <= bound);
     }
     let first = first.expect("inserted");
     assert!(with_store(|st| st.get(&first).is_none()), "the oldest entry was evicted");
+}
+
+#[test]
+fn a_sidecar_added_later_is_seen_when_the_probe_expires() {
+    let root = Root::new("later");
+    let content = text(50_000, "later");
+    let p = root.write("site.css", &content);
+    let t = SystemTime::now() - Duration::from_secs(60);
+    set_mtime(&p, t);
+    let c = Compression::new(true);
+    let file = root.open("site.css");
+    let fly = c.select(&accepting("br"), &file, NOW).expect("on the fly");
+    assert!(matches!(fly.body, Body::Bytes(_)));
+    let br = root.write("site.css.br", b"the operator's sidecar");
+    set_mtime(&br, t);
+    // The probe made at NOW is trusted for PROBE_TTL: the on-the-fly copy until then.
+    let ms = Duration::from_millis(1);
+    let still = c.select(&accepting("br"), &file, NOW + PROBE_TTL - ms).expect("encoded");
+    assert_eq!((body_bytes(&still.body), &still.etag), (body_bytes(&fly.body), &fly.etag));
+    let side = c.select(&accepting("br"), &file, NOW + PROBE_TTL).expect("encoded");
+    assert_eq!(body_bytes(&side.body), b"the operator's sidecar");
+    assert!(side.etag != fly.etag && side.etag.to_str().is_ok_and(|t| t.ends_with("-br\"")));
 }
