@@ -2,18 +2,16 @@
 //! real pipe registered in the worker's reactor and streams it back upper-cased, with
 //! backpressure both ways, its timeout, and a client that goes away.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{connect, parse_responses, read_all};
 use http::{Request, Response, StatusCode};
 use pollux_reactor::mio::event::Event;
 use pollux_reactor::mio::unix::pipe;
 use pollux_reactor::mio::Interest;
 use pollux_server::{Body, ConnInfo, Handler, Reply, Task, TaskCx};
+use pollux_testkit::{connect, parse_responses, read_all};
 
 /// Request body → pipe → upper-cased response; `/stall` never answers.
 struct Upper {
@@ -138,8 +136,8 @@ impl Handler for App {
     }
 }
 
-fn start() -> common::AppServer {
-    common::start_app_with(App, |o| o.task_timeout = Duration::from_millis(500))
+fn start() -> pollux_testkit::AppServer {
+    pollux_testkit::start_app_with(App, |o| o.task_timeout = Duration::from_millis(500))
 }
 
 #[test]
@@ -177,7 +175,7 @@ fn a_body_streams_through_a_pipe_and_back_with_backpressure() {
 #[test]
 fn a_buffered_body_reaches_the_task_whole() {
     let s = start();
-    let r = common::send_body(s.addr, "POST", "/buffered", "text/plain", b"hello task");
+    let r = pollux_testkit::send_body(s.addr, "POST", "/buffered", "text/plain", b"hello task");
     assert_eq!((r.status, r.text().as_str()), (200, "HELLO TASK"));
 }
 
@@ -197,11 +195,11 @@ fn a_task_can_hand_the_request_back_as_another() {
 fn an_idle_task_times_out_with_504() {
     let s = start();
     let t = Instant::now();
-    let r = common::send(s.addr, "GET", "/stall", &[]);
+    let r = pollux_testkit::send(s.addr, "GET", "/stall", &[]);
     assert_eq!(r.status, 504);
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // The worker carries on.
-    assert_eq!(common::send(s.addr, "GET", "/plain", &[]).text(), "plain");
+    assert_eq!(pollux_testkit::send(s.addr, "GET", "/plain", &[]).text(), "plain");
 }
 
 #[test]

@@ -4,15 +4,13 @@
 //! (`pollux chat connect`) talks to raw members.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{pollux_bin, spawn_bound, Server};
+use pollux_testkit::{pollux_bin, spawn_bound, Server};
 
 fn chat_server() -> (Server, SocketAddr) {
     let mut cmd = Command::new(pollux_bin());
@@ -115,7 +113,7 @@ fn three_members_see_joins_renames_who_messages_and_leaves_in_order() {
 fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
     let (server, addr) = chat_server();
     let pid = server.child.id();
-    let before = common::rss_kib(pid);
+    let before = pollux_testkit::rss_kib(pid);
     let mut peak = before;
     let (mut a, _) = Member::join(addr);
     let (mut b, _) = Member::join(addr);
@@ -167,7 +165,7 @@ fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
         assert!(sent < 256 << 20 && t.elapsed() < Duration::from_secs(60), "stuck member never dropped");
         a.w.write_all(line.repeat(16).as_bytes()).unwrap();
         sent += line.len() * 16;
-        peak = peak.max(common::rss_kib(pid));
+        peak = peak.max(pollux_testkit::rss_kib(pid));
     }
     a.say("end");
     let (seen, b_reader, notified) = bob_reader.join().unwrap();

@@ -3,14 +3,12 @@
 //! TCP flow control instead of growing the server.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pollux_bin, recv_from, rss_kib, spawn_bound, ReadRetry, Server};
+use pollux_testkit::{pollux_bin, recv_from, rss_kib, spawn_bound, ReadRetry, Server};
 
 fn echo(extra: &[&str], scheme: &str, count: usize) -> (Server, Vec<SocketAddr>) {
     let mut cmd = Command::new(pollux_bin());

@@ -5,14 +5,12 @@
 //! on serving.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{
+use pollux_testkit::{
     assert_no_zombies, byte_pattern, pollux_bin, socat_io, spawn_bound, tcp_round_trip, zombies_of,
     ReadRetry, Server,
 };
@@ -129,7 +127,7 @@ fn process_model_leaves_no_zombie_children() {
     assert_no_zombies(pid);
     // And the children are gone, not merely reaped later: none of the server's children is
     // left once the clients are.
-    let left: Vec<_> = common::processes().into_iter().filter(|p| p.2 == pid).collect();
+    let left: Vec<_> = pollux_testkit::processes().into_iter().filter(|p| p.2 == pid).collect();
     assert!(left.is_empty(), "children still running: {left:?}");
 }
 

@@ -11,15 +11,13 @@
 //! test, which needs root and iproute2 for it: `#[ignore]`d, run as root by scripts/test.sh.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::pollux_bin;
+use pollux_testkit::pollux_bin;
 
 /// A listener process and the lines it prints, killed when dropped.
 struct Listener {

@@ -2,26 +2,24 @@
 //! gracefully: SIGTERM with requests inside Python, `--processes 2` with a child killed,
 //! `--max-requests` under `wrk`, and `--reload`.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{children_of, parse_responses, read_all, Server};
+use pollux_testkit::{children_of, parse_responses, read_all, Server};
 
 fn apps_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wsgi_apps")
 }
 
 fn wsgi_in(dir: &Path, module: &str, extra: &[&str]) -> Server {
-    let mut cmd = Command::new(common::pollux_bin());
+    let mut cmd = Command::new(pollux_testkit::pollux_bin());
     cmd.args(["serve", "--wsgi", module, "--pythonpath"]).arg(dir);
     cmd.args(["--bind", "127.0.0.1:0", "--access-log", "off"]);
     cmd.args(extra).env("PYTHONDONTWRITEBYTECODE", "1").env_remove("VIRTUAL_ENV");
-    common::spawn(cmd)
+    pollux_testkit::spawn(cmd)
 }
 
 fn body(addr: SocketAddr, target: &str) -> Result<String, String> {
@@ -166,7 +164,7 @@ fn max_requests_recycles_processes_with_zero_failed_requests_under_wrk() {
 
 #[test]
 fn reload_restarts_the_app_when_a_py_file_changes() {
-    let dir = common::TempRoot::new("wsgi-reload");
+    let dir = pollux_testkit::TempRoot::new("wsgi-reload");
     let app = |text: &str| {
         format!("def application(e, sr):\n    sr('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{text}\\n']\n")
     };
@@ -189,7 +187,7 @@ fn reload_restarts_the_app_when_a_py_file_changes() {
 
 #[test]
 fn an_import_error_in_the_children_fails_the_start() {
-    let out = Command::new(common::pollux_bin())
+    let out = Command::new(pollux_testkit::pollux_bin())
         .args(["serve", "--wsgi", "broken", "--processes", "2", "--pythonpath"])
         .arg(apps_dir())
         .args(["--bind", "127.0.0.1:0"])

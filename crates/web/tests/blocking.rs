@@ -2,13 +2,11 @@
 //! refuse with 503 + Retry-After when the pool is saturated, time out with 503/504, and a
 //! panic anywhere is a 500 after which the server still answers.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{connect, get_with, parse_responses, read_all, start_app, ReadRetry};
+use pollux_testkit::{connect, get_with, parse_responses, read_all, start_app, ReadRetry};
 use pollux_web::extract::{Path, Query};
 use pollux_web::{get, Router};
 use serde::Deserialize;
