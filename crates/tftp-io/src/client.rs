@@ -7,8 +7,8 @@
 //!                 recv (read timeout = time left until the machine's deadline) ──► handle_datagram }
 //! ```
 //!
-//! [`get`] and [`put`] are the same loop ([`drive`]) over a [`pollux_tftp::Machine`]; a
-//! [`Local`] adds what differs by direction: the file side, and what the progress bar is told.
+//! [`get`] and [`put`] are the same loop (`drive`) over a [`pollux_tftp::Machine`]; a
+//! `Local` adds what differs by direction: the file side, and what the progress bar is told.
 //!
 //! A get ends as soon as the final block is in and acknowledged; unlike the server's
 //! receiver it does not dally (RFC 1350 §6 suggests it), because every common client
@@ -201,6 +201,8 @@ trait Local {
     fn negotiated(&mut self, opts: &TransferOptions, progress: &mut dyn Progress);
     /// After each turn's events.
     fn advance(&mut self, machine: &Self::Machine, progress: &mut dyn Progress);
+    /// Sends everything the machine has to send.
+    fn send(socket: &UdpSocket, machine: &mut Self::Machine, out: &mut Out);
     /// The transfer completed: anything left to do locally.
     fn finish(&mut self) -> io::Result<()>;
     /// File bytes moved.
@@ -239,6 +241,14 @@ impl Local for Download<'_> {
 
     fn advance(&mut self, _: &Receiver, _: &mut dyn Progress) {}
 
+    /// ACKs, one at a time; the receiver needs no clock to send them.
+    fn send(socket: &UdpSocket, receiver: &mut Receiver, out: &mut Out) {
+        while let Some(to) = receiver.poll_transmit(&mut out.buf) {
+            // A failed send is a lost datagram: the timer retransmits.
+            let _ = socket.send_to(&out.buf, to);
+        }
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.out.flush()
     }
@@ -265,10 +275,13 @@ impl Local for Upload<'_> {
         sender: &mut Sender,
         _: &mut dyn Progress,
     ) -> Result<(), (ErrorCode, &'static str, io::Error)> {
-        let fed = pump::feed(sender, &mut self.input, &mut self.scratch)
-            .map_err(|e| (ErrorCode::NotDefined, "client cannot read the file", e))?;
+        // No read-ahead: `input` does its own buffering (`put_file` gives a BufReader).
+        let fed = pump::feed(sender, &mut self.input, &mut self.scratch, 0);
         self.bytes += fed.bytes;
-        Ok(())
+        match fed.error {
+            Some(e) => Err((ErrorCode::NotDefined, "client cannot read the file", e)),
+            None => Ok(()),
+        }
     }
 
     fn negotiated(&mut self, _: &TransferOptions, _: &mut dyn Progress) {}
@@ -282,6 +295,18 @@ impl Local for Upload<'_> {
         }
     }
 
+    /// DATA of a window goes out in one `sendto` with GSO where the kernel allows it (see
+    /// [`crate::udp`]), anything else as it is; the sender times what it sends by `now`.
+    fn send(socket: &UdpSocket, sender: &mut Sender, out: &mut Out) {
+        let now = Instant::now();
+        let mut batch = Batch::new(socket, &mut out.gso, &mut out.batch);
+        // A failed send is a lost datagram: the timer retransmits.
+        while let Some(to) = sender.poll_transmit(now, &mut out.buf) {
+            batch.push(&out.buf, to);
+        }
+        batch.flush();
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
     }
@@ -289,6 +314,13 @@ impl Local for Upload<'_> {
     fn bytes(&self) -> u64 {
         self.bytes
     }
+}
+
+/// The send side's buffers: the datagram, and a window gathered for GSO.
+struct Out {
+    buf: Vec<u8>,
+    gso: Gso,
+    batch: Vec<u8>,
 }
 
 /// Runs one transfer to its end: the loop both directions share.
@@ -299,22 +331,20 @@ fn drive<L: Local>(
     progress: &mut dyn Progress,
     started: Instant,
 ) -> Result<Summary, ClientError> {
-    let mut buf = Vec::with_capacity(65536);
+    let mut out = Out { buf: Vec::with_capacity(65536), gso: Gso::default(), batch: Vec::new() };
     let mut rbuf = vec![0u8; 65536];
-    let mut gso = Gso::default();
-    let mut batch = Vec::new();
     let mut timeout = ReadTimeout { current: None };
     let mut done: Option<Result<(), TransferError>> = None;
     let local_error = |e| ClientError::Local { path: PathBuf::from("-"), source: e };
     loop {
         if progress.cancelled() {
             machine.abort(ErrorCode::NotDefined, "cancelled by the user");
-            send_all(socket, machine, &mut buf, &mut gso, &mut batch);
+            L::send(socket, machine, &mut out);
             return Err(ClientError::Cancelled);
         }
         if let Err((code, message, e)) = local.file_io(machine, progress) {
             machine.abort(code, message);
-            send_all(socket, machine, &mut buf, &mut gso, &mut batch);
+            L::send(socket, machine, &mut out);
             return Err(local_error(e));
         }
         while let Some(event) = machine.poll_event() {
@@ -326,7 +356,7 @@ fn drive<L: Local>(
             }
         }
         local.advance(machine, progress);
-        send_all(socket, machine, &mut buf, &mut gso, &mut batch);
+        L::send(socket, machine, &mut out);
         match done.take() {
             Some(Ok(())) => {
                 local.finish().map_err(local_error)?;
@@ -342,8 +372,14 @@ fn drive<L: Local>(
         match receive(socket, &mut timeout, deadline, &mut rbuf)? {
             Some((n, src, segment)) => {
                 let now = Instant::now();
-                for datagram in pump::datagrams(&rbuf, n, segment) {
-                    machine.handle_datagram(now, src, datagram);
+                match segment {
+                    // With UDP_GRO (a get), one read may hold a window of datagrams of one size.
+                    Some(size) => {
+                        for datagram in rbuf[..n].chunks(size.max(1)) {
+                            machine.handle_datagram(now, src, datagram);
+                        }
+                    }
+                    None => machine.handle_datagram(now, src, &rbuf[..n]),
                 }
             }
             None => {
@@ -354,24 +390,6 @@ fn drive<L: Local>(
             }
         }
     }
-}
-
-/// Sends everything the machine has to send; DATA of a window goes out in one `sendto` with
-/// GSO where the kernel allows it (see [`crate::udp`]), anything else as it is.
-fn send_all(
-    socket: &UdpSocket,
-    machine: &mut impl Machine,
-    buf: &mut Vec<u8>,
-    gso: &mut Gso,
-    batch: &mut Vec<u8>,
-) {
-    let now = Instant::now();
-    let mut batch = Batch::new(socket, gso, batch);
-    // A failed send is a lost datagram: the timer retransmits.
-    while let Some(to) = machine.poll_transmit(now, buf) {
-        batch.push(buf, to);
-    }
-    batch.flush();
 }
 
 /// Downloads `remote` from `server` into `out`.
@@ -410,7 +428,7 @@ pub fn put(
         progress.total(size);
     }
     let mut machine = Sender::put(remote, opts.mode, request_options(opts, tsize), server, &config, started)?;
-    let mut upload = Upload { input, scratch: Vec::new(), bytes: 0, acked: 0 };
+    let mut upload = Upload { input, scratch: vec![0u8; pump::READ_CHUNK], bytes: 0, acked: 0 };
     drive(&socket, &mut machine, &mut upload, progress, started)
 }
 

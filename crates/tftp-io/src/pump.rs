@@ -1,6 +1,5 @@
 //! The file side of a transfer, the same for the server and the client: reading the file
-//! into a [`Sender`], writing a [`Receiver`]'s data out, and cutting a read from a socket
-//! into its datagrams. The drivers ([`crate::transfer`] on the reactor, [`crate::client`] in a
+//! into a [`Sender`], and writing a [`Receiver`]'s data out. The drivers ([`crate::transfer`] on the reactor, [`crate::client`] in a
 //! blocking loop) differ only in how they wait; these are the steps they share.
 
 use std::io::{self, Read, Write};
@@ -9,30 +8,26 @@ use pollux_tftp::{Receiver, Sender};
 
 /// Reads from the file at most this much per call; a window asks for at most
 /// `windowsize × blksize` in total, so one pump does a bounded amount of disk work.
-const READ_CHUNK: usize = 64 * 1024;
-/// Reads at least this much when the machine wants anything: lock-step 512-byte blocks would
-/// otherwise cost a `read` per block. The machine buffers the excess (at most this much more
-/// than a window per transfer).
-const READ_AHEAD: usize = 8 * 1024;
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
 
 /// What one [`feed`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(crate) struct Fed {
-    /// File bytes handed to the sender.
+    /// File bytes handed to the sender (also those before an error).
     pub(crate) bytes: u64,
     /// The file ended (the sender was told: its short block is the last).
     pub(crate) end: bool,
+    /// The read failed: the sender is left as it was, for the caller to abort with the ERROR
+    /// this deserves.
+    pub(crate) error: Option<io::Error>,
 }
 
-/// Fills `sender` from `input` while it wants data. On a read error the sender is left as it
-/// was; the caller aborts it with the ERROR that error deserves.
-pub(crate) fn feed(sender: &mut Sender, input: &mut impl Read, scratch: &mut Vec<u8>) -> io::Result<Fed> {
-    if scratch.len() < READ_CHUNK {
-        scratch.resize(READ_CHUNK, 0);
-    }
+/// Fills `sender` from `input` while it wants data, or until a read fails, reading at most
+/// `scratch.len()` and at least `read_ahead` bytes at a time (the sender buffers the excess).
+pub(crate) fn feed(sender: &mut Sender, input: &mut impl Read, scratch: &mut [u8], read_ahead: usize) -> Fed {
     let mut fed = Fed::default();
     while sender.data_wanted() > 0 {
-        let want = sender.data_wanted().clamp(READ_AHEAD, READ_CHUNK);
+        let want = sender.data_wanted().clamp(read_ahead.min(scratch.len()), scratch.len());
         match input.read(&mut scratch[..want]) {
             Ok(0) => {
                 sender.finish_data();
@@ -43,10 +38,13 @@ pub(crate) fn feed(sender: &mut Sender, input: &mut impl Read, scratch: &mut Vec
                 fed.bytes += n as u64;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => {
+                fed.error = Some(e);
+                break;
+            }
         }
     }
-    Ok(fed)
+    fed
 }
 
 /// Writes what `receiver` has received in order to `out`, once at least `batch` bytes have
@@ -61,27 +59,4 @@ pub(crate) fn drain(receiver: &mut Receiver, out: &mut impl Write, batch: usize)
     out.write_all(data)?;
     receiver.consume_data(n);
     Ok(n as u64)
-}
-
-/// The datagrams in the first `n` bytes of `buf`: one, or with `UDP_GRO` several of `segment`
-/// bytes each (the last may be shorter). An empty datagram is one empty datagram.
-pub(crate) fn datagrams(buf: &[u8], n: usize, segment: Option<usize>) -> impl Iterator<Item = &[u8]> {
-    let segment = segment.unwrap_or(n).max(1);
-    (0..n.max(1)).step_by(segment).map(move |at| &buf[at..(at + segment).min(n)])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::datagrams;
-
-    #[test]
-    fn a_coalesced_read_splits_into_its_datagrams() {
-        let buf = b"aaaabbbbcc";
-        let got: Vec<&[u8]> = datagrams(buf, 10, Some(4)).collect();
-        assert_eq!(got, [&b"aaaa"[..], b"bbbb", b"cc"]);
-        let got: Vec<&[u8]> = datagrams(buf, 10, None).collect();
-        assert_eq!(got, [&buf[..]]);
-        let got: Vec<&[u8]> = datagrams(buf, 0, None).collect();
-        assert_eq!(got, [&b""[..]], "an empty datagram is still a datagram");
-    }
 }

@@ -83,7 +83,7 @@
 //! let options = RequestOptions { blksize: Some(1024), ..Default::default() };
 //! let mut get = Receiver::get("hello.txt", Mode::Octet, options, server_69, &config, now).unwrap();
 //! let mut buf = Vec::new();
-//! assert_eq!(get.poll_transmit(now, &mut buf), Some(server_69));
+//! assert_eq!(get.poll_transmit(&mut buf), Some(server_69));
 //! let Ok(Packet::Request(rrq)) = Packet::parse(&buf) else { panic!() };
 //! let mut serve = Sender::accept(&rrq, client, &config, Some(file.len() as u64), now).unwrap();
 //! serve.write_data(&file);
@@ -95,7 +95,7 @@
 //!         assert_eq!(to, client);
 //!         get.handle_datagram(now, server_tid, &buf);
 //!     }
-//!     while let Some(to) = get.poll_transmit(now, &mut buf) {
+//!     while let Some(to) = get.poll_transmit(&mut buf) {
 //!         assert_eq!(to, server_tid);
 //!         serve.handle_datagram(now, client, &buf);
 //!     }

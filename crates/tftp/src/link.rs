@@ -160,25 +160,14 @@ impl Link {
         self.arm(now);
     }
 
-    /// Sorts a datagram: `Ok(None)` if it came from a stranger (answered with ERROR 5, nothing
-    /// else changes), `Err` if the peer sent something unparsable (the link locks onto it so
-    /// that the ERROR this earns goes there), else the packet.
-    pub(crate) fn screen<'a>(
-        &mut self,
-        src: SocketAddr,
-        datagram: &'a [u8],
-    ) -> Result<Option<Packet<'a>>, TransferError> {
-        if self.classify(src) == Source::Stranger {
+    /// Whether the datagram came from a stranger (RFC 1350 §4): if so it is answered with
+    /// ERROR 5 and changes nothing else, and the machine drops it.
+    pub(crate) fn refuses(&mut self, src: SocketAddr, datagram: &[u8]) -> bool {
+        let stranger = self.classify(src) == Source::Stranger;
+        if stranger {
             self.refuse(src, datagram);
-            return Ok(None);
         }
-        match Packet::parse(datagram) {
-            Ok(packet) => Ok(Some(packet)),
-            Err(e) => {
-                self.lock(src);
-                Err(e.into())
-            }
-        }
+        stranger
     }
 
     pub(crate) fn classify(&self, src: SocketAddr) -> Source {

@@ -153,12 +153,18 @@ impl Receiver {
         if matches!(self.state, State::Closed | State::Failed) {
             return;
         }
-        let packet = match self.link.screen(src, datagram) {
-            Ok(Some(packet)) => packet,
-            Ok(None) => return,
+        if self.link.refuses(src, datagram) {
+            return;
+        }
+        let packet = match Packet::parse(datagram) {
+            Ok(packet) => packet,
             // Everything is in and acknowledged: garbage no longer matters.
             Err(_) if self.state == State::Dallying => return,
-            Err(e) => return self.fail(e),
+            Err(e) => {
+                // The ERROR this earns goes to the peer that sent it.
+                self.link.lock(src);
+                return self.fail(e.into());
+            }
         };
         match (self.state, packet) {
             // Everything has been received; only a retransmitted final block needs an answer.
@@ -284,10 +290,8 @@ impl Receiver {
 
     /// Writes the next datagram into `buf` (cleared first) and returns where to send it.
     /// Call until `None` after every input.
-    /// (`now` is unused: ACKs are timed when they are queued. It keeps the signature the
-    /// sender's, which times DATA as it goes out, so one driver serves both.)
-    pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<SocketAddr> {
-        let _ = now;
+    /// (Unlike the sender's, it needs no clock: ACKs are timed when they are queued.)
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         self.link.poll_transmit(buf)
     }
 

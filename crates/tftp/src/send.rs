@@ -215,10 +215,16 @@ impl Sender {
         if matches!(self.state, State::Complete | State::Failed) {
             return;
         }
-        let packet = match self.link.screen(src, datagram) {
-            Ok(Some(packet)) => packet,
-            Ok(None) => return,
-            Err(e) => return self.fail(e),
+        if self.link.refuses(src, datagram) {
+            return;
+        }
+        let packet = match Packet::parse(datagram) {
+            Ok(packet) => packet,
+            Err(e) => {
+                // The ERROR this earns goes to the peer that sent it.
+                self.link.lock(src);
+                return self.fail(e.into());
+            }
         };
         if let Packet::Error { code, message } = packet {
             return self.fail(TransferError::from_peer(code, message));

@@ -117,7 +117,7 @@ proptest! {
                 Input::Data(n) => r.consume_data(n),
                 Input::Finish => {}
             }
-            while let Some(to) = r.poll_transmit(now, &mut buf) {
+            while let Some(to) = r.poll_transmit(&mut buf) {
                 check(to, &buf, &allowed)?;
             }
             while r.poll_event().is_some() {}
@@ -161,7 +161,7 @@ proptest! {
             while let Some(to) = s.poll_transmit(now, &mut buf) {
                 check(to, &buf, &allowed)?;
             }
-            while let Some(to) = r.poll_transmit(now, &mut buf) {
+            while let Some(to) = r.poll_transmit(&mut buf) {
                 check(to, &buf, &allowed)?;
             }
             while s.poll_event().is_some() || r.poll_event().is_some() {}

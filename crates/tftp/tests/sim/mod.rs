@@ -262,7 +262,7 @@ impl World {
                 sink.extend_from_slice(m.pending_data());
                 let n = m.pending_data().len();
                 m.consume_data(n);
-                while let Some(dst) = m.poll_transmit(now, &mut self.buf) {
+                while let Some(dst) = m.poll_transmit(&mut self.buf) {
                     self.net.send(now, src, dst, &self.buf);
                 }
                 while let Some(event) = m.poll_event() {
