@@ -3,6 +3,7 @@
 //! backpressure both ways, its timeout, and a client that goes away.
 
 use std::io::{Read, Write};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -26,7 +27,8 @@ struct Upper {
     count_abort: bool,
 }
 
-static ABORTED_MID_BODY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Aborts before the body was all in, and the signal that one happened (the test waits on it).
+static ABORTED_MID_BODY: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
 
 impl Upper {
     fn pump_in(&mut self, cx: &mut TaskCx<'_>) {
@@ -107,7 +109,9 @@ impl Task for Upper {
     }
     fn abort(&mut self) {
         if self.count_abort && self.tx.is_some() {
-            ABORTED_MID_BODY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (count, counted) = &ABORTED_MID_BODY;
+            *count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+            counted.notify_all();
         }
     }
 }
@@ -219,11 +223,14 @@ fn a_client_that_leaves_mid_upload_frees_the_task() {
     let (rs, _) = parse_responses(&out, &[false]);
     assert_eq!(rs[0].text(), "ABC");
     // Every task whose client left mid-body was aborted (a CGI task kills its script there).
-    let t = Instant::now();
-    while ABORTED_MID_BODY.load(std::sync::atomic::Ordering::SeqCst) < 20
-        && t.elapsed() < Duration::from_secs(5)
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(ABORTED_MID_BODY.load(std::sync::atomic::Ordering::SeqCst), 20);
+    let (count, counted) = &ABORTED_MID_BODY;
+    let aborted = counted
+        .wait_timeout_while(
+            count.lock().unwrap_or_else(PoisonError::into_inner),
+            Duration::from_secs(5),
+            |n| *n < 20,
+        )
+        .unwrap_or_else(PoisonError::into_inner)
+        .0;
+    assert_eq!(*aborted, 20);
 }

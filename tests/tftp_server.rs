@@ -301,6 +301,7 @@ fn a_failed_download_never_touches_the_local_file() {
     let fake = UdpSocket::bind("127.0.0.1:0").unwrap();
     fake.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let fake_addr = fake.local_addr().unwrap();
+    let (client_done, wait_client) = std::sync::mpsc::channel::<()>();
     let t = std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         let (_, from) = recv_from(&fake, &mut buf).unwrap();
@@ -308,8 +309,8 @@ fn a_failed_download_never_touches_the_local_file() {
         let mut data = vec![0, 3, 0, 1];
         data.extend_from_slice(&[b'x'; 512]);
         tid.send_to(&data, from).unwrap();
-        // Keep the socket open (no ICMP) while the client retries.
-        std::thread::sleep(Duration::from_secs(3));
+        // Keep the socket open (no ICMP) until the client has given up.
+        let _ = wait_client.recv_timeout(Duration::from_secs(10));
     });
     let start = Instant::now();
     let out = pollux(&[
@@ -322,6 +323,7 @@ fn a_failed_download_never_touches_the_local_file() {
         "--retries",
         "2",
     ]);
+    let _ = client_done.send(());
     assert_eq!(code_of(&out), 3, "{}", String::from_utf8_lossy(&out.stderr));
     assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
     t.join().unwrap();

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use pollux_testkit::{pollux_bin, spawn_bound, Server};
+use pollux_testkit::{pollux_bin, spawn_bound, wait_exit, Server};
 
 fn chat_server() -> (Server, SocketAddr) {
     let mut cmd = Command::new(pollux_bin());
@@ -246,14 +246,7 @@ fn the_terminal_client_sends_typed_lines_prints_the_room_and_quits_at_end_of_inp
     drop(stdin);
     assert_eq!(next(), "* bye");
     raw.expect("* zed left");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = client.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "the client did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut client, Duration::from_secs(10)).expect("the client did not exit");
     assert!(status.success(), "{status}");
 }
 
@@ -265,14 +258,8 @@ fn sigterm_tells_the_room_and_exits_cleanly() {
     assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
     a.expect("* the server is shutting down");
     a.expect_closed();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "chat serve did not exit on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status =
+        wait_exit(&mut server.child, Duration::from_secs(10)).expect("chat serve did not exit on SIGTERM");
     assert!(status.success(), "{status}");
 }
 
@@ -295,14 +282,7 @@ fn the_terminal_client_says_so_when_the_server_closes_first() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "* the server is shutting down\n");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = client.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "the client did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut client, Duration::from_secs(10)).expect("the client did not exit");
     // A shutdown the server announced is a normal end (issue 19), not a failure.
     assert_eq!(status.code(), Some(0));
     let mut err = String::new();

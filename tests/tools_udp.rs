@@ -56,14 +56,8 @@ impl Listener {
 
     /// Waits (bounded) for the process to exit; its status.
     fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let t = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(t.elapsed() < Duration::from_secs(10), "the listener did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        pollux_testkit::wait_exit(&mut self.child, Duration::from_secs(10))
+            .expect("the listener did not exit")
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pollux_testkit::{children_of, parse_responses, read_all, Server};
+use pollux_testkit::{children_of, parse_responses, read_all, wait_exit, Server};
 
 fn apps_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wsgi_apps")
@@ -36,17 +36,6 @@ fn body(addr: SocketAddr, target: &str) -> Result<String, String> {
     }
 }
 
-fn wait_exit(server: &mut Server, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = server.child.try_wait() {
-            return Some(st);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
-}
-
 fn sigterm(pid: u32) {
     let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
 }
@@ -71,8 +60,8 @@ fn sigterm_while_50_requests_are_inside_python_answers_them_all_then_exits() {
     for c in clients {
         assert_eq!(c.join().expect("client"), Ok("done\n".to_owned()));
     }
-    let status =
-        wait_exit(&mut server, Duration::from_secs(10)).expect("the server exits after the last answer");
+    let status = wait_exit(&mut server.child, Duration::from_secs(10))
+        .expect("the server exits after the last answer");
     assert!(status.success(), "{status}");
 }
 
@@ -158,7 +147,7 @@ fn max_requests_recycles_processes_with_zero_failed_requests_under_wrk() {
     assert_ne!(now, first, "the process was replaced");
     let mut s = server;
     sigterm(s.child.id());
-    let status = wait_exit(&mut s, Duration::from_secs(10)).expect("exits");
+    let status = wait_exit(&mut s.child, Duration::from_secs(10)).expect("exits");
     assert!(status.success(), "{status}");
 }
 

@@ -12,14 +12,14 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use pollux_testkit::{Server, TempRoot};
+use pollux_testkit::{run_within, Server, TempRoot};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -47,7 +47,7 @@ fn venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
         let dir = root().join("target/wsgi-venv");
-        let out = run_bounded(
+        let out = run_within(
             Command::new(root().join("scripts/python-env.sh")).arg(&dir),
             Duration::from_secs(600),
             "scripts/python-env.sh (needs python3 with the venv module and pip: Debian's python3 and \
@@ -70,39 +70,6 @@ fn venv() -> &'static Path {
 /// The virtualenv's python (stdlib only is needed by the helper scripts).
 fn venv_python() -> PathBuf {
     venv().join("bin/python")
-}
-
-/// Runs `cmd` to completion with its output captured; kills it (and fails, naming `what`) if it
-/// is still running after `limit`. Polls for the exit rather than blocking on it.
-fn run_bounded(cmd: &mut Command, limit: Duration, what: &str) -> Output {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
 }
 
 /// `pollux serve --wsgi MODULE --pythonpath DIR --venv <venv>` plus `extra`, on one worker.
@@ -195,7 +162,7 @@ fn curl(tmp: &Path, args: &[&str], url: &str) -> Got {
 
 /// tests/wsgi_real_apps/client.py (Python's http.client) with `args`; its JSON report.
 fn py_client(args: &[&str]) -> (Got, Value) {
-    let out = run_bounded(
+    let out = run_within(
         Command::new(venv_python()).arg(helper("client.py")).args(args),
         Duration::from_secs(30),
         "tests/wsgi_real_apps/client.py",
@@ -436,7 +403,7 @@ fn django() -> Django {
     let tmp = TempRoot::new("django");
     let db = tmp.0.join("db.sqlite3");
     let static_root = tmp.0.join("static");
-    let out = run_bounded(
+    let out = run_within(
         Command::new(root().join("examples/wsgi/django_project/setup.sh"))
             .env("PYTHON", venv_python())
             .env("POLLUX_DJANGO_DB", &db)
@@ -583,7 +550,7 @@ fn django_admin_in_headless_chromium() {
     let _ = std::fs::remove_file(&png);
     let profile = dj.tmp.0.join("chromium-profile");
     let base = format!("http://{}", dj.server.addr);
-    let out = run_bounded(
+    let out = run_within(
         Command::new(venv_python())
             .arg(helper("admin_screenshot.py"))
             .arg(chromium)

@@ -200,29 +200,56 @@ pub fn hello(workers: usize) -> Server {
 
 /// Runs `cmd` to completion (stdin closed), killing it after `secs` seconds; its output.
 pub fn run_bounded(cmd: &mut Command, secs: u64) -> Output {
+    run_limited(cmd, Duration::from_secs(secs)).0
+}
+
+/// [`run_bounded`] for a command that must finish: panics, naming `what`, if it had to be
+/// killed at `limit`.
+pub fn run_within(cmd: &mut Command, limit: Duration, what: &str) -> Output {
+    let (out, killed) = run_limited(cmd, limit);
+    assert!(!killed, "{what} did not finish within {limit:?}");
+    out
+}
+
+fn run_limited(cmd: &mut Command, limit: Duration) -> (Output, bool) {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    // Both pipes drained on threads, so a chatty child never blocks on a full pipe.
     let out = read_to_end(child.stdout.take().expect("piped stdout"));
     let err = read_to_end(child.stderr.take().expect("piped stderr"));
-    // A watchdog kills the child at the deadline unless told it ended; the wait itself blocks.
-    let (ended, watch) = mpsc::channel::<()>();
-    let pid = child.id().to_string();
-    let watchdog = std::thread::spawn(move || {
-        if watch.recv_timeout(Duration::from_secs(secs)) == Err(RecvTimeoutError::Timeout) {
-            let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        }
-    });
-    let status: ExitStatus = child.wait().expect("wait");
-    let _ = ended.send(());
-    let _ = watchdog.join();
+    let (status, killed) = wait_killing_at(&mut child, limit);
     // The pipes end with the child (the readers see end of file): no sleep needed.
     let stdout = out.join().expect("stdout reader");
     let stderr = err.join().expect("stderr reader");
-    Output { status, stdout, stderr }
+    (Output { status, stdout, stderr }, killed)
+}
+
+/// Waits for `child` to exit, at most `limit`: its status, or `None` if it was still running
+/// then (it is killed, so that a failing test leaves nothing behind).
+pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let (status, killed) = wait_killing_at(child, limit);
+    (!killed).then_some(status)
+}
+
+/// Blocks in `wait` (no polling) while a watchdog thread kills the child at `limit` unless
+/// told it ended. Its status, and whether the watchdog fired.
+fn wait_killing_at(child: &mut Child, limit: Duration) -> (ExitStatus, bool) {
+    let (ended, watch) = mpsc::channel::<()>();
+    let pid = child.id().to_string();
+    let watchdog = std::thread::spawn(move || {
+        let fire = watch.recv_timeout(limit) == Err(RecvTimeoutError::Timeout);
+        if fire {
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        fire
+    });
+    let status = child.wait().expect("wait for the child");
+    let _ = ended.send(());
+    (status, watchdog.join().unwrap_or(false))
 }
 
 fn read_to_end(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
