@@ -2,14 +2,12 @@
 //! short logs what was delivered, as nginx's `$body_bytes_sent` does, not the planned length),
 //! and the request line of every answer the server made up itself (CGI failures included).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
-use common::{pollux_bin, spawn, write_scripts, Server, TempRoot};
+use pollux_testkit::{pollux_bin, spawn, write_scripts, Server, TempRoot};
 
 /// `pollux serve ROOT --access-log -` with its stderr read line by line.
 fn logged_server(
@@ -64,7 +62,7 @@ fn a_download_cut_short_logs_the_bytes_the_client_got() {
         let n = s.read(&mut buf).expect("read");
         assert!(n > 0, "closed early");
         got.extend_from_slice(&buf[..n]);
-        if let Some(i) = common::find(&got, b"\r\n\r\n") {
+        if let Some(i) = pollux_testkit::find(&got, b"\r\n\r\n") {
             break i + 4;
         }
     };
@@ -87,12 +85,12 @@ fn a_complete_download_logs_its_length() {
     let root = TempRoot::new("log-full");
     std::fs::write(root.0.join("mid.bin"), vec![1u8; 300_000]).expect("write");
     let (server, mut log) = logged_server(&root.0, &[]);
-    let r = common::get_with(server.addr, "/mid.bin", &[]);
+    let r = pollux_testkit::get_with(server.addr, "/mid.bin", &[]);
     assert_eq!(r.body.len(), 300_000);
     let line = line_with(&mut log, "/mid.bin");
     assert_eq!(status_and_bytes(&line), (200, 300_000), "{line}");
     // Small answers are logged as before.
-    common::get_with(server.addr, "/index.html", &[]);
+    pollux_testkit::get_with(server.addr, "/index.html", &[]);
     let line = line_with(&mut log, "/index.html");
     assert_eq!(status_and_bytes(&line), (200, 15), "{line}");
 }
@@ -104,7 +102,7 @@ fn a_cgi_failure_logs_its_request_line() {
     write_scripts(&bin, &[("broken.sh", "#!/bin/sh\necho 'this is not a header'\n")]);
     let spec = format!("/cgi-bin={}", bin.display());
     let (server, mut log) = logged_server(&root.0, &["--cgi", &spec]);
-    let r = common::get_with(server.addr, "/cgi-bin/broken.sh?x=1", &[]);
+    let r = pollux_testkit::get_with(server.addr, "/cgi-bin/broken.sh?x=1", &[]);
     assert_eq!(r.status, 502);
     let line = line_with(&mut log, "\" 502 ");
     assert!(line.contains("\"GET /cgi-bin/broken.sh?x=1 HTTP/1.1\" 502 "), "{line}");

@@ -2,17 +2,15 @@
 //! forms, the response kinds of RFC 3875 §6 (document, local and client redirect, NPH), broken
 //! scripts, and the WSGI example. After every test the server has no zombie children.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-use common::{assert_no_zombies, curl, exchange, parse_responses, send, write_scripts, TempRoot};
+use pollux_testkit::{assert_no_zombies, curl, exchange, parse_responses, send, write_scripts, TempRoot};
 
 /// A site root and a CGI directory of scripts, served with `--cgi /cgi-bin=DIR`.
 struct Site {
-    server: common::Server,
+    server: pollux_testkit::Server,
     root: TempRoot,
     _bin: TempRoot,
 }
@@ -38,7 +36,7 @@ fn site(scripts: &[(&str, &str)], extra: &[&str]) -> Site {
     let spec = format!("/cgi-bin={}", bin.0.display());
     let mut args = vec!["--cgi", spec.as_str()];
     args.extend_from_slice(extra);
-    let server = common::serve(&root.0, &args);
+    let server = pollux_testkit::serve(&root.0, &args);
     Site { server, root, _bin: bin }
 }
 
@@ -62,10 +60,10 @@ fn every_meta_variable_as_the_script_sees_it() {
          X-Custom-Field: v1\r\nX-Custom-Field: v2\r\nProxy: http://evil.example:3128\r\n\
          Authorization: Basic c2VjcmV0\r\nConnection: close\r\n\r\nabc"
     );
-    let mut c = common::connect(s.server.addr);
+    let mut c = pollux_testkit::connect(s.server.addr);
     let client_port = c.local_addr().expect("local").port();
     std::io::Write::write_all(&mut c, raw.as_bytes()).expect("write");
-    let data = common::read_all(&mut c, std::time::Duration::from_secs(10));
+    let data = pollux_testkit::read_all(&mut c, std::time::Duration::from_secs(10));
     let (rs, _) = parse_responses(&data, &[false]);
     assert_eq!(rs[0].status, 200, "{}", String::from_utf8_lossy(&data));
     let env = env_map(&rs[0].body);
@@ -106,11 +104,11 @@ fn nothing_of_the_servers_environment_reaches_a_script() {
     let root = TempRoot::new("cgi-www");
     let bin = TempRoot::new("cgi-bin");
     write_scripts(&bin.0, &[("env.sh", ENV)]);
-    let mut cmd = std::process::Command::new(common::pollux_bin());
+    let mut cmd = std::process::Command::new(pollux_testkit::pollux_bin());
     cmd.env("POLLUX_TEST_SECRET", "hunter2").env("http_proxy", "http://leak:1");
     cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
     cmd.arg("--cgi").arg(format!("/cgi-bin={}", bin.0.display()));
-    let server = common::spawn(cmd);
+    let server = pollux_testkit::spawn(cmd);
     let r = send(server.addr, "GET", "/cgi-bin/env.sh", &[]);
     let env = env_map(&r.body);
     assert!(!env.contains_key("POLLUX_TEST_SECRET") && !env.contains_key("http_proxy"), "{env:#?}");
@@ -126,10 +124,10 @@ fn examples() -> PathBuf {
 }
 
 /// `pollux serve examples/static --cgi /cgi-bin=examples/cgi/cgi-bin`.
-fn example_server() -> common::Server {
+fn example_server() -> pollux_testkit::Server {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/static");
     let spec = format!("/cgi-bin={}", examples().join("cgi-bin").display());
-    common::serve(&root, &["--cgi", &spec])
+    pollux_testkit::serve(&root, &["--cgi", &spec])
 }
 
 #[test]
@@ -189,7 +187,7 @@ fn local_and_client_redirects() {
     let r = send(s.server.addr, "GET", "/cgi-bin/local.sh", &[]);
     assert_eq!((r.status, r.text().as_str()), (200, "<h1>hello</h1>\n"));
     // Re-dispatched as a GET without the body, with the new path and query.
-    let r = common::send_body(s.server.addr, "POST", "/cgi-bin/to-script.sh", "text/plain", b"data");
+    let r = pollux_testkit::send_body(s.server.addr, "POST", "/cgi-bin/to-script.sh", "text/plain", b"data");
     let env = env_map(&r.body);
     assert_eq!(env.get("REQUEST_METHOD").map(String::as_str), Some("GET"));
     assert_eq!(env.get("QUERY_STRING").map(String::as_str), Some("from=redirect"));
@@ -256,7 +254,7 @@ fn broken_scripts_are_502_and_their_stderr_is_logged() {
 fn scripts_by_extension_under_the_root() {
     let root = TempRoot::new("cgi-ext");
     write_scripts(&root.0, &[("app.py", "#!/usr/bin/env python3\nimport os\nprint('Content-Type: text/plain\\n')\nprint(os.environ['SCRIPT_NAME'], os.environ['PATH_INFO'])\n")]);
-    let server = common::serve(&root.0, &["--cgi-ext", ".py"]);
+    let server = pollux_testkit::serve(&root.0, &["--cgi-ext", ".py"]);
     let r = send(server.addr, "GET", "/app.py/x/y", &[]);
     assert_eq!((r.status, r.text().as_str()), (200, "/app.py /x/y\n"));
     assert_eq!(send(server.addr, "GET", "/index.html", &[]).text(), "<h1>hello</h1>\n");

@@ -3,16 +3,14 @@
 //! reset while the script is silent), `--cgi-max` answers 503 with
 //! Retry-After, and 200 concurrent requests are all answered. No zombies after any of them.
 
-mod common;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{assert_no_zombies, group_members, send, write_scripts, TempRoot};
+use pollux_testkit::{assert_no_zombies, group_members, send, write_scripts, TempRoot};
 
 struct Site {
-    server: common::Server,
+    server: pollux_testkit::Server,
     bin: TempRoot,
     _root: TempRoot,
 }
@@ -30,7 +28,7 @@ fn site(scripts: &[(&str, &str)], extra: &[&str]) -> Site {
     let spec = format!("/cgi-bin={}", bin.0.display());
     let mut args = vec!["--cgi", spec.as_str()];
     args.extend_from_slice(extra);
-    let server = common::serve(&root.0, &args);
+    let server = pollux_testkit::serve(&root.0, &args);
     Site { server, bin, _root: root }
 }
 
@@ -85,10 +83,10 @@ fn timeout_is_504_and_kills_the_process_group() {
 fn timeout_after_the_head_cuts_the_response_and_kills_the_group() {
     let s = site(&[("slow.sh", &sleeper(true))], &["--cgi-timeout", "1s"]);
     let bin = s.bin.0.clone();
-    let mut c = common::connect(s.server.addr);
+    let mut c = pollux_testkit::connect(s.server.addr);
     c.write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
     let pgid = wait_pid(&bin, "slow.sh");
-    let data = common::read_all(&mut c, Duration::from_secs(10));
+    let data = pollux_testkit::read_all(&mut c, Duration::from_secs(10));
     let text = String::from_utf8_lossy(&data);
     // The head and the first bytes went out; the chunked body never ends (no last chunk),
     // and the connection closes, so the client knows it is incomplete.
@@ -111,7 +109,7 @@ fn a_client_that_leaves_kills_its_script() {
     let s = site(&[("slow.sh", &sleeper(false)), ("upload.sh", &sleeper(true)), ("ticker.sh", ticker)], &[]);
     let bin = s.bin.0.clone();
     // In the middle of a body the script does not read: the body's end never comes.
-    let mut c = common::connect(s.server.addr);
+    let mut c = pollux_testkit::connect(s.server.addr);
     c.write_all(b"POST /cgi-bin/upload.sh HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
         .expect("write");
     c.write_all(&[b'x'; 100_000]).expect("part of the body");
@@ -119,7 +117,7 @@ fn a_client_that_leaves_kills_its_script() {
     drop(c);
     assert_group_gone(pgid);
     // While the script streams: the next bytes it writes meet the closed socket.
-    let mut c = common::connect(s.server.addr);
+    let mut c = pollux_testkit::connect(s.server.addr);
     c.write_all(b"GET /cgi-bin/ticker.sh HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
     let pgid = wait_pid(&bin, "ticker.sh");
     drop(c);
@@ -127,7 +125,7 @@ fn a_client_that_leaves_kills_its_script() {
     // Waiting for a silent script, the client resets the connection. (A plain FIN is not
     // enough here: it may be a half-close from a client still waiting for the answer, so a
     // silent script then runs until it writes or --cgi-timeout.)
-    let mut c = common::connect(s.server.addr);
+    let mut c = pollux_testkit::connect(s.server.addr);
     c.write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
     let pgid = wait_pid(&bin, "slow.sh");
     reset(c);
@@ -146,7 +144,7 @@ fn beyond_cgi_max_is_503_with_retry_after() {
         &["--cgi-max", "1", "--cgi-timeout", "60s"],
     );
     let bin = s.bin.0.clone();
-    let mut c = common::connect(s.server.addr);
+    let mut c = pollux_testkit::connect(s.server.addr);
     c.write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
     let pgid = wait_pid(&bin, "slow.sh");
     let r = send(s.server.addr, "GET", "/cgi-bin/quick.sh", &[]);

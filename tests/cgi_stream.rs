@@ -2,12 +2,10 @@
 //! while the server's memory stays small, and a slowly writing script whose output reaches
 //! the client as it is written.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use common::{assert_no_zombies, parse_responses, rss_kib, write_scripts, ReadRetry, TempRoot};
+use pollux_testkit::{assert_no_zombies, parse_responses, rss_kib, write_scripts, ReadRetry, TempRoot};
 
 #[test]
 fn a_100_mib_upload_streams_through_a_script_in_bounded_memory() {
@@ -16,14 +14,14 @@ fn a_100_mib_upload_streams_through_a_script_in_bounded_memory() {
     let bin = TempRoot::new("cgi-up-bin");
     write_scripts(&bin.0, &[("hash.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nsha256sum\n")]);
     let spec = format!("/cgi-bin={}", bin.0.display());
-    let server = common::serve(&root.0, &["--cgi", &spec, "--max-body", "200000000"]);
+    let server = pollux_testkit::serve(&root.0, &["--cgi", &spec, "--max-body", "200000000"]);
     let pid = server.child.id();
 
-    let mut block = common::upload_block();
+    let mut block = pollux_testkit::upload_block();
     let blocks = SIZE / block.len();
-    let expected = common::upload_sha256(&mut block, blocks);
+    let expected = pollux_testkit::upload_sha256(&mut block, blocks);
 
-    let mut c = common::connect(server.addr);
+    let mut c = pollux_testkit::connect(server.addr);
     c.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
     let head = format!(
         "POST /cgi-bin/hash.sh HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n\
@@ -72,8 +70,8 @@ fn a_slow_script_streams_to_the_client_as_it_writes() {
     let slow = "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\n'\nfor i in 1 2 3 4; do echo \"line $i\"; sleep 0.5; done\n";
     write_scripts(&bin.0, &[("slow.sh", slow)]);
     let spec = format!("/cgi-bin={}", bin.0.display());
-    let server = common::serve(&root.0, &["--cgi", &spec]);
-    let mut c = common::connect(server.addr);
+    let server = pollux_testkit::serve(&root.0, &["--cgi", &spec]);
+    let mut c = pollux_testkit::connect(server.addr);
     let t = Instant::now();
     c.write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
     let mut data = Vec::new();
@@ -85,7 +83,7 @@ fn a_slow_script_streams_to_the_client_as_it_writes() {
             break;
         }
         data.extend_from_slice(&buf[..n]);
-        if first.is_none() && common::find(&data, b"line 1\n").is_some() {
+        if first.is_none() && pollux_testkit::find(&data, b"line 1\n").is_some() {
             first = Some(t.elapsed());
         }
     }
@@ -115,12 +113,12 @@ fn a_scripts_content_length_frames_the_response() {
         ],
     );
     let spec = format!("/cgi-bin={}", bin.0.display());
-    let server = common::serve(&root.0, &["--cgi", &spec]);
+    let server = pollux_testkit::serve(&root.0, &["--cgi", &spec]);
     // Two requests on one connection: the first is framed by the script's length.
-    let mut c = common::connect(server.addr);
+    let mut c = pollux_testkit::connect(server.addr);
     c.write_all(b"GET /cgi-bin/len.sh HTTP/1.1\r\nHost: x\r\n\r\nGET /cgi-bin/len.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .expect("write");
-    let data = common::read_all(&mut c, Duration::from_secs(10));
+    let data = pollux_testkit::read_all(&mut c, Duration::from_secs(10));
     let (rs, _) = parse_responses(&data, &[false, false]);
     assert_eq!(rs.len(), 2, "{}", String::from_utf8_lossy(&data));
     for r in &rs {
@@ -128,9 +126,9 @@ fn a_scripts_content_length_frames_the_response() {
     }
     // A script that promises more than it writes: the connection closes, so the client sees
     // the response is short.
-    let mut c = common::connect(server.addr);
+    let mut c = pollux_testkit::connect(server.addr);
     c.write_all(b"GET /cgi-bin/short.sh HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
-    let data = common::read_all(&mut c, Duration::from_secs(10));
+    let data = pollux_testkit::read_all(&mut c, Duration::from_secs(10));
     let text = String::from_utf8_lossy(&data);
     assert!(text.contains("Content-Length: 100\r\n") && text.ends_with("\r\n\r\nhello\n"), "{text}");
     assert_no_zombies(server.child.id());

@@ -2,18 +2,16 @@
 //! finds the virtualenv's interpreter (the server passes its PATH), a script without its
 //! execute bit gets a `chmod +x` hint in the log, and garbage output shows the offending line.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use common::{pollux_bin, spawn, write_scripts, TempRoot};
+use pollux_testkit::{pollux_bin, spawn, write_scripts, TempRoot};
 
 fn cgi_server(
     bin: &std::path::Path,
     path: Option<&str>,
-) -> (common::Server, std::io::Lines<BufReader<std::process::ChildStderr>>) {
+) -> (pollux_testkit::Server, std::io::Lines<BufReader<std::process::ChildStderr>>) {
     let root = bin.parent().expect("parent");
     let mut cmd = Command::new(pollux_bin());
     cmd.arg("serve").arg(root).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
@@ -39,7 +37,7 @@ fn env_python3_is_the_python_of_the_servers_path() {
     write_scripts(&bin, &[("app.py", "#!/usr/bin/env python3\nthis is not run by the system python\n")]);
     let path = format!("{}:{}", venv.display(), std::env::var("PATH").unwrap_or_default());
     let (server, _log) = cgi_server(&bin, Some(&path));
-    let r = common::get_with(server.addr, "/cgi-bin/app.py", &[]);
+    let r = pollux_testkit::get_with(server.addr, "/cgi-bin/app.py", &[]);
     assert_eq!((r.status, r.text().as_str()), (200, "venv python3\n"));
 }
 
@@ -52,7 +50,7 @@ fn a_script_without_its_execute_bit_is_a_chmod_hint() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     // As root, execve still needs an execute bit on a regular file: the check holds in CI.
     let (server, mut log) = cgi_server(&bin, None);
-    let r = common::get_with(server.addr, "/cgi-bin/hello.sh", &[]);
+    let r = pollux_testkit::get_with(server.addr, "/cgi-bin/hello.sh", &[]);
     assert_eq!(r.status, 500);
     let line = log.next().expect("a log line").expect("stderr");
     assert!(line.ends_with(&format!("is it executable? chmod +x {}", file.display())), "{line}");
@@ -67,7 +65,7 @@ fn garbage_output_shows_the_line_in_the_log() {
         &[("bad.sh", "#!/bin/sh\nprintf 'Traceback (most recent call last)\\033[0m\\n\\n'\n")],
     );
     let (server, mut log) = cgi_server(&bin, None);
-    let r = common::get_with(server.addr, "/cgi-bin/bad.sh", &[]);
+    let r = pollux_testkit::get_with(server.addr, "/cgi-bin/bad.sh", &[]);
     assert_eq!(r.status, 502);
     let line = log.next().expect("a log line").expect("stderr");
     assert_eq!(

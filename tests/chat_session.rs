@@ -1,12 +1,10 @@
 //! A chat session in a terminal (tmux): the server logs who joins and leaves, and when it shuts
 //! down, a connected client says so and exits 0 — a normal end, not an error.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::Command;
 
-use common::{pollux_bin, spawn_bound, Tmux};
+use pollux_testkit::{pollux_bin, spawn_bound, Tmux};
 
 #[test]
 fn a_server_shutdown_ends_the_client_normally_and_the_server_logs_members() {

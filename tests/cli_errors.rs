@@ -2,11 +2,9 @@
 //! `pollux: what failed: why[; hint]`, with no backtrace and no repeated cause, and the
 //! address forms users bring from other tools are understood or explained.
 
-mod common;
-
 use std::process::{Command, Output};
 
-use common::{pollux_bin, spawn, TempRoot};
+use pollux_testkit::{pollux_bin, spawn, TempRoot};
 
 fn pollux(args: &[&str]) -> Output {
     Command::new(pollux_bin())
@@ -68,7 +66,7 @@ fn a_port_where_root_goes_hints_at_bind() {
     let mut cmd = Command::new(pollux_bin());
     cmd.current_dir(&root.0).args(["serve", "8080", "--bind", "127.0.0.1:0", "--access-log", "off"]);
     let server = spawn(cmd);
-    assert_eq!(common::get_with(server.addr, "/", &[]).text(), "eighty\n");
+    assert_eq!(pollux_testkit::get_with(server.addr, "/", &[]).text(), "eighty\n");
 }
 
 #[test]
@@ -80,7 +78,7 @@ fn bind_takes_host_port_host_or_port() {
         cmd.args(["serve"]).arg(&root.0).args(["--bind", bind, "--access-log", "off", "--workers", "1"]);
         let server = spawn(cmd);
         assert!(server.addr.ip().is_loopback(), "{bind}: {}", server.addr);
-        assert_eq!(common::get_with(server.addr, "/", &[]).status, 200, "{bind}");
+        assert_eq!(pollux_testkit::get_with(server.addr, "/", &[]).status, 200, "{bind}");
     }
 }
 

@@ -12,8 +12,6 @@
 //! of what it parsed, so accepted requests are also checked for method, target and body length.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Write};
@@ -23,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{hello, parse_responses, ReadRetry, Resp};
+use pollux_testkit::{hello, parse_responses, ReadRetry, Resp};
 
 /// Connections in flight at once.
 const PARALLEL: usize = 32;
@@ -662,7 +660,7 @@ fn server_still_answers_get_after_the_whole_corpus() {
     assert!(server.child.try_wait().unwrap().is_none(), "hello exited while running the corpus");
     // Two keep-alive requests on one connection, then a close: the workers are in a clean state.
     let raw = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    let data = common::exchange(server.addr, raw);
+    let data = pollux_testkit::exchange(server.addr, raw);
     let (rs, used) = parse_responses(&data, &[false, false]);
     assert_eq!(rs.len(), 2, "expected two responses, got {:?}", String::from_utf8_lossy(&data));
     assert_eq!(used, data.len(), "stray bytes after the responses: {:?}", String::from_utf8_lossy(&data));

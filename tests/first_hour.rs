@@ -1,8 +1,6 @@
 //! What a newcomer meets first: the README's install step works, and nothing a user reads
 //! uses the project's private shorthand for the notes it grew from.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,7 +14,7 @@ fn the_readme_install_step_puts_a_working_pollux_on_path() {
     assert!(readme.contains("cargo install --path ."), "the README must say how to install");
     // The same command, as a debug build (the test suite's own artifacts are reused), into
     // a scratch root instead of ~/.cargo.
-    let root = common::TempRoot::new("install");
+    let root = pollux_testkit::TempRoot::new("install");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
         .args(["install", "--path", ".", "--debug", "--offline", "--quiet", "--root"])
@@ -86,7 +84,8 @@ fn no_help_text_readme_doc_or_example_says_seeds() {
         &["lab", "c10k"],
     ];
     for args in commands {
-        let out = Command::new(common::pollux_bin()).args(*args).arg("--help").output().expect("help");
+        let out =
+            Command::new(pollux_testkit::pollux_bin()).args(*args).arg("--help").output().expect("help");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success() && text.contains("Usage:"), "pollux {args:?} --help: {text}");
         assert!(!says_seeds(&text), "pollux {args:?} --help says seeds:\n{text}");

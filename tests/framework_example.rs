@@ -1,13 +1,11 @@
 //! `examples/framework`, the routing-table framework, driven by curl as a user would.
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{example_bin, spawn, Server};
+use pollux_testkit::{example_bin, spawn, Server};
 
 fn framework() -> Server {
     let mut cmd = Command::new(example_bin("framework"));
@@ -62,11 +60,11 @@ fn start_up(args: &[&str]) -> StartUp {
     }
     let addr = urls[0].trim_start_matches("http://").parse().expect("address");
     let stderr = child.stderr.take();
-    StartUp { server: Server { child, addr, stderr }, urls, routes }
+    StartUp { server: Server::new(child, addr, stderr), urls, routes }
 }
 
 fn curl_text(args: &[&str]) -> String {
-    let out = common::curl(args);
+    let out = pollux_testkit::curl(args);
     assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -184,7 +182,7 @@ fn api_errors_are_json_whoever_answers_them() {
 #[test]
 fn cookies_count_visits() {
     let s = framework();
-    let jar = common::TempRoot::new("cookie-jar");
+    let jar = pollux_testkit::TempRoot::new("cookie-jar");
     let jar_file = jar.0.join("jar.txt");
     let jar_file = jar_file.to_str().expect("utf-8 path");
     let url = format!("http://{}/visits", s.addr);

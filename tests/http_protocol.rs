@@ -2,13 +2,11 @@
 //! bytes in, responses parsed out.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Write;
 use std::net::Shutdown;
 use std::time::Duration;
 
-use common::*;
+use pollux_testkit::*;
 use sha2::{Digest, Sha256};
 
 fn json(r: &Resp) -> serde_json::Value {

@@ -6,21 +6,19 @@
 //! Making the namespace needs root (`unshare -n`) and iproute2, so that test is `#[ignore]`d;
 //! scripts/test.sh runs it as root, and run anywhere else it fails.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 #[test]
 #[ignore = "needs root and iproute2 (unshare -n, ip link); scripts/test.sh runs it as root"]
 fn a_wildcard_bind_prints_each_interface_address() {
-    let root = common::TempRoot::new("lan");
+    let root = pollux_testkit::TempRoot::new("lan");
     let script = r#"ip link set lo up && ip link add vA type veth peer name vB \
         && ip addr add 10.213.9.1/24 dev vA && ip -6 addr add fd13::1/64 nodad dev vA \
         && ip link set vA up && ip link set vB up && exec "$@""#;
     let mut child = Command::new("unshare")
         .args(["-n", "sh", "-c", script, "sh"])
-        .arg(common::pollux_bin())
+        .arg(pollux_testkit::pollux_bin())
         .arg("serve")
         .arg(&root.0)
         .args(["--bind", "0.0.0.0:0", "--bind", "[::]:0", "--access-log", "off", "--workers", "1"])
@@ -54,8 +52,8 @@ fn a_wildcard_bind_prints_each_interface_address() {
 
 #[test]
 fn a_loopback_bind_says_how_to_share() {
-    let root = common::TempRoot::new("lan-hint");
-    let mut child = Command::new(common::pollux_bin())
+    let root = pollux_testkit::TempRoot::new("lan-hint");
+    let mut child = Command::new(pollux_testkit::pollux_bin())
         .arg("serve")
         .arg(&root.0)
         .args(["--bind", "127.0.0.1:0", "--access-log", "off", "--workers", "1"])

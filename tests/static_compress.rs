@@ -3,13 +3,11 @@
 //! file byte for byte.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::*;
+use pollux_testkit::*;
 
 /// `GET`/`HEAD` of `target` with `Accept-Encoding: accept` (none when empty) and `extra` fields.
 fn fetch(s: &Server, method: &str, target: &str, accept: &str, extra: &[(&str, &str)]) -> Resp {

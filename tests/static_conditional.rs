@@ -3,11 +3,9 @@
 //! invalid, the other HTTP-date forms) — and what a 304 carries.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::{get_with, send, serve, Server, TempRoot};
+use pollux_testkit::{get_with, send, serve, Server, TempRoot};
 
 const BODY: &str = "conditional body\n";
 /// 2020-09-13T12:26:40Z: the file's fixed modification time.

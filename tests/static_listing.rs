@@ -4,13 +4,11 @@
 //! screenshot (a real PNG of that size) and dumps the DOM, which must hold the entries.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use common::{get_with, serve, Server, TempRoot};
+use pollux_testkit::{get_with, serve, Server, TempRoot};
 
 const HOSTILE: &str = "<script>&\"x.txt";
 

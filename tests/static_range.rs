@@ -3,11 +3,9 @@
 //! 416, `If-Range` both ways, ranges ignored where they must be, and `curl -r`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::time::{Duration, UNIX_EPOCH};
 
-use common::{curl, get_with, send, serve, Resp, Server, TempRoot};
+use pollux_testkit::{curl, get_with, send, serve, Resp, Server, TempRoot};
 
 /// 2020-09-13T12:26:40Z.
 const MTIME: u64 = 1_600_000_000;
@@ -87,7 +85,7 @@ fn parts(r: &Resp) -> Vec<(String, String, Vec<u8>)> {
         }
         assert_eq!(&b[pos..pos + 2], b"\r\n");
         pos += 2;
-        let head_end = common::find(&b[pos..], b"\r\n\r\n").unwrap() + pos;
+        let head_end = pollux_testkit::find(&b[pos..], b"\r\n\r\n").unwrap() + pos;
         let head = String::from_utf8(b[pos..head_end].to_vec()).unwrap();
         let field = |n: &str| {
             head.split("\r\n")

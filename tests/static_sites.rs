@@ -4,11 +4,9 @@
 //! `--follow-symlinks`.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::Write;
 
-use common::{get_with, parse_responses, send, serve, TempRoot};
+use pollux_testkit::{get_with, parse_responses, send, serve, TempRoot};
 
 fn write(root: &std::path::Path, rel: &str, body: &str) {
     let p = root.join(rel);
@@ -16,10 +14,10 @@ fn write(root: &std::path::Path, rel: &str, body: &str) {
     std::fs::write(p, body).unwrap();
 }
 
-fn raw(addr: std::net::SocketAddr, head: &str) -> common::Resp {
-    let mut s = common::connect(addr);
+fn raw(addr: std::net::SocketAddr, head: &str) -> pollux_testkit::Resp {
+    let mut s = pollux_testkit::connect(addr);
     s.write_all(head.as_bytes()).unwrap();
-    let data = common::read_all(&mut s, std::time::Duration::from_secs(5));
+    let data = pollux_testkit::read_all(&mut s, std::time::Duration::from_secs(5));
     parse_responses(&data, &[false]).0.into_iter().next().unwrap()
 }
 
@@ -90,7 +88,7 @@ fn a_custom_404_page_keeps_the_status() {
     let abs = tmp.0.join("errors/404.html");
     let server = serve(&tmp.0, &["--404", abs.to_str().unwrap()]);
     assert_eq!(get_with(server.addr, "/x/y", &[]).text(), "<h1>lost?</h1>\n");
-    let out = std::process::Command::new(common::pollux_bin())
+    let out = std::process::Command::new(pollux_testkit::pollux_bin())
         .args(["serve", tmp.0.to_str().unwrap(), "--bind", "127.0.0.1:0", "--404", "nope.html"])
         .output()
         .unwrap();

@@ -3,9 +3,7 @@
 //! (OPTIONS 204, others 405, both with `Allow`), and `--cache-control` rules by glob.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
-use common::{get_with, send, serve, TempRoot};
+use pollux_testkit::{get_with, send, serve, TempRoot};
 
 fn root_with(files: &[&str]) -> TempRoot {
     let tmp = TempRoot::new("types");
@@ -92,11 +90,11 @@ fn head_has_the_length_of_get_and_no_body() {
     let tmp = TempRoot::new("types-head");
     std::fs::write(tmp.0.join("big.bin"), vec![7u8; 200_000]).unwrap();
     let server = serve(&tmp.0, &[]);
-    let data = common::exchange(
+    let data = pollux_testkit::exchange(
         server.addr,
         b"HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
-    let (rs, used) = common::parse_responses(&data, &[true, false]);
+    let (rs, used) = pollux_testkit::parse_responses(&data, &[true, false]);
     assert_eq!((rs.len(), used), (2, data.len()));
     assert_eq!(rs[0].header("content-length"), Some("200000"));
     assert_eq!(rs[0].header("accept-ranges"), Some("bytes"));
@@ -143,7 +141,7 @@ fn no_cache_control_without_the_flag() {
 #[test]
 fn a_bad_cache_control_rule_stops_start_up() {
     let tmp = root_with(&[]);
-    let out = std::process::Command::new(common::pollux_bin())
+    let out = std::process::Command::new(pollux_testkit::pollux_bin())
         .args(["serve", tmp.0.to_str().unwrap(), "--bind", "127.0.0.1:0", "--cache-control", "*.html=a\x01b"])
         .output()
         .unwrap();
@@ -167,10 +165,10 @@ fn a_cached_files_answers_carry_each_field_once_every_time() {
          GET /a.html HTTP/1.1\r\nHost: x\r\nIf-None-Match: {etag}\r\n\r\n\
          GET /a.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     );
-    let data = common::exchange(server.addr, raw.as_bytes());
-    let (rs, used) = common::parse_responses(&data, &[false, true, false, false]);
+    let data = pollux_testkit::exchange(server.addr, raw.as_bytes());
+    let (rs, used) = pollux_testkit::parse_responses(&data, &[false, true, false, false]);
     assert_eq!((rs.len(), used), (4, data.len()));
-    let names = |r: &common::Resp| {
+    let names = |r: &pollux_testkit::Resp| {
         let mut n: Vec<String> = r.headers.iter().map(|(n, _)| n.to_ascii_lowercase()).collect();
         n.sort();
         n

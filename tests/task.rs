@@ -2,18 +2,17 @@
 //! real pipe registered in the worker's reactor and streams it back upper-cased, with
 //! backpressure both ways, its timeout, and a client that goes away.
 
-mod common;
-
 use std::io::{Read, Write};
+use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use common::{connect, parse_responses, read_all};
 use http::{Request, Response, StatusCode};
 use pollux_reactor::mio::event::Event;
 use pollux_reactor::mio::unix::pipe;
 use pollux_reactor::mio::Interest;
 use pollux_server::{Body, ConnInfo, Handler, Reply, Task, TaskCx};
+use pollux_testkit::{connect, parse_responses, read_all};
 
 /// Request body → pipe → upper-cased response; `/stall` never answers.
 struct Upper {
@@ -28,7 +27,8 @@ struct Upper {
     count_abort: bool,
 }
 
-static ABORTED_MID_BODY: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Aborts before the body was all in, and the signal that one happened (the test waits on it).
+static ABORTED_MID_BODY: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
 
 impl Upper {
     fn pump_in(&mut self, cx: &mut TaskCx<'_>) {
@@ -109,7 +109,9 @@ impl Task for Upper {
     }
     fn abort(&mut self) {
         if self.count_abort && self.tx.is_some() {
-            ABORTED_MID_BODY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let (count, counted) = &ABORTED_MID_BODY;
+            *count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+            counted.notify_all();
         }
     }
 }
@@ -138,8 +140,8 @@ impl Handler for App {
     }
 }
 
-fn start() -> common::AppServer {
-    common::start_app_with(App, |o| o.task_timeout = Duration::from_millis(500))
+fn start() -> pollux_testkit::AppServer {
+    pollux_testkit::start_app_with(App, |o| o.task_timeout = Duration::from_millis(500))
 }
 
 #[test]
@@ -177,7 +179,7 @@ fn a_body_streams_through_a_pipe_and_back_with_backpressure() {
 #[test]
 fn a_buffered_body_reaches_the_task_whole() {
     let s = start();
-    let r = common::send_body(s.addr, "POST", "/buffered", "text/plain", b"hello task");
+    let r = pollux_testkit::send_body(s.addr, "POST", "/buffered", "text/plain", b"hello task");
     assert_eq!((r.status, r.text().as_str()), (200, "HELLO TASK"));
 }
 
@@ -197,11 +199,11 @@ fn a_task_can_hand_the_request_back_as_another() {
 fn an_idle_task_times_out_with_504() {
     let s = start();
     let t = Instant::now();
-    let r = common::send(s.addr, "GET", "/stall", &[]);
+    let r = pollux_testkit::send(s.addr, "GET", "/stall", &[]);
     assert_eq!(r.status, 504);
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
     // The worker carries on.
-    assert_eq!(common::send(s.addr, "GET", "/plain", &[]).text(), "plain");
+    assert_eq!(pollux_testkit::send(s.addr, "GET", "/plain", &[]).text(), "plain");
 }
 
 #[test]
@@ -221,11 +223,14 @@ fn a_client_that_leaves_mid_upload_frees_the_task() {
     let (rs, _) = parse_responses(&out, &[false]);
     assert_eq!(rs[0].text(), "ABC");
     // Every task whose client left mid-body was aborted (a CGI task kills its script there).
-    let t = Instant::now();
-    while ABORTED_MID_BODY.load(std::sync::atomic::Ordering::SeqCst) < 20
-        && t.elapsed() < Duration::from_secs(5)
-    {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(ABORTED_MID_BODY.load(std::sync::atomic::Ordering::SeqCst), 20);
+    let (count, counted) = &ABORTED_MID_BODY;
+    let aborted = counted
+        .wait_timeout_while(
+            count.lock().unwrap_or_else(PoisonError::into_inner),
+            Duration::from_secs(5),
+            |n| *n < 20,
+        )
+        .unwrap_or_else(PoisonError::into_inner)
+        .0;
+    assert_eq!(*aborted, 20);
 }

@@ -2,13 +2,11 @@
 //! behind (in a terminal, through tmux), and an upload to a read-only server says how to
 //! allow uploads, without saying "Access violation" twice.
 
-mod common;
-
 use std::process::Command;
 
-use common::{pollux_bin, spawn_bound, TempRoot, Tmux};
+use pollux_testkit::{pollux_bin, spawn_bound, TempRoot, Tmux};
 
-fn tftp_server(dir: &std::path::Path, extra: &[&str]) -> common::Server {
+fn tftp_server(dir: &std::path::Path, extra: &[&str]) -> pollux_testkit::Server {
     let mut cmd = Command::new(pollux_bin());
     cmd.args(["tftp", "serve"])
         .arg(dir)
@@ -40,7 +38,7 @@ fn ctrl_c_during_get_removes_the_partial_file() {
         server.addr
     );
     let tmux = Tmux::start("tftp-cc", &cmd);
-    common::wait_until(20, "the partial file", || {
+    pollux_testkit::wait_until(20, "the partial file", || {
         part_files(&here.0).iter().any(|n| std::fs::metadata(here.0.join(n)).is_ok_and(|m| m.len() > 0))
     });
     tmux.send_keys(&["C-c"]);

@@ -3,18 +3,17 @@
 //! 100 MiB file each way (which also rolls the 16-bit block number over).
 #![allow(clippy::unwrap_used)]
 
-mod tftp_support;
-
 use std::fs;
 
-use tftp_support::*;
+use pollux_testkit::tftp::*;
+use pollux_testkit::{assert_same_file, check, curl, random_bytes, recv_from, TempRoot};
 
 const SMALL: usize = 300_000 + 123;
 const HUNDRED_MIB: usize = 100 * 1024 * 1024;
 
 /// A served directory with `small.bin` (not a multiple of 512) and `text.txt`.
-fn served(tag: &str) -> TempDir {
-    let dir = TempDir::new(tag);
+fn served(tag: &str) -> TempRoot {
+    let dir = TempRoot::empty(tag);
     fs::write(dir.path("small.bin"), random_bytes(SMALL, 7)).unwrap();
     fs::write(dir.path("text.txt"), TEXT).unwrap();
     dir
@@ -26,7 +25,7 @@ const TEXT: &[u8] = b"first line\nsecond\rwith a bare CR\nthird\r\n\nlast";
 #[test]
 fn tftp_hpa_client_downloads_and_uploads() {
     let dir = served("hpa");
-    let out = TempDir::new("hpa-out");
+    let out = TempRoot::empty("hpa-out");
     let server = serve(&dir.0, &["--allow-write", "--create"]);
     let got = out.path("small.bin");
     check(&hpa(server.addr, "octet", &["get", "small.bin", got.to_str().unwrap()]), "tftp get");
@@ -41,7 +40,7 @@ fn tftp_hpa_client_downloads_and_uploads() {
 #[test]
 fn atftp_downloads_and_uploads_with_options() {
     let dir = served("atftp");
-    let out = TempDir::new("atftp-out");
+    let out = TempRoot::empty("atftp-out");
     let server = serve(&dir.0, &["--allow-write", "--create"]);
     for (i, opts) in [&[][..], &["--option", "blksize 1428", "--option", "windowsize 8"]].iter().enumerate() {
         let got = out.path(&format!("got{i}"));
@@ -60,7 +59,7 @@ fn atftp_downloads_and_uploads_with_options() {
 #[test]
 fn curl_downloads_and_uploads() {
     let dir = served("curl");
-    let out = TempDir::new("curl-out");
+    let out = TempRoot::empty("curl-out");
     let server = serve(&dir.0, &["--allow-write", "--create"]);
     let got = out.path("small.bin");
     let url = format!("tftp://{}/small.bin", server.addr);
@@ -81,7 +80,7 @@ fn curl_downloads_and_uploads() {
 #[test]
 fn our_client_against_in_tftpd() {
     let dir = served("in-tftpd");
-    let out = TempDir::new("in-tftpd-out");
+    let out = TempRoot::empty("in-tftpd-out");
     let server = in_tftpd(&dir.0, 1468);
     let addr = server.addr.to_string();
     for (i, opts) in [&[][..], &["--blksize", "1428"], &["--blksize", "8"]].iter().enumerate() {
@@ -111,7 +110,7 @@ fn our_client_against_in_tftpd() {
 #[test]
 fn netascii_is_converted_both_ways() {
     let dir = served("netascii");
-    let out = TempDir::new("netascii-out");
+    let out = TempRoot::empty("netascii-out");
     let ours = serve(&dir.0, &["--allow-write", "--create"]);
     let theirs = in_tftpd(&dir.0, 1468);
 
@@ -169,8 +168,8 @@ fn raw_rrq(server: std::net::SocketAddr, name: &str, mode: &str) -> Vec<u8> {
 /// to our client and back (blksize 1428, lock-step).
 #[test]
 fn hundred_mib_each_way() {
-    let dir = TempDir::new("100m");
-    let out = TempDir::new("100m-out");
+    let dir = TempRoot::empty("100m");
+    let out = TempRoot::empty("100m-out");
     let big = dir.path("big.bin");
     fs::write(&big, random_bytes(HUNDRED_MIB, 42)).unwrap();
     let ours = serve(&dir.0, &["--allow-write", "--create"]);

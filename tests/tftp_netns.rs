@@ -20,12 +20,11 @@
 //! test is `#[ignore]`d; scripts/test.sh runs it as root, and run anywhere else it fails.
 #![allow(clippy::unwrap_used)]
 
-mod tftp_support;
-
 use std::fs;
 use std::process::{Child, Command, Stdio};
 
-use tftp_support::*;
+use pollux_testkit::tftp::*;
+use pollux_testkit::{assert_same_file, check, pollux_bin, random_bytes, run_bounded, TempRoot};
 
 /// The relay used where there is no netem: forwards frames between two interfaces, with loss,
 /// reordering (a frame is held back until the next one in its direction has gone, or 5 ms)
@@ -178,8 +177,8 @@ impl Drop for Link {
 fn transfers_survive_loss_reordering_and_duplication() {
     let link = Link::new();
     eprintln!("faults by {}", link.how);
-    let dir = TempDir::new("netns");
-    let out = TempDir::new("netns-out");
+    let dir = TempRoot::empty("netns");
+    let out = TempRoot::empty("netns-out");
     fs::write(dir.path("big.bin"), random_bytes(3 * 1024 * 1024 + 77, 21)).unwrap();
     fs::write(dir.path("small.bin"), random_bytes(64 * 1024 + 5, 22)).unwrap();
     fs::write(dir.path("text.txt"), b"line\n".repeat(10_000)).unwrap();

@@ -4,14 +4,13 @@
 //! partial download, with its exit codes.
 #![allow(clippy::unwrap_used)]
 
-mod tftp_support;
-
 use std::fs;
 use std::net::{SocketAddr, UdpSocket};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use tftp_support::*;
+use pollux_testkit::tftp::*;
+use pollux_testkit::{assert_same_file, check, pollux_bin, random_bytes, recv_from, run_bounded, TempRoot};
 
 /// What came back first for a request.
 #[derive(Debug, PartialEq, Eq)]
@@ -90,9 +89,9 @@ fn listing(dir: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn writes_are_refused_without_allow_write() {
-    let dir = TempDir::new("ro");
+    let dir = TempRoot::empty("ro");
     fs::write(dir.path("old.txt"), "old").unwrap();
-    let local = TempDir::new("ro-local");
+    let local = TempRoot::empty("ro-local");
     fs::write(local.path("up.txt"), "new content").unwrap();
     let server = serve(&dir.0, &[]);
     let addr = server.addr.to_string();
@@ -109,7 +108,7 @@ fn writes_are_refused_without_allow_write() {
 
 #[test]
 fn allow_write_replaces_and_create_adds() {
-    let local = TempDir::new("rw-local");
+    let local = TempRoot::empty("rw-local");
     fs::write(local.path("up.txt"), "uploaded").unwrap();
     let up = local.path("up.txt");
     let up = up.to_str().unwrap();
@@ -124,7 +123,7 @@ fn allow_write_replaces_and_create_adds() {
         (&["--allow-write", "--create"], "no-such-dir/new.txt", 4, None),
     ];
     for (flags, remote, code, content) in cases {
-        let dir = TempDir::new("rw");
+        let dir = TempRoot::empty("rw");
         fs::write(dir.path("old.txt"), "old").unwrap();
         let server = serve(&dir.0, flags);
         let out = pollux(&["put", &server.addr.to_string(), up, remote]);
@@ -134,7 +133,7 @@ fn allow_write_replaces_and_create_adds() {
         assert!(listing(&dir.0).iter().all(|n| !n.starts_with('.')), "{:?}", listing(&dir.0));
     }
     // --create alone answers an existing file with ERROR 6 (file already exists).
-    let dir = TempDir::new("rw6");
+    let dir = TempRoot::empty("rw6");
     fs::write(dir.path("old.txt"), "old").unwrap();
     let server = serve(&dir.0, &["--create"]);
     let (reply, _) = first_reply(server.addr, &request(2, b"old.txt", "octet", &[]));
@@ -143,7 +142,7 @@ fn allow_write_replaces_and_create_adds() {
 
 #[test]
 fn paths_stay_inside_the_directory() {
-    let top = TempDir::new("confine");
+    let top = TempRoot::empty("confine");
     let srv = top.path("srv");
     fs::create_dir_all(srv.join("sub")).unwrap();
     fs::create_dir_all(top.path("outside")).unwrap();
@@ -208,7 +207,7 @@ fn paths_stay_inside_the_directory() {
 
 #[test]
 fn a_stranger_gets_error_5_and_the_transfer_goes_on() {
-    let dir = TempDir::new("tid");
+    let dir = TempRoot::empty("tid");
     let content = random_bytes(1800, 3);
     fs::write(dir.path("f.bin"), &content).unwrap();
     let server = serve(&dir.0, &[]);
@@ -249,7 +248,7 @@ fn a_stranger_gets_error_5_and_the_transfer_goes_on() {
 
 #[test]
 fn options_are_negotiated_within_the_caps() {
-    let dir = TempDir::new("opts");
+    let dir = TempRoot::empty("opts");
     fs::write(dir.path("f.bin"), random_bytes(5000, 9)).unwrap();
     let server = serve(&dir.0, &["--max-blksize", "1024", "--max-window", "4"]);
     let (reply, _) = first_reply(
@@ -272,7 +271,7 @@ fn options_are_negotiated_within_the_caps() {
     let (reply, _) = first_reply(server.addr, &request(1, b"f.bin", "octet", &[("blksize", "7")]));
     assert_eq!(error_code(&reply), Some(8), "{reply:?}");
     // Our client gets the file whatever it asks for.
-    let out = TempDir::new("opts-out");
+    let out = TempRoot::empty("opts-out");
     let got = out.path("f.bin");
     let r = pollux(&[
         "get",
@@ -290,8 +289,8 @@ fn options_are_negotiated_within_the_caps() {
 
 #[test]
 fn a_failed_download_never_touches_the_local_file() {
-    let dir = TempDir::new("partial");
-    let local = TempDir::new("partial-local");
+    let dir = TempRoot::empty("partial");
+    let local = TempRoot::empty("partial-local");
     let keep = local.path("keep.bin");
     fs::write(&keep, "precious").unwrap();
     let server = serve(&dir.0, &[]);
@@ -302,6 +301,7 @@ fn a_failed_download_never_touches_the_local_file() {
     let fake = UdpSocket::bind("127.0.0.1:0").unwrap();
     fake.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let fake_addr = fake.local_addr().unwrap();
+    let (client_done, wait_client) = std::sync::mpsc::channel::<()>();
     let t = std::thread::spawn(move || {
         let mut buf = [0u8; 1024];
         let (_, from) = recv_from(&fake, &mut buf).unwrap();
@@ -309,8 +309,8 @@ fn a_failed_download_never_touches_the_local_file() {
         let mut data = vec![0, 3, 0, 1];
         data.extend_from_slice(&[b'x'; 512]);
         tid.send_to(&data, from).unwrap();
-        // Keep the socket open (no ICMP) while the client retries.
-        std::thread::sleep(Duration::from_secs(3));
+        // Keep the socket open (no ICMP) until the client has given up.
+        let _ = wait_client.recv_timeout(Duration::from_secs(10));
     });
     let start = Instant::now();
     let out = pollux(&[
@@ -323,6 +323,7 @@ fn a_failed_download_never_touches_the_local_file() {
         "--retries",
         "2",
     ]);
+    let _ = client_done.send(());
     assert_eq!(code_of(&out), 3, "{}", String::from_utf8_lossy(&out.stderr));
     assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
     t.join().unwrap();
@@ -337,7 +338,7 @@ fn a_failed_download_never_touches_the_local_file() {
 
 /// `clients` lock-step downloads started together; all must arrive intact.
 fn many_at_once(clients: usize, workers: &str) {
-    let dir = TempDir::new("many");
+    let dir = TempRoot::empty("many");
     let content = random_bytes(20_000, 5);
     fs::write(dir.path("f.bin"), &content).unwrap();
     let server = serve(&dir.0, &["--quiet", "--workers", workers]);
@@ -386,11 +387,11 @@ fn transfers_spread_over_workers_sharing_the_port() {
 #[ignore = "needs an IPv6 loopback (::1); scripts/test.sh runs it where there is one"]
 fn ipv6_loopback() {
     UdpSocket::bind("[::1]:0").expect("this test needs an IPv6 loopback (::1)");
-    let dir = TempDir::new("v6");
+    let dir = TempRoot::empty("v6");
     fs::write(dir.path("f.bin"), random_bytes(70_000, 11)).unwrap();
     let server = serve(&dir.0, &["--bind", "[::1]:0", "--allow-write", "--create"]);
     assert!(server.addr.is_ipv6());
-    let out = TempDir::new("v6-out");
+    let out = TempRoot::empty("v6-out");
     let got = out.path("f.bin");
     check(
         &pollux(&["get", &server.addr.to_string(), "f.bin", got.to_str().unwrap(), "--windowsize", "8"]),
@@ -403,7 +404,7 @@ fn ipv6_loopback() {
 
 #[test]
 fn unacknowledged_data_is_retransmitted_then_abandoned() {
-    let dir = TempDir::new("retx");
+    let dir = TempRoot::empty("retx");
     fs::write(dir.path("f.bin"), random_bytes(3000, 4)).unwrap();
     let server = serve(&dir.0, &["--timeout", "150ms", "--retries", "3"]);
     let me = client();
@@ -446,7 +447,7 @@ fn unacknowledged_data_is_retransmitted_then_abandoned() {
 #[test]
 fn get_to_stdout_and_put_from_stdin() {
     use std::io::Write;
-    let dir = TempDir::new("stdio");
+    let dir = TempRoot::empty("stdio");
     fs::write(dir.path("hello.txt"), "hello over tftp\n".repeat(100)).unwrap();
     let server = serve(&dir.0, &["--create"]);
     let addr = server.addr.to_string();
@@ -467,7 +468,7 @@ fn get_to_stdout_and_put_from_stdin() {
 fn a_wildcard_server_answers_from_the_address_it_was_asked_on() {
     // 127.0.0.2 is not the address a route back to 127.0.0.1 would pick: without packet info
     // the reply would come from 127.0.0.1 and the client would take it for a stranger's.
-    let dir = TempDir::new("wild");
+    let dir = TempRoot::empty("wild");
     fs::write(dir.path("f.txt"), "wildcard\n").unwrap();
     let v6 = UdpSocket::bind("[::1]:0").is_ok();
     let binds: &[&str] = if v6 { &["0.0.0.0:0", "[::]:0"] } else { &["0.0.0.0:0"] };
@@ -479,7 +480,7 @@ fn a_wildcard_server_answers_from_the_address_it_was_asked_on() {
             targets.push(format!("[::1]:{port}"));
         }
         for target in &targets {
-            let out = TempDir::new("wild-out");
+            let out = TempRoot::empty("wild-out");
             let got = out.path("f.txt");
             let opts = ["--timeout", "300ms", "--retries", "2"];
             let r = pollux(&[&["get", target, "f.txt", got.to_str().unwrap()][..], &opts].concat());
@@ -496,7 +497,7 @@ fn a_wildcard_server_answers_from_the_address_it_was_asked_on() {
 
 #[test]
 fn beyond_max_transfers_requests_are_told_the_server_is_busy() {
-    let dir = TempDir::new("busy");
+    let dir = TempRoot::empty("busy");
     fs::write(dir.path("f.bin"), random_bytes(10_000, 8)).unwrap();
     let server = serve(&dir.0, &["--max-transfers", "2", "--timeout", "2s"]);
     // Two transfers that stay open (never acknowledged), then a third request.
@@ -511,7 +512,7 @@ fn beyond_max_transfers_requests_are_told_the_server_is_busy() {
 fn a_lost_final_ack_is_logged_as_such() {
     // Clients do not dally: if their last ACK is lost, the server times out on a client that
     // has the whole file, and its log says so.
-    let dir = TempDir::new("lastack");
+    let dir = TempRoot::empty("lastack");
     fs::write(dir.path("f.bin"), random_bytes(1000, 6)).unwrap();
     let server = serve(&dir.0, &["--timeout", "100ms", "--retries", "2"]);
     let me = client();
@@ -530,7 +531,7 @@ fn a_lost_final_ack_is_logged_as_such() {
 #[test]
 fn a_second_server_on_a_port_in_use_fails() {
     // SO_REUSEPORT would let the second join the port and take a share of the requests.
-    let dir = TempDir::new("in-use");
+    let dir = TempRoot::empty("in-use");
     let first = serve(&dir.0, &[]);
     let addr = first.addr.to_string();
     let dir_arg = dir.0.to_string_lossy().into_owned();

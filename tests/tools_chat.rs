@@ -4,15 +4,13 @@
 //! (`pollux chat connect`) talks to raw members.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{pollux_bin, spawn_bound, Server};
+use pollux_testkit::{pollux_bin, spawn_bound, wait_exit, Server};
 
 fn chat_server() -> (Server, SocketAddr) {
     let mut cmd = Command::new(pollux_bin());
@@ -115,7 +113,7 @@ fn three_members_see_joins_renames_who_messages_and_leaves_in_order() {
 fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
     let (server, addr) = chat_server();
     let pid = server.child.id();
-    let before = common::rss_kib(pid);
+    let before = pollux_testkit::rss_kib(pid);
     let mut peak = before;
     let (mut a, _) = Member::join(addr);
     let (mut b, _) = Member::join(addr);
@@ -167,7 +165,7 @@ fn a_member_that_stops_reading_is_dropped_while_the_others_carry_on() {
         assert!(sent < 256 << 20 && t.elapsed() < Duration::from_secs(60), "stuck member never dropped");
         a.w.write_all(line.repeat(16).as_bytes()).unwrap();
         sent += line.len() * 16;
-        peak = peak.max(common::rss_kib(pid));
+        peak = peak.max(pollux_testkit::rss_kib(pid));
     }
     a.say("end");
     let (seen, b_reader, notified) = bob_reader.join().unwrap();
@@ -248,14 +246,7 @@ fn the_terminal_client_sends_typed_lines_prints_the_room_and_quits_at_end_of_inp
     drop(stdin);
     assert_eq!(next(), "* bye");
     raw.expect("* zed left");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = client.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "the client did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut client, Duration::from_secs(10)).expect("the client did not exit");
     assert!(status.success(), "{status}");
 }
 
@@ -267,14 +258,8 @@ fn sigterm_tells_the_room_and_exits_cleanly() {
     assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
     a.expect("* the server is shutting down");
     a.expect_closed();
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = server.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "chat serve did not exit on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status =
+        wait_exit(&mut server.child, Duration::from_secs(10)).expect("chat serve did not exit on SIGTERM");
     assert!(status.success(), "{status}");
 }
 
@@ -297,14 +282,7 @@ fn the_terminal_client_says_so_when_the_server_closes_first() {
     let mut rest = String::new();
     out.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "* the server is shutting down\n");
-    let t = Instant::now();
-    let status = loop {
-        if let Some(s) = client.try_wait().unwrap() {
-            break s;
-        }
-        assert!(t.elapsed() < Duration::from_secs(10), "the client did not exit");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut client, Duration::from_secs(10)).expect("the client did not exit");
     // A shutdown the server announced is a normal end (issue 19), not a failure.
     assert_eq!(status.code(), Some(0));
     let mut err = String::new();

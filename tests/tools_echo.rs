@@ -3,14 +3,12 @@
 //! TCP flow control instead of growing the server.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{pollux_bin, recv_from, rss_kib, spawn_bound, ReadRetry, Server};
+use pollux_testkit::{pollux_bin, recv_from, rss_kib, spawn_bound, wait_exit, ReadRetry, Server};
 
 fn echo(extra: &[&str], scheme: &str, count: usize) -> (Server, Vec<SocketAddr>) {
     let mut cmd = Command::new(pollux_bin());
@@ -200,14 +198,8 @@ fn sigterm_closes_connections_and_exits_cleanly_tcp_and_udp() {
         }
         // SAFETY: kill(2) on our own child's pid, which has not been waited for yet.
         assert_eq!(unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) }, 0);
-        let t = Instant::now();
-        let status = loop {
-            if let Some(s) = server.child.try_wait().unwrap() {
-                break s;
-            }
-            assert!(t.elapsed() < Duration::from_secs(10), "{scheme} echo did not exit on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let status = wait_exit(&mut server.child, Duration::from_secs(10))
+            .unwrap_or_else(|| panic!("{scheme} echo did not exit on SIGTERM"));
         assert!(status.success(), "{scheme}: {status}");
         if let Some(mut s) = idle {
             let mut rest = Vec::new();

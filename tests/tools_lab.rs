@@ -4,12 +4,10 @@
 //! the chart must be written.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::pollux_bin;
+use pollux_testkit::pollux_bin;
 
 #[test]
 fn c10k_small_run_measures_every_model_and_step() {

@@ -11,15 +11,13 @@
 //! test, which needs root and iproute2 for it: `#[ignore]`d, run as root by scripts/test.sh.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::pollux_bin;
+use pollux_testkit::pollux_bin;
 
 /// A listener process and the lines it prints, killed when dropped.
 struct Listener {
@@ -58,14 +56,8 @@ impl Listener {
 
     /// Waits (bounded) for the process to exit; its status.
     fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let t = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(t.elapsed() < Duration::from_secs(10), "the listener did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        pollux_testkit::wait_exit(&mut self.child, Duration::from_secs(10))
+            .expect("the listener did not exit")
     }
 }
 

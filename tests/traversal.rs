@@ -7,8 +7,6 @@
 //! directory redirects, HEAD, 404, symlinks out of the root, UTF-8 names.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{ErrorKind, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -17,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use common::{parse_responses, serve, ReadRetry, Resp, Server, TempRoot};
+use pollux_testkit::{parse_responses, serve, ReadRetry, Resp, Server, TempRoot};
 
 const PARALLEL: usize = 32;
 const INDEX: &str = "<h1>served root</h1>\n";
@@ -236,8 +234,8 @@ fn no_traversal_target_reaches_outside_the_root() {
                 let raw = format!("GET {target} HTTP/1.1\r\nHost: x\r\n\r\n");
                 let (resp, data) = ask(site.addr(), raw.as_bytes(), false);
                 let leaked = |hay: &[u8]| {
-                    common::find(hay, site.marker.as_bytes()).is_some()
-                        || common::find(hay, b"root:x:0:0").is_some()
+                    pollux_testkit::find(hay, site.marker.as_bytes()).is_some()
+                        || pollux_testkit::find(hay, b"root:x:0:0").is_some()
                 };
                 let key = match &resp {
                     Some(r) => r.status.to_string(),
@@ -321,7 +319,7 @@ fn head_sends_the_headers_of_get_and_no_body() {
     let site = Site::new();
     // HEAD then GET on one connection: if HEAD leaked a body, the GET response would be garbled.
     let raw = b"HEAD /index.html HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/file.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    let data = common::exchange(site.addr(), raw);
+    let data = pollux_testkit::exchange(site.addr(), raw);
     let (rs, used) = parse_responses(&data, &[true, false]);
     assert_eq!(rs.len(), 2, "{:?}", String::from_utf8_lossy(&data));
     assert_eq!(used, data.len(), "bytes after the responses: {:?}", String::from_utf8_lossy(&data));

@@ -2,15 +2,13 @@
 //! `wsgiref.validate.validator`, a 512 MiB upload in bounded memory, a 1 GiB
 //! `wsgi.file_wrapper` answer sent with `sendfile`, and the virtualenv checks.
 
-mod common;
-
 use std::io::Write;
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{connect, parse_responses, rss_kib, ReadRetry, Server, TempRoot};
+use pollux_testkit::{connect, parse_responses, rss_kib, ReadRetry, Server, TempRoot};
 use sha2::{Digest, Sha256};
 
 fn apps_dir() -> PathBuf {
@@ -18,7 +16,7 @@ fn apps_dir() -> PathBuf {
 }
 
 fn wsgi_cmd(module: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new(common::pollux_bin());
+    let mut cmd = Command::new(pollux_testkit::pollux_bin());
     cmd.args(["serve", "--wsgi", module, "--pythonpath"]).arg(apps_dir());
     cmd.args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
     cmd.args(extra).env("PYTHONDONTWRITEBYTECODE", "1").env_remove("VIRTUAL_ENV");
@@ -26,7 +24,7 @@ fn wsgi_cmd(module: &str, extra: &[&str]) -> Command {
 }
 
 fn wsgi(module: &str, extra: &[&str]) -> Server {
-    common::spawn(wsgi_cmd(module, extra))
+    pollux_testkit::spawn(wsgi_cmd(module, extra))
 }
 
 fn hex(d: &[u8]) -> String {
@@ -122,7 +120,7 @@ fn ten_thousand_mixed_requests_pass_wsgiref_validator_without_a_warning() {
     for w in workers {
         w.join().expect("client");
     }
-    let r = common::get_with(addr, "/warnings", &[]);
+    let r = pollux_testkit::get_with(addr, "/warnings", &[]);
     assert_eq!(r.text(), "0\n", "the validator warned");
 }
 
@@ -135,12 +133,12 @@ fn a_512_mib_upload_is_hashed_by_the_app_in_bounded_server_memory() {
     let mut c = connect(server.addr);
     c.write_all(b"POST /hash HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx")
         .expect("w");
-    let _ = common::read_all(&mut c, Duration::from_secs(10));
+    let _ = pollux_testkit::read_all(&mut c, Duration::from_secs(10));
     let idle = rss_kib(pid);
 
-    let mut block = common::upload_block();
+    let mut block = pollux_testkit::upload_block();
     let blocks = SIZE / block.len();
-    let expected = common::upload_sha256(&mut block, blocks);
+    let expected = pollux_testkit::upload_sha256(&mut block, blocks);
 
     let mut c = connect(server.addr);
     c.set_read_timeout(Some(Duration::from_secs(120))).expect("timeout");
@@ -163,7 +161,7 @@ fn a_512_mib_upload_is_hashed_by_the_app_in_bounded_server_memory() {
         std::thread::sleep(Duration::from_millis(20));
     }
     writer.join().expect("writer");
-    let data = common::read_all(&mut c, Duration::from_secs(60));
+    let data = pollux_testkit::read_all(&mut c, Duration::from_secs(60));
     let (rs, _) = parse_responses(&data, &[false]);
     assert_eq!(rs[0].text(), format!("{SIZE} {expected}\n"));
     assert!(peak < idle + 64 * 1024, "RSS grew from {idle} KiB to {peak} KiB");
@@ -185,11 +183,11 @@ fn a_1_gib_file_wrapper_answer_goes_out_with_sendfile() {
     // The server under strace, recording only sendfile calls (what we want to see used).
     let mut cmd = Command::new("strace");
     cmd.args(["-f", "-qq", "-e", "trace=sendfile", "-e", "signal=none", "-o"]).arg(&trace);
-    cmd.arg(common::pollux_bin());
+    cmd.arg(pollux_testkit::pollux_bin());
     let inner = wsgi_cmd("behaviours", &[]);
     cmd.args(inner.get_args());
     cmd.env("PYTHONDONTWRITEBYTECODE", "1").env_remove("VIRTUAL_ENV");
-    let server = common::spawn(cmd);
+    let server = pollux_testkit::spawn(cmd);
 
     let mut c = connect(server.addr);
     c.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
@@ -206,9 +204,9 @@ fn a_1_gib_file_wrapper_answer_goes_out_with_sendfile() {
             break;
         }
         let mut chunk = &buf[..n];
-        if head.is_empty() || common::find(&head, b"\r\n\r\n").is_none() {
+        if head.is_empty() || pollux_testkit::find(&head, b"\r\n\r\n").is_none() {
             head.extend_from_slice(chunk);
-            let Some(end) = common::find(&head, b"\r\n\r\n") else { continue };
+            let Some(end) = pollux_testkit::find(&head, b"\r\n\r\n") else { continue };
             let rest = head.split_off(end + 4);
             chunk = &[];
             for (i, b) in rest.iter().enumerate() {
@@ -233,7 +231,7 @@ fn a_1_gib_file_wrapper_answer_goes_out_with_sendfile() {
     assert_eq!(text, b"FIRSTHALF!LAST!");
     assert_eq!(marks[5].0, SIZE / 2);
     // Stop the traced server itself (killing strace alone would leave it running), then strace.
-    for pid in common::children_of(server.child.id()) {
+    for pid in pollux_testkit::children_of(server.child.id()) {
         let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
     }
     let mut server = server;
@@ -292,13 +290,13 @@ fn a_virtualenv_gives_the_app_its_packages_and_interpreter() {
          return [('%s %s %s' % (only_in_venv.WHERE, sys.executable, sys.prefix)).encode()]\n",
     )
     .expect("app");
-    let mut cmd = Command::new(common::pollux_bin());
+    let mut cmd = Command::new(pollux_testkit::pollux_bin());
     cmd.args(["serve", "--wsgi", "venvapp", "--pythonpath"]).arg(&dir.0);
     cmd.args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
     // Through VIRTUAL_ENV, as an activated venv sets it.
     cmd.env("VIRTUAL_ENV", &venv).env("PYTHONDONTWRITEBYTECODE", "1");
-    let server = common::spawn(cmd);
-    let r = common::get_with(server.addr, "/", &[]);
+    let server = pollux_testkit::spawn(cmd);
+    let r = pollux_testkit::get_with(server.addr, "/", &[]);
     let venv = std::path::absolute(&venv).expect("abs");
     assert_eq!(r.text(), format!("venv {} {}", venv.join("bin/python").display(), venv.display()));
 }

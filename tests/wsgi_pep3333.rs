@@ -1,15 +1,13 @@
 //! `pollux serve --wsgi` against PEP 3333, rule by rule, with the real binary and the
 //! applications in `tests/wsgi_apps/behaviours.py` (each route exercises one rule).
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{connect, exchange, parse_responses, read_all, request, ReadRetry, Server};
+use pollux_testkit::{connect, exchange, parse_responses, read_all, request, ReadRetry, Server};
 
 fn apps_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wsgi_apps")
@@ -17,18 +15,18 @@ fn apps_dir() -> PathBuf {
 
 /// `pollux serve --wsgi MODULE` on one worker, the app from tests/wsgi_apps.
 fn wsgi(module: &str, extra: &[&str]) -> Server {
-    let mut cmd = Command::new(common::pollux_bin());
+    let mut cmd = Command::new(pollux_testkit::pollux_bin());
     cmd.args(["serve", "--wsgi", module, "--pythonpath"]).arg(apps_dir());
     cmd.args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
     cmd.args(extra).env("PYTHONDONTWRITEBYTECODE", "1").env_remove("VIRTUAL_ENV");
-    common::spawn(cmd)
+    pollux_testkit::spawn(cmd)
 }
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn get(addr: SocketAddr, target: &str) -> common::Resp {
+fn get(addr: SocketAddr, target: &str) -> pollux_testkit::Resp {
     request(addr, &format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
 }
 
@@ -230,7 +228,7 @@ fn content_length_short_closes_and_long_is_cut() {
     assert!(start.elapsed() < Duration::from_secs(5), "the short body must end in a close, not a timeout");
     let text = String::from_utf8_lossy(&data);
     assert!(text.contains("Content-Length: 100\r\n"), "{text}");
-    let body = &data[common::find(&data, b"\r\n\r\n").expect("head") + 4..];
+    let body = &data[pollux_testkit::find(&data, b"\r\n\r\n").expect("head") + 4..];
     assert_eq!(body.len(), 50);
 
     // Long: exactly the promised 5 bytes, then the next request on the same connection works.
@@ -327,7 +325,7 @@ fn pipelined_requests_are_answered_in_order() {
 
 #[test]
 fn an_import_error_prints_the_traceback_and_exits_before_listening() {
-    let out = Command::new(common::pollux_bin())
+    let out = Command::new(pollux_testkit::pollux_bin())
         .args(["serve", "--wsgi", "broken", "--pythonpath"])
         .arg(apps_dir())
         .args(["--bind", "127.0.0.1:0"])
@@ -344,7 +342,7 @@ fn an_import_error_prints_the_traceback_and_exits_before_listening() {
         "{stderr}"
     );
 
-    let out = Command::new(common::pollux_bin())
+    let out = Command::new(pollux_testkit::pollux_bin())
         .args(["serve", "--wsgi", "behaviours:nothing_here", "--pythonpath"])
         .arg(apps_dir())
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -356,10 +354,10 @@ fn an_import_error_prints_the_traceback_and_exits_before_listening() {
 
 #[test]
 fn the_app_mounts_below_a_prefix_beside_static_files_and_cgi_scripts() {
-    let files = common::TempRoot::new("wsgi-static");
+    let files = pollux_testkit::TempRoot::new("wsgi-static");
     std::fs::write(files.0.join("app.css"), "body { color: red }\n").expect("css");
-    let bin = common::TempRoot::new("wsgi-cgi");
-    common::write_scripts(
+    let bin = pollux_testkit::TempRoot::new("wsgi-cgi");
+    pollux_testkit::write_scripts(
         &bin.0,
         &[("hi.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\nfrom cgi\\n'\n")],
     );
@@ -390,7 +388,7 @@ fn a_full_queue_answers_503_with_retry_after() {
     // One Python thread, two places in the queue.
     let server = wsgi("behaviours", &["--wsgi-threads", "1", "--wsgi-queue", "2"]);
     let addr = server.addr;
-    let dir = common::TempRoot::new("wsgi-queue");
+    let dir = pollux_testkit::TempRoot::new("wsgi-queue");
     let gate = dir.0.join("gate");
     let send = |target: &str| {
         let mut c = connect(addr);
@@ -408,7 +406,7 @@ fn a_full_queue_answers_503_with_retry_after() {
     }
     // Three more: two fit the queue, the last to arrive is refused at once.
     let others: Vec<_> = (0..3).map(|_| send("/hello")).collect();
-    let mut answers: Vec<common::Resp> = Vec::new();
+    let mut answers: Vec<pollux_testkit::Resp> = Vec::new();
     let mut waiting = Vec::new();
     for mut c in others {
         c.set_read_timeout(Some(Duration::from_millis(300))).expect("timeout");
@@ -439,7 +437,7 @@ fn the_binary_loads_the_libpython_it_was_built_against() {
         .output()
         .expect("python3");
     let libdir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let ldd = Command::new("ldd").arg(common::pollux_bin()).output().expect("ldd");
+    let ldd = Command::new("ldd").arg(pollux_testkit::pollux_bin()).output().expect("ldd");
     let ldd = String::from_utf8_lossy(&ldd.stdout);
     let line =
         ldd.lines().find(|l| l.contains("libpython")).unwrap_or_else(|| panic!("no libpython in:\n{ldd}"));

@@ -2,26 +2,24 @@
 //! gracefully: SIGTERM with requests inside Python, `--processes 2` with a child killed,
 //! `--max-requests` under `wrk`, and `--reload`.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{children_of, parse_responses, read_all, Server};
+use pollux_testkit::{children_of, parse_responses, read_all, wait_exit, Server};
 
 fn apps_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/wsgi_apps")
 }
 
 fn wsgi_in(dir: &Path, module: &str, extra: &[&str]) -> Server {
-    let mut cmd = Command::new(common::pollux_bin());
+    let mut cmd = Command::new(pollux_testkit::pollux_bin());
     cmd.args(["serve", "--wsgi", module, "--pythonpath"]).arg(dir);
     cmd.args(["--bind", "127.0.0.1:0", "--access-log", "off"]);
     cmd.args(extra).env("PYTHONDONTWRITEBYTECODE", "1").env_remove("VIRTUAL_ENV");
-    common::spawn(cmd)
+    pollux_testkit::spawn(cmd)
 }
 
 fn body(addr: SocketAddr, target: &str) -> Result<String, String> {
@@ -36,17 +34,6 @@ fn body(addr: SocketAddr, target: &str) -> Result<String, String> {
         Some(r) => Err(format!("status {}", r.status)),
         None => Err(format!("no response: {:?}", String::from_utf8_lossy(&data))),
     }
-}
-
-fn wait_exit(server: &mut Server, limit: Duration) -> Option<std::process::ExitStatus> {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Ok(Some(st)) = server.child.try_wait() {
-            return Some(st);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    None
 }
 
 fn sigterm(pid: u32) {
@@ -73,8 +60,8 @@ fn sigterm_while_50_requests_are_inside_python_answers_them_all_then_exits() {
     for c in clients {
         assert_eq!(c.join().expect("client"), Ok("done\n".to_owned()));
     }
-    let status =
-        wait_exit(&mut server, Duration::from_secs(10)).expect("the server exits after the last answer");
+    let status = wait_exit(&mut server.child, Duration::from_secs(10))
+        .expect("the server exits after the last answer");
     assert!(status.success(), "{status}");
 }
 
@@ -160,13 +147,13 @@ fn max_requests_recycles_processes_with_zero_failed_requests_under_wrk() {
     assert_ne!(now, first, "the process was replaced");
     let mut s = server;
     sigterm(s.child.id());
-    let status = wait_exit(&mut s, Duration::from_secs(10)).expect("exits");
+    let status = wait_exit(&mut s.child, Duration::from_secs(10)).expect("exits");
     assert!(status.success(), "{status}");
 }
 
 #[test]
 fn reload_restarts_the_app_when_a_py_file_changes() {
-    let dir = common::TempRoot::new("wsgi-reload");
+    let dir = pollux_testkit::TempRoot::new("wsgi-reload");
     let app = |text: &str| {
         format!("def application(e, sr):\n    sr('200 OK', [('Content-Type', 'text/plain')])\n    return [b'{text}\\n']\n")
     };
@@ -189,7 +176,7 @@ fn reload_restarts_the_app_when_a_py_file_changes() {
 
 #[test]
 fn an_import_error_in_the_children_fails_the_start() {
-    let out = Command::new(common::pollux_bin())
+    let out = Command::new(pollux_testkit::pollux_bin())
         .args(["serve", "--wsgi", "broken", "--processes", "2", "--pythonpath"])
         .arg(apps_dir())
         .args(["--bind", "127.0.0.1:0"])

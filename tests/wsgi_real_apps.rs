@@ -9,19 +9,17 @@
 //! chromium. scripts/test.sh installs them.
 #![allow(clippy::unwrap_used)]
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use common::{Server, TempRoot};
+use pollux_testkit::{run_within, Server, TempRoot};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,7 +47,7 @@ fn venv() -> &'static Path {
     static VENV: OnceLock<PathBuf> = OnceLock::new();
     VENV.get_or_init(|| {
         let dir = root().join("target/wsgi-venv");
-        let out = run_bounded(
+        let out = run_within(
             Command::new(root().join("scripts/python-env.sh")).arg(&dir),
             Duration::from_secs(600),
             "scripts/python-env.sh (needs python3 with the venv module and pip: Debian's python3 and \
@@ -74,42 +72,9 @@ fn venv_python() -> PathBuf {
     venv().join("bin/python")
 }
 
-/// Runs `cmd` to completion with its output captured; kills it (and fails, naming `what`) if it
-/// is still running after `limit`. Polls for the exit rather than blocking on it.
-fn run_bounded(cmd: &mut Command, limit: Duration, what: &str) -> Output {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    // Drain both pipes on threads so a chatty child never blocks on a full pipe.
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = so.read_to_end(&mut v);
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = se.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what} did not finish within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Output { status, stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
-}
-
 /// `pollux serve --wsgi MODULE --pythonpath DIR --venv <venv>` plus `extra`, on one worker.
 fn wsgi(module: &str, pythonpath: &Path, extra: &[&str], env: &[(&str, &Path)]) -> Server {
-    let mut cmd = Command::new(common::pollux_bin());
+    let mut cmd = Command::new(pollux_testkit::pollux_bin());
     cmd.args(["serve", "--wsgi", module, "--pythonpath"]).arg(pythonpath);
     cmd.arg("--venv").arg(venv());
     cmd.args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
@@ -118,7 +83,7 @@ fn wsgi(module: &str, pythonpath: &Path, extra: &[&str], env: &[(&str, &Path)]) 
     for (k, v) in env {
         cmd.env(k, v);
     }
-    common::spawn(cmd)
+    pollux_testkit::spawn(cmd)
 }
 
 fn flask() -> Server {
@@ -171,7 +136,7 @@ fn curl(tmp: &Path, args: &[&str], url: &str) -> Got {
     let mut all: Vec<&str> = args.to_vec();
     let (h, b) = (head.to_str().unwrap(), body.to_str().unwrap());
     all.extend(["-D", h, "-o", b, url]);
-    let out = common::curl(&all);
+    let out = pollux_testkit::curl(&all);
     assert!(
         out.status.success(),
         "curl {all:?} failed ({}; scripts/test.sh must install curl): {}",
@@ -197,7 +162,7 @@ fn curl(tmp: &Path, args: &[&str], url: &str) -> Got {
 
 /// tests/wsgi_real_apps/client.py (Python's http.client) with `args`; its JSON report.
 fn py_client(args: &[&str]) -> (Got, Value) {
-    let out = run_bounded(
+    let out = run_within(
         Command::new(venv_python()).arg(helper("client.py")).args(args),
         Duration::from_secs(30),
         "tests/wsgi_real_apps/client.py",
@@ -266,7 +231,7 @@ fn flask_routes(client: &str, req: &dyn Fn(&str, &str, Body<'_>) -> Got, tmp: &P
     assert_eq!(r.text(), format!("name={NI_HAO}\ncomment=a b&c=d\n"));
 
     // /upload: 3 MiB of every byte value, multipart.
-    let data = common::byte_pattern(3 << 20, 7);
+    let data = pollux_testkit::byte_pattern(3 << 20, 7);
     let file = tmp.join("upload.bin");
     std::fs::write(&file, &data).unwrap();
     let r = req("POST", "/upload", Body::Multipart("file", &file));
@@ -376,7 +341,7 @@ fn flask_every_route_through_python_http_client() {
 fn flask_stream_lines_arrive_separately() {
     let _alone = alone();
     let server = flask();
-    let mut s = common::connect(server.addr);
+    let mut s = pollux_testkit::connect(server.addr);
     s.write_all(b"GET /stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
     let mut data = Vec::new();
     let mut seen: Vec<Instant> = Vec::new();
@@ -395,14 +360,14 @@ fn flask_stream_lines_arrive_separately() {
             seen.push(now);
         }
     }
-    let (rs, used) = common::parse_responses(&data, &[false]);
+    let (rs, used) = pollux_testkit::parse_responses(&data, &[false]);
     assert_eq!((rs.len(), used), (1, data.len()), "{:?}", String::from_utf8_lossy(&data));
     assert_eq!(rs[0].status, 200);
     assert_eq!(rs[0].header("Transfer-Encoding"), Some("chunked"));
     assert_eq!(rs[0].header("Content-Length"), None);
     assert_eq!(rs[0].text(), "line 1\nline 2\nline 3\nline 4\nline 5\n");
     // Each line is its own chunk on the wire.
-    let head_end = common::find(&data, b"\r\n\r\n").unwrap() + 4;
+    let head_end = pollux_testkit::find(&data, b"\r\n\r\n").unwrap() + 4;
     let wire = String::from_utf8_lossy(&data[head_end..]).into_owned();
     let want: String = (1..=5).map(|n| format!("7\r\nline {n}\n\r\n")).collect::<String>() + "0\r\n\r\n";
     assert_eq!(wire, want);
@@ -438,7 +403,7 @@ fn django() -> Django {
     let tmp = TempRoot::new("django");
     let db = tmp.0.join("db.sqlite3");
     let static_root = tmp.0.join("static");
-    let out = run_bounded(
+    let out = run_within(
         Command::new(root().join("examples/wsgi/django_project/setup.sh"))
             .env("PYTHON", venv_python())
             .env("POLLUX_DJANGO_DB", &db)
@@ -469,11 +434,11 @@ fn django() -> Django {
 }
 
 /// One request on a fresh connection; the response and its raw head (field lines as sent).
-fn raw_request(addr: SocketAddr, raw: &str) -> (common::Resp, String) {
-    let data = common::exchange(addr, raw.as_bytes());
-    let end = common::find(&data, b"\r\n\r\n").unwrap_or_else(|| panic!("no head: {data:?}"));
+fn raw_request(addr: SocketAddr, raw: &str) -> (pollux_testkit::Resp, String) {
+    let data = pollux_testkit::exchange(addr, raw.as_bytes());
+    let end = pollux_testkit::find(&data, b"\r\n\r\n").unwrap_or_else(|| panic!("no head: {data:?}"));
     let head = String::from_utf8_lossy(&data[..end]).into_owned();
-    let (rs, _) = common::parse_responses(&data, &[raw.starts_with("HEAD ")]);
+    let (rs, _) = pollux_testkit::parse_responses(&data, &[raw.starts_with("HEAD ")]);
     (rs.into_iter().next().unwrap(), head)
 }
 
@@ -538,18 +503,18 @@ fn django_home_admin_login_and_static_files() {
     let dj = django();
     let addr = dj.server.addr;
 
-    let r = common::get_with(addr, "/", &[]);
+    let r = pollux_testkit::get_with(addr, "/", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Content-Type"), Some("text/html; charset=utf-8"));
     assert!(r.text().contains("<title>Django on pollux</title>"), "{}", r.text());
     assert!(r.text().contains("<h1>Hello from Django 5.2.20!</h1>"), "{}", r.text());
 
     // Logged out, the admin redirects to its login page.
-    let r = common::get_with(addr, "/admin/", &[]);
+    let r = pollux_testkit::get_with(addr, "/admin/", &[]);
     assert_eq!((r.status, r.header("Location")), (302, Some("/admin/login/?next=/admin/")));
 
     let session = django_login(addr);
-    let r = common::get_with(addr, "/admin/", &[("Cookie", &format!("sessionid={session}"))]);
+    let r = pollux_testkit::get_with(addr, "/admin/", &[("Cookie", &format!("sessionid={session}"))]);
     assert_eq!(r.status, 200);
     let html = r.text();
     assert!(html.contains("<title>Site administration | Django site admin</title>"), "{html}");
@@ -559,14 +524,14 @@ fn django_home_admin_login_and_static_files() {
     // The admin's static files, from STATIC_ROOT through --static (Django does not serve them).
     for file in ["admin/css/base.css", "admin/js/theme.js", "admin/img/icon-addlink.svg"] {
         let want = std::fs::read(dj.static_root.join(file)).unwrap();
-        let r = common::get_with(addr, &format!("/static/{file}"), &[]);
+        let r = pollux_testkit::get_with(addr, &format!("/static/{file}"), &[]);
         assert_eq!(r.status, 200, "/static/{file}");
         assert_eq!(r.body, want, "/static/{file} differs from the collected file");
         assert_eq!(r.header("Content-Length"), Some(want.len().to_string().as_str()));
     }
-    let r = common::get_with(addr, "/static/admin/css/base.css", &[]);
+    let r = pollux_testkit::get_with(addr, "/static/admin/css/base.css", &[]);
     assert!(r.header("Content-Type").unwrap().starts_with("text/css"), "{:?}", r.headers);
-    let r = common::get_with(addr, "/static/admin/css/no-such.css", &[]);
+    let r = pollux_testkit::get_with(addr, "/static/admin/css/no-such.css", &[]);
     assert_eq!(r.status, 404);
 }
 
@@ -585,7 +550,7 @@ fn django_admin_in_headless_chromium() {
     let _ = std::fs::remove_file(&png);
     let profile = dj.tmp.0.join("chromium-profile");
     let base = format!("http://{}", dj.server.addr);
-    let out = run_bounded(
+    let out = run_within(
         Command::new(venv_python())
             .arg(helper("admin_screenshot.py"))
             .arg(chromium)
@@ -643,11 +608,11 @@ fn now_secs() -> u64 {
 fn the_notes_framework_app_natively() {
     let _shared = shared();
     let dir = root().join("examples/cgi/wsgi");
-    let mut cmd = Command::new(common::pollux_bin());
+    let mut cmd = Command::new(pollux_testkit::pollux_bin());
     cmd.args(["serve", "--wsgi", "app", "--pythonpath"]).arg(&dir);
     cmd.args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
     cmd.env("PYTHONDONTWRITEBYTECODE", "1").env("TZ", "UTC").env_remove("VIRTUAL_ENV");
-    let server = common::spawn(cmd);
+    let server = pollux_testkit::spawn(cmd);
     let tmp = TempRoot::new("framework");
     let base = format!("http://{}", server.addr);
 

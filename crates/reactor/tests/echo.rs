@@ -2,7 +2,7 @@
 //! writes, timers, messages from other threads through the waker, and graceful shutdown.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../../tests/io_retry/mod.rs"]
+#[path = "../../testkit/src/retry.rs"]
 mod io_retry;
 use io_retry::ReadRetry;
 

@@ -2,7 +2,7 @@
 //! datagrams (the shape of the TFTP server and the UDP tools).
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../../tests/io_retry/mod.rs"]
+#[path = "../../testkit/src/retry.rs"]
 mod io_retry;
 use io_retry::recv_from;
 

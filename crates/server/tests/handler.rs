@@ -2,7 +2,7 @@
 //! lives on; file and stream bodies; the Shutdown handle stops the server.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../../../tests/io_retry/mod.rs"]
+#[path = "../../testkit/src/retry.rs"]
 mod io_retry;
 use io_retry::ReadRetry;
 

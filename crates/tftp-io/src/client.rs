@@ -1,10 +1,14 @@
 //! The client: one transfer driven by a blocking loop over a std `UdpSocket`.
 //!
 //! ```text
-//!   loop { file ⇄ machine; events; poll_transmit ──► send_to
-//!          deadline passed? ──► handle_timeout
-//!          recv_from (read timeout = time left until the machine's deadline) ──► handle_datagram }
+//!   drive: loop { file ⇄ machine (Download: drain the Receiver; Upload: feed the Sender)
+//!                 events; poll_transmit ──► send_to
+//!                 deadline passed? ──► handle_timeout
+//!                 recv (read timeout = time left until the machine's deadline) ──► handle_datagram }
 //! ```
+//!
+//! [`get`] and [`put`] are the same loop (`drive`) over a [`pollux_tftp::Machine`]; a
+//! `Local` adds what differs by direction: the file side, and what the progress bar is told.
 //!
 //! A get ends as soon as the final block is in and acknowledged; unlike the server's
 //! receiver it does not dally (RFC 1350 §6 suggests it), because every common client
@@ -21,8 +25,12 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::pump;
 use crate::udp::{self, Batch, Gso};
-use pollux_tftp::{Config, Event, Mode, Receiver, RequestError, RequestOptions, Sender, TransferError};
+use pollux_tftp::{
+    Config, ErrorCode, Event, Machine, Mode, Receiver, RequestError, RequestOptions, Sender, TransferError,
+    TransferOptions,
+};
 
 /// How a client transfer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +187,211 @@ fn receive(
     }
 }
 
+/// What a transfer's direction adds to [`drive`]: the local file's side of it.
+trait Local {
+    type Machine: Machine;
+    /// Moves file bytes between the machine and the local file; on failure, the ERROR the
+    /// server is sent and the local error.
+    fn file_io(
+        &mut self,
+        machine: &mut Self::Machine,
+        progress: &mut dyn Progress,
+    ) -> Result<(), (ErrorCode, &'static str, io::Error)>;
+    /// Negotiation is over.
+    fn negotiated(&mut self, opts: &TransferOptions, progress: &mut dyn Progress);
+    /// After each turn's events.
+    fn advance(&mut self, machine: &Self::Machine, progress: &mut dyn Progress);
+    /// Sends everything the machine has to send.
+    fn send(socket: &UdpSocket, machine: &mut Self::Machine, out: &mut Out);
+    /// The transfer completed: anything left to do locally.
+    fn finish(&mut self) -> io::Result<()>;
+    /// File bytes moved.
+    fn bytes(&self) -> u64;
+}
+
+/// A get's local side: the receiver's data into `out`.
+struct Download<'a> {
+    out: &'a mut dyn Write,
+    bytes: u64,
+}
+
+impl Local for Download<'_> {
+    type Machine = Receiver;
+
+    fn file_io(
+        &mut self,
+        receiver: &mut Receiver,
+        progress: &mut dyn Progress,
+    ) -> Result<(), (ErrorCode, &'static str, io::Error)> {
+        // Every block as it comes: `out` does its own buffering (`get_file` gives a BufWriter).
+        let n = pump::drain(receiver, &mut self.out, 0)
+            .map_err(|e| (ErrorCode::DiskFull, "client cannot write the file", e))?;
+        if n > 0 {
+            self.bytes += n;
+            progress.advance(n);
+        }
+        Ok(())
+    }
+
+    fn negotiated(&mut self, opts: &TransferOptions, progress: &mut dyn Progress) {
+        if let Some(size) = opts.tsize {
+            progress.total(size);
+        }
+    }
+
+    fn advance(&mut self, _: &Receiver, _: &mut dyn Progress) {}
+
+    /// ACKs, one at a time; the receiver needs no clock to send them.
+    fn send(socket: &UdpSocket, receiver: &mut Receiver, out: &mut Out) {
+        while let Some(to) = receiver.poll_transmit(&mut out.buf) {
+            // A failed send is a lost datagram: the timer retransmits.
+            let _ = socket.send_to(&out.buf, to);
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// A put's local side: `input` into the sender.
+struct Upload<'a> {
+    input: &'a mut dyn Read,
+    scratch: Vec<u8>,
+    bytes: u64,
+    /// What the progress bar was told: what the server has acknowledged.
+    acked: u64,
+}
+
+impl Local for Upload<'_> {
+    type Machine = Sender;
+
+    fn file_io(
+        &mut self,
+        sender: &mut Sender,
+        _: &mut dyn Progress,
+    ) -> Result<(), (ErrorCode, &'static str, io::Error)> {
+        // No read-ahead: `input` does its own buffering (`put_file` gives a BufReader).
+        let fed = pump::feed(sender, &mut self.input, &mut self.scratch, 0);
+        self.bytes += fed.bytes;
+        match fed.error {
+            Some(e) => Err((ErrorCode::NotDefined, "client cannot read the file", e)),
+            None => Ok(()),
+        }
+    }
+
+    fn negotiated(&mut self, _: &TransferOptions, _: &mut dyn Progress) {}
+
+    fn advance(&mut self, sender: &Sender, progress: &mut dyn Progress) {
+        // What the peer has acknowledged is what has been uploaded.
+        let acked = (sender.blocks_acked() * u64::from(sender.options().blksize)).min(self.bytes);
+        if acked > self.acked {
+            progress.advance(acked - self.acked);
+            self.acked = acked;
+        }
+    }
+
+    /// DATA of a window goes out in one `sendto` with GSO where the kernel allows it (see
+    /// [`crate::udp`]), anything else as it is; the sender times what it sends by `now`.
+    fn send(socket: &UdpSocket, sender: &mut Sender, out: &mut Out) {
+        let now = Instant::now();
+        let mut batch = Batch::new(socket, &mut out.gso, &mut out.batch);
+        // A failed send is a lost datagram: the timer retransmits.
+        while let Some(to) = sender.poll_transmit(now, &mut out.buf) {
+            batch.push(&out.buf, to);
+        }
+        batch.flush();
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+/// The send side's buffers: the datagram, and a window gathered for GSO.
+struct Out {
+    buf: Vec<u8>,
+    gso: Gso,
+    batch: Vec<u8>,
+}
+
+/// Runs one transfer to its end: the loop both directions share.
+fn drive<L: Local>(
+    socket: &UdpSocket,
+    machine: &mut L::Machine,
+    local: &mut L,
+    progress: &mut dyn Progress,
+    started: Instant,
+) -> Result<Summary, ClientError> {
+    let mut out = Out { buf: Vec::with_capacity(65536), gso: Gso::default(), batch: Vec::new() };
+    let mut rbuf = vec![0u8; 65536];
+    let mut timeout = ReadTimeout { current: None };
+    let mut done: Option<Result<(), TransferError>> = None;
+    let local_error = |e| ClientError::Local { path: PathBuf::from("-"), source: e };
+    loop {
+        if progress.cancelled() {
+            machine.abort(ErrorCode::NotDefined, "cancelled by the user");
+            L::send(socket, machine, &mut out);
+            return Err(ClientError::Cancelled);
+        }
+        if let Err((code, message, e)) = local.file_io(machine, progress) {
+            machine.abort(code, message);
+            L::send(socket, machine, &mut out);
+            return Err(local_error(e));
+        }
+        while let Some(event) = machine.poll_event() {
+            match event {
+                Event::Negotiated(o) => local.negotiated(&o, progress),
+                Event::Complete => done = Some(Ok(())),
+                Event::Failed(e) => done = Some(Err(e)),
+                _ => {}
+            }
+        }
+        local.advance(machine, progress);
+        L::send(socket, machine, &mut out);
+        match done.take() {
+            Some(Ok(())) => {
+                local.finish().map_err(local_error)?;
+                return Ok(Summary { bytes: local.bytes(), elapsed: started.elapsed() });
+            }
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+        let Some(deadline) = machine.poll_timeout() else {
+            // Neither done nor waiting: cannot happen with a live machine; do not spin.
+            return Err(TransferError::TimedOut { retries: 0 }.into());
+        };
+        match receive(socket, &mut timeout, deadline, &mut rbuf)? {
+            Some((n, src, segment)) => {
+                let now = Instant::now();
+                match segment {
+                    // With UDP_GRO (a get), one read may hold a window of datagrams of one size.
+                    Some(size) => {
+                        for datagram in rbuf[..n].chunks(size.max(1)) {
+                            machine.handle_datagram(now, src, datagram);
+                        }
+                    }
+                    None => machine.handle_datagram(now, src, &rbuf[..n]),
+                }
+            }
+            None => {
+                let now = Instant::now();
+                if now >= deadline {
+                    machine.handle_timeout(now);
+                }
+            }
+        }
+    }
+}
+
 /// Downloads `remote` from `server` into `out`.
 pub fn get(
     server: SocketAddr,
@@ -194,77 +407,7 @@ pub fn get(
     let mut machine = Receiver::get(remote, opts.mode, request, server, &config, started)?;
     // A window then arrives in one read (see `udp`); without it, one datagram per read.
     udp::enable_gro(&socket);
-    let mut buf = Vec::with_capacity(1024);
-    let mut rbuf = vec![0u8; 65536];
-    let mut timeout = ReadTimeout { current: None };
-    let mut bytes = 0u64;
-    let mut done: Option<Result<(), TransferError>> = None;
-    let local_error = |e| ClientError::Local { path: PathBuf::from("-"), source: e };
-    loop {
-        if progress.cancelled() {
-            machine.abort(pollux_tftp::ErrorCode::NotDefined, "cancelled by the user");
-            flush(&socket, &mut machine, &mut buf);
-            return Err(ClientError::Cancelled);
-        }
-        let data = machine.pending_data();
-        if !data.is_empty() {
-            let n = data.len();
-            if let Err(e) = out.write_all(data) {
-                machine.abort(pollux_tftp::ErrorCode::DiskFull, "client cannot write the file");
-                flush(&socket, &mut machine, &mut buf);
-                return Err(local_error(e));
-            }
-            machine.consume_data(n);
-            bytes += n as u64;
-            progress.advance(n as u64);
-        }
-        while let Some(event) = machine.poll_event() {
-            match event {
-                Event::Negotiated(o) => {
-                    if let Some(size) = o.tsize {
-                        progress.total(size);
-                    }
-                }
-                Event::Complete => done = Some(Ok(())),
-                Event::Failed(e) => done = Some(Err(e)),
-                _ => {}
-            }
-        }
-        flush(&socket, &mut machine, &mut buf);
-        match done.take() {
-            Some(Ok(())) => {
-                out.flush().map_err(local_error)?;
-                return Ok(Summary { bytes, elapsed: started.elapsed() });
-            }
-            Some(Err(e)) => return Err(e.into()),
-            None => {}
-        }
-        let Some(deadline) = machine.poll_timeout() else {
-            // Neither done nor waiting: cannot happen with a live machine; do not spin.
-            return Err(TransferError::TimedOut { retries: 0 }.into());
-        };
-        match receive(&socket, &mut timeout, deadline, &mut rbuf)? {
-            Some((n, src, segment)) => {
-                let now = Instant::now();
-                for datagram in rbuf[..n].chunks(segment.unwrap_or(n).max(1)) {
-                    machine.handle_datagram(now, src, datagram);
-                }
-            }
-            None => {
-                let now = Instant::now();
-                if now >= deadline {
-                    machine.handle_timeout(now);
-                }
-            }
-        }
-    }
-}
-
-fn flush(socket: &UdpSocket, machine: &mut Receiver, buf: &mut Vec<u8>) {
-    while let Some(to) = machine.poll_transmit(buf) {
-        // A failed send is a lost datagram: the timer retransmits.
-        let _ = socket.send_to(buf, to);
-    }
+    drive(&socket, &mut machine, &mut Download { out, bytes: 0 }, progress, started)
 }
 
 /// Uploads everything `input` yields to `server` as `remote`. `size` is announced as `tsize`
@@ -285,78 +428,8 @@ pub fn put(
         progress.total(size);
     }
     let mut machine = Sender::put(remote, opts.mode, request_options(opts, tsize), server, &config, started)?;
-    let mut buf = Vec::with_capacity(65536);
-    let mut rbuf = vec![0u8; 65536];
-    let mut chunk = vec![0u8; 64 * 1024];
-    let mut gso = Gso::default();
-    let mut batch = Vec::new();
-    let mut timeout = ReadTimeout { current: None };
-    let mut bytes = 0u64;
-    let mut acked_progress = 0u64;
-    let mut done: Option<Result<(), TransferError>> = None;
-    loop {
-        if progress.cancelled() {
-            machine.abort(pollux_tftp::ErrorCode::NotDefined, "cancelled by the user");
-            send_all(&socket, &mut machine, &mut buf, &mut gso, &mut batch);
-            return Err(ClientError::Cancelled);
-        }
-        while machine.data_wanted() > 0 {
-            let want = machine.data_wanted().min(chunk.len());
-            match input.read(&mut chunk[..want]) {
-                Ok(0) => machine.finish_data(),
-                Ok(n) => {
-                    machine.write_data(&chunk[..n]);
-                    bytes += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    machine.abort(pollux_tftp::ErrorCode::NotDefined, "client cannot read the file");
-                    send_all(&socket, &mut machine, &mut buf, &mut gso, &mut batch);
-                    return Err(ClientError::Local { path: PathBuf::from("-"), source: e });
-                }
-            }
-        }
-        while let Some(event) = machine.poll_event() {
-            match event {
-                Event::Complete => done = Some(Ok(())),
-                Event::Failed(e) => done = Some(Err(e)),
-                _ => {}
-            }
-        }
-        // What the peer has acknowledged is what has been uploaded.
-        let acked = (machine.blocks_acked() * u64::from(machine.options().blksize)).min(bytes);
-        if acked > acked_progress {
-            progress.advance(acked - acked_progress);
-            acked_progress = acked;
-        }
-        send_all(&socket, &mut machine, &mut buf, &mut gso, &mut batch);
-        match done.take() {
-            Some(Ok(())) => return Ok(Summary { bytes, elapsed: started.elapsed() }),
-            Some(Err(e)) => return Err(e.into()),
-            None => {}
-        }
-        let Some(deadline) = machine.poll_timeout() else {
-            return Err(TransferError::TimedOut { retries: 0 }.into());
-        };
-        match receive(&socket, &mut timeout, deadline, &mut rbuf)? {
-            Some((n, src, _)) => machine.handle_datagram(Instant::now(), src, &rbuf[..n]),
-            None => {
-                let now = Instant::now();
-                if now >= deadline {
-                    machine.handle_timeout(now);
-                }
-            }
-        }
-    }
-}
-
-fn send_all(socket: &UdpSocket, machine: &mut Sender, buf: &mut Vec<u8>, gso: &mut Gso, batch: &mut Vec<u8>) {
-    let now = Instant::now();
-    let mut batch = Batch::new(socket, gso, batch);
-    while let Some(to) = machine.poll_transmit(now, buf) {
-        batch.push(buf, to);
-    }
-    batch.flush();
+    let mut upload = Upload { input, scratch: vec![0u8; pump::READ_CHUNK], bytes: 0, acked: 0 };
+    drive(&socket, &mut machine, &mut upload, progress, started)
 }
 
 /// Downloads into `local` through a temporary file beside it, renamed over `local` only when

@@ -65,6 +65,7 @@
 pub mod client;
 pub mod files;
 mod log;
+mod pump;
 mod server;
 mod service;
 mod transfer;

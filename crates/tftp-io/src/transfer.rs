@@ -12,7 +12,7 @@
 //! ```
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -20,17 +20,27 @@ use pollux_reactor::mio::net::UdpSocket;
 use pollux_tftp::{ErrorCode, Event, Mode, Receiver, RequestKind, Sender, TransferError};
 
 use crate::files::{io_refusal, Upload};
+use crate::pump;
 use crate::udp::{Batch, Gso};
 
-/// Reads from the file at most this much per call; a window asks for at most
-/// `windowsize × blksize` in total, so one pump does a bounded amount of disk work.
-const READ_CHUNK: usize = 64 * 1024;
 /// Reads at least this much when the machine wants anything: lock-step 512-byte blocks would
 /// otherwise cost a `read` per block. The machine buffers the excess (at most this much more
 /// than a window per transfer).
 const READ_AHEAD: usize = 8 * 1024;
-/// An upload's received bytes are written once this many have gathered (or at the end).
+/// An upload's received bytes are written once this many have gathered (or at the end):
+/// a `write` per 64 KiB rather than per block.
 const WRITE_CHUNK: usize = 64 * 1024;
+
+/// Runs `$e` with `$m` bound to the transfer's machine, whichever way the file goes: the
+/// same code for both, each arm compiled for its own type (no virtual call per datagram).
+macro_rules! each {
+    ($machine:expr, $m:ident => $e:expr) => {
+        match $machine {
+            Machine::Send($m, _) => $e,
+            Machine::Receive($m, _) => $e,
+        }
+    };
+}
 
 /// The protocol side of a transfer.
 #[derive(Debug)]
@@ -73,31 +83,19 @@ impl Transfer {
     }
 
     pub(crate) fn handle_datagram(&mut self, now: Instant, src: SocketAddr, datagram: &[u8]) {
-        match &mut self.machine {
-            Machine::Send(s, _) => s.handle_datagram(now, src, datagram),
-            Machine::Receive(r, _) => r.handle_datagram(now, src, datagram),
-        }
+        each!(&mut self.machine, m => m.handle_datagram(now, src, datagram));
     }
 
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
-        match &mut self.machine {
-            Machine::Send(s, _) => s.handle_timeout(now),
-            Machine::Receive(r, _) => r.handle_timeout(now),
-        }
+        each!(&mut self.machine, m => m.handle_timeout(now));
     }
 
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        match &self.machine {
-            Machine::Send(s, _) => s.poll_timeout(),
-            Machine::Receive(r, _) => r.poll_timeout(),
-        }
+        each!(&self.machine, m => m.poll_timeout())
     }
 
     pub(crate) fn is_closed(&self) -> bool {
-        match &self.machine {
-            Machine::Send(s, _) => s.is_closed(),
-            Machine::Receive(r, _) => r.is_closed(),
-        }
+        each!(&self.machine, m => m.is_closed())
     }
 
     /// After any input: file I/O, events, then every datagram the machine has to send.
@@ -113,82 +111,58 @@ impl Transfer {
         self.file_io(scratch);
         self.events();
         let mut batch = Batch::new(&self.socket, &mut self.gso, batch);
-        loop {
-            let to = match &mut self.machine {
-                Machine::Send(s, _) => s.poll_transmit(now, out),
-                Machine::Receive(r, _) => r.poll_transmit(out),
-            };
-            let Some(to) = to else { break };
-            // A full send buffer drops datagrams; the retransmission timer covers them,
-            // exactly as it covers a loss on the wire.
-            batch.push(out, to);
-        }
+        // A full send buffer drops datagrams; the retransmission timer covers them, exactly as
+        // it covers a loss on the wire.
+        each!(&mut self.machine, m => {
+            while let Some(to) = pollux_tftp::Machine::poll_transmit(m, now, out) {
+                batch.push(out, to);
+            }
+        });
         batch.flush();
     }
 
     fn file_io(&mut self, scratch: &mut Vec<u8>) {
         match &mut self.machine {
             Machine::Send(sender, file) => {
-                if scratch.len() < READ_CHUNK {
-                    scratch.resize(READ_CHUNK, 0);
+                if scratch.len() < pump::READ_CHUNK {
+                    scratch.resize(pump::READ_CHUNK, 0);
                 }
-                while sender.data_wanted() > 0 {
-                    let want = sender.data_wanted().clamp(READ_AHEAD, READ_CHUNK);
-                    match file.read(&mut scratch[..want]) {
-                        Ok(0) => {
-                            sender.finish_data();
-                            self.read_all = true;
-                        }
-                        Ok(n) => {
-                            sender.write_data(&scratch[..n]);
-                            self.bytes += n as u64;
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => {
-                            let r = io_refusal(&e);
-                            sender.abort(r.code, r.message);
-                            break;
-                        }
-                    }
+                let fed = pump::feed(sender, file, &mut scratch[..pump::READ_CHUNK], READ_AHEAD);
+                self.bytes += fed.bytes;
+                self.read_all |= fed.end;
+                if let Some(e) = fed.error {
+                    let r = io_refusal(&e);
+                    sender.abort(r.code, r.message);
                 }
             }
             Machine::Receive(receiver, upload) => {
-                // Written in chunks rather than a `write` per block; everything is written
-                // before the completion is handled (`events` runs after this).
-                let data = receiver.pending_data();
-                if data.is_empty() || (data.len() < WRITE_CHUNK && !receiver.is_complete()) {
-                    return;
-                }
-                let n = data.len();
                 let written = match upload {
-                    Some(up) => up.file.write_all(data),
-                    None => Ok(()),
+                    Some(up) => pump::drain(receiver, &mut up.file, WRITE_CHUNK),
+                    // Committed or discarded already: what still comes in goes nowhere.
+                    None => pump::drain(receiver, &mut io::sink(), WRITE_CHUNK),
                 };
-                receiver.consume_data(n);
-                self.bytes += n as u64;
-                if let Err(e) = written {
-                    let r = io_refusal(&e);
-                    let code = if r.code == ErrorCode::FileNotFound { ErrorCode::NotDefined } else { r.code };
-                    // Too late to tell the peer if its last block is already acknowledged
-                    // (the machine is dallying); the upload is thrown away and logged
-                    // as failed either way.
-                    receiver.abort(code, r.message);
-                    if let Some(up) = upload.take() {
-                        up.discard();
+                match written {
+                    Ok(n) => self.bytes += n,
+                    Err(e) => {
+                        let r = io_refusal(&e);
+                        let code =
+                            if r.code == ErrorCode::FileNotFound { ErrorCode::NotDefined } else { r.code };
+                        // Too late to tell the peer if its last block is already acknowledged
+                        // (the machine is dallying); the upload is thrown away and logged
+                        // as failed either way.
+                        receiver.abort(code, r.message);
+                        if let Some(up) = upload.take() {
+                            up.discard();
+                        }
+                        self.outcome.get_or_insert(Err(format!("cannot write the file: {e}")));
                     }
-                    self.outcome.get_or_insert(Err(format!("cannot write the file: {e}")));
                 }
             }
         }
     }
 
     fn events(&mut self) {
-        loop {
-            let event = match &mut self.machine {
-                Machine::Send(s, _) => s.poll_event(),
-                Machine::Receive(r, _) => r.poll_event(),
-            };
-            let Some(event) = event else { break };
+        while let Some(event) = each!(&mut self.machine, m => m.poll_event()) {
             match event {
                 Event::Complete => {
                     let mut outcome = Ok(());

@@ -191,6 +191,11 @@ pub enum TransferError {
 }
 
 impl TransferError {
+    /// The peer's ERROR packet, its message decoded lossily.
+    pub(crate) fn from_peer(code: ErrorCode, message: &[u8]) -> Self {
+        TransferError::Peer { code, message: String::from_utf8_lossy(message).into_owned() }
+    }
+
     /// The ERROR code that goes (or went) to the peer for this failure, if any goes at all:
     /// an ERROR never answers an ERROR, and a timed-out peer is presumed gone.
     pub fn error_code(&self) -> Option<ErrorCode> {

@@ -1,5 +1,9 @@
 //! What the sending and receiving machines share: the peer's transfer ID, the ERROR 5 answers
-//! to strangers, the one pending control packet, the retransmission timer and the events.
+//! to strangers, the opening handshake (the client's request or the server's OACK, resent on
+//! every timeout until answered, and the check of the OACK that answers it), the one pending
+//! control packet, the retransmission timer with its retry count, block-number arithmetic
+//! across rollover, and the events. [`crate::Sender`] and [`crate::Receiver`] add only what
+//! is particular to their direction: which blocks go out or come in, and when to acknowledge.
 //!
 //! A transfer ID (TID) is the peer's UDP address (RFC 1350 §4). The server knows it from the
 //! request; the client sends its request to the server's well-known port and takes the
@@ -12,7 +16,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::emit;
-use crate::packet::Packet;
+use crate::error::RequestError;
+use crate::options::{Negotiation, RequestOptions};
+use crate::packet::{Mode, Options, Packet, RequestKind};
 use crate::{Config, ErrorCode, TransferError, TransferOptions};
 
 /// At most this many ERROR 5 answers wait to be sent; more strangers are not answered.
@@ -102,6 +108,68 @@ impl Link {
         }
     }
 
+    /// Client: the link of a transfer that opens with a `kind` request (RRQ for a get, WRQ for
+    /// a put) to `server`'s well-known port; the request is queued and its timer armed.
+    pub(crate) fn request(
+        kind: RequestKind,
+        filename: &str,
+        mode: Mode,
+        options: &RequestOptions,
+        server: SocketAddr,
+        config: &Config,
+        now: Instant,
+    ) -> Result<Link, RequestError> {
+        options.validate()?;
+        let mut link = Link::new(Tid::Awaiting { server }, config);
+        let pairs: Vec<_> = options.pairs().collect();
+        emit::encode_request(&mut link.handshake, kind, filename, mode, &pairs)
+            .map_err(RequestError::Filename)?;
+        link.control = Some(Control::Handshake);
+        link.arm(now);
+        Ok(link)
+    }
+
+    /// Server: the link of a transfer answering `peer`'s request. When the negotiation needs
+    /// an OACK (RFC 2347) it is encoded as the handshake, not yet queued: the sender queues it
+    /// and waits for ACK 0, the receiver sends it in place of ACK 0.
+    pub(crate) fn answer(peer: SocketAddr, config: &Config, negotiation: &Negotiation) -> Link {
+        let mut link = Link::new(Tid::Locked(peer), config);
+        if negotiation.needs_oack() {
+            let pairs: Vec<_> = negotiation.accepted.pairs().collect();
+            emit::encode_oack(&mut link.handshake, &pairs);
+        }
+        link
+    }
+
+    /// Client: the server's OACK arrived from `src`, its TID. Locks onto it and checks the
+    /// options against what the request asked for (RFC 2347: the server may only lower them).
+    pub(crate) fn check_oack(
+        &mut self,
+        src: SocketAddr,
+        requested: &RequestOptions,
+        kind: RequestKind,
+        oack: &Options<'_>,
+    ) -> Result<TransferOptions, TransferError> {
+        self.lock(src);
+        requested.check_oack(kind, oack).map_err(TransferError::from)
+    }
+
+    /// The handshake timed out with retries left: send it again and restart the timer.
+    pub(crate) fn resend_handshake(&mut self, now: Instant) {
+        self.control = Some(Control::Handshake);
+        self.arm(now);
+    }
+
+    /// Whether the datagram came from a stranger (RFC 1350 §4): if so it is answered with
+    /// ERROR 5 and changes nothing else, and the machine drops it.
+    pub(crate) fn refuses(&mut self, src: SocketAddr, datagram: &[u8]) -> bool {
+        let stranger = self.classify(src) == Source::Stranger;
+        if stranger {
+            self.refuse(src, datagram);
+        }
+        stranger
+    }
+
     pub(crate) fn classify(&self, src: SocketAddr) -> Source {
         match self.tid {
             Tid::Locked(peer) if peer == src => Source::Peer,
@@ -172,6 +240,15 @@ impl Link {
         self.events.push_back(Event::Failed(error));
     }
 
+    /// Ends the transfer locally (the caller's file failed): the peer, if known, gets ERROR
+    /// `code` with the caller's `message` rather than the error's own text.
+    pub(crate) fn abort(&mut self, code: ErrorCode, message: &str) {
+        self.fail(TransferError::Aborted(code));
+        if self.peer().is_some() {
+            self.control = Some(Control::Error(code, message.to_owned()));
+        }
+    }
+
     pub(crate) fn complete(&mut self) {
         self.events.push_back(Event::Complete);
     }
@@ -203,4 +280,13 @@ impl Link {
         }
         Some(destination)
     }
+}
+
+/// How far wire block number `block` is past absolute block `base`, modulo 65536: block
+/// numbers on the wire wrap from 65535 to 0 (RFC 1350 leaves it open; every common
+/// implementation rolls over), while both machines count absolutely in a `u64`, which makes
+/// rollover a non-event. 0 is `base` itself; a small number is a block ahead of it; a number
+/// close to 65536 is an old duplicate.
+pub(crate) fn blocks_past(block: u16, base: u64) -> u16 {
+    block.wrapping_sub(base as u16)
 }

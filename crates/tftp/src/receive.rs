@@ -16,9 +16,8 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use crate::emit;
 use crate::error::{RequestError, TransferError};
-use crate::link::{Control, Event, Link, Source, Tid};
+use crate::link::{blocks_past, Control, Event, Link};
 use crate::netascii::Decoder;
 use crate::options::{negotiate, Negotiation, RequestOptions, TransferOptions};
 use crate::packet::{Mode, Packet, Request, RequestKind};
@@ -90,12 +89,8 @@ impl Receiver {
         now: Instant,
     ) -> Self {
         let mut receiver =
-            Receiver::new(Link::new(Tid::Locked(peer), config), mode, RequestOptions::default());
-        if negotiation.needs_oack() {
-            let pairs: Vec<_> = negotiation.accepted.pairs().collect();
-            emit::encode_oack(&mut receiver.link.handshake, &pairs);
-            receiver.oack_is_ack0 = true;
-        }
+            Receiver::new(Link::answer(peer, config, &negotiation), mode, RequestOptions::default());
+        receiver.oack_is_ack0 = negotiation.needs_oack();
         receiver.start(negotiation.options);
         receiver.send_ack(now);
         receiver
@@ -111,14 +106,8 @@ impl Receiver {
         config: &Config,
         now: Instant,
     ) -> Result<Self, RequestError> {
-        options.validate()?;
-        let mut receiver = Receiver::new(Link::new(Tid::Awaiting { server }, config), mode, options);
-        let pairs: Vec<_> = options.pairs().collect();
-        emit::encode_request(&mut receiver.link.handshake, RequestKind::Read, filename, mode, &pairs)
-            .map_err(RequestError::Filename)?;
-        receiver.link.control = Some(Control::Handshake);
-        receiver.link.arm(now);
-        Ok(receiver)
+        let link = Link::request(RequestKind::Read, filename, mode, &options, server, config, now)?;
+        Ok(Receiver::new(link, mode, options))
     }
 
     fn new(link: Link, mode: Mode, requested: RequestOptions) -> Self {
@@ -164,15 +153,15 @@ impl Receiver {
         if matches!(self.state, State::Closed | State::Failed) {
             return;
         }
-        let source = self.link.classify(src);
-        if source == Source::Stranger {
-            self.link.refuse(src, datagram);
+        if self.link.refuses(src, datagram) {
             return;
         }
         let packet = match Packet::parse(datagram) {
             Ok(packet) => packet,
+            // Everything is in and acknowledged: garbage no longer matters.
             Err(_) if self.state == State::Dallying => return,
             Err(e) => {
+                // The ERROR this earns goes to the peer that sent it.
                 self.link.lock(src);
                 return self.fail(e.into());
             }
@@ -180,16 +169,13 @@ impl Receiver {
         match (self.state, packet) {
             // Everything has been received; only a retransmitted final block needs an answer.
             (State::Dallying, Packet::Data { block, .. }) => {
-                if block == self.received as u16 {
+                if blocks_past(block, self.received) == 0 {
                     self.send_ack(now);
                     self.link.dally(now);
                 }
             }
             (State::Dallying, _) => {}
-            (_, Packet::Error { code, message }) => {
-                let message = String::from_utf8_lossy(message).into_owned();
-                self.fail(TransferError::Peer { code, message });
-            }
+            (_, Packet::Error { code, message }) => self.fail(TransferError::from_peer(code, message)),
             (State::RequestSent, Packet::Data { block: 1, payload }) => {
                 // The server ignored any options we sent (RFC 2347 allows that): defaults.
                 self.link.lock(src);
@@ -197,13 +183,12 @@ impl Receiver {
                 self.on_data(now, 1, payload);
             }
             (State::RequestSent, Packet::Oack(oack)) => {
-                self.link.lock(src);
-                match self.requested.check_oack(RequestKind::Read, &oack) {
+                match self.link.check_oack(src, &self.requested, RequestKind::Read, &oack) {
                     Ok(opts) => {
                         self.start(opts);
                         self.send_ack(now);
                     }
-                    Err(e) => self.fail(e.into()),
+                    Err(e) => self.fail(e),
                 }
             }
             (State::Transfer, Packet::Data { block, payload }) => self.on_data(now, block, payload),
@@ -229,7 +214,7 @@ impl Receiver {
         if payload.len() > usize::from(self.opts.blksize) {
             return self.fail(TransferError::Illegal("DATA block larger than blksize"));
         }
-        let ahead = block.wrapping_sub(self.received as u16);
+        let ahead = blocks_past(block, self.received);
         if ahead == 1 {
             self.received += 1;
             self.link.retries = 0;
@@ -289,10 +274,7 @@ impl Receiver {
             None => {}
             Some(Err(e)) => self.fail(e),
             Some(Ok(())) => match self.state {
-                State::RequestSent => {
-                    self.link.control = Some(Control::Handshake);
-                    self.link.arm(now);
-                }
+                State::RequestSent => self.link.resend_handshake(now),
                 // RFC 7440 §4: on a timeout the receiver acknowledges the last block it got in
                 // order, which also restarts a sender stuck on a lost window.
                 State::Transfer => {
@@ -308,6 +290,7 @@ impl Receiver {
 
     /// Writes the next datagram into `buf` (cleared first) and returns where to send it.
     /// Call until `None` after every input.
+    /// (Unlike the sender's, it needs no clock: ACKs are timed when they are queued.)
     pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<SocketAddr> {
         self.link.poll_transmit(buf)
     }
@@ -333,10 +316,8 @@ impl Receiver {
         if matches!(self.state, State::Dallying | State::Closed | State::Failed) {
             return;
         }
-        self.fail(TransferError::Aborted(code));
-        if self.link.peer().is_some() {
-            self.link.control = Some(Control::Error(code, message.to_owned()));
-        }
+        self.state = State::Failed;
+        self.link.abort(code, message);
     }
 
     fn fail(&mut self, error: TransferError) {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::emit;
 
 fn addr(s: &str) -> SocketAddr {
     s.parse().expect("address literal")

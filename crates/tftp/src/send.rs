@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use crate::emit;
 use crate::error::{RequestError, TransferError};
-use crate::link::{Control, Event, Link, Source, Tid};
+use crate::link::{blocks_past, Event, Link};
 use crate::netascii::Encoder;
 use crate::options::{negotiate, Negotiation, RequestOptions, TransferOptions};
 use crate::packet::{Mode, Packet, Request, RequestKind};
@@ -92,14 +92,12 @@ impl Sender {
         config: &Config,
         now: Instant,
     ) -> Self {
-        let mut sender = Sender::new(Link::new(Tid::Locked(peer), config), mode, RequestOptions::default());
+        let mut sender =
+            Sender::new(Link::answer(peer, config, &negotiation), mode, RequestOptions::default());
         if negotiation.needs_oack() {
-            let pairs: Vec<_> = negotiation.accepted.pairs().collect();
-            emit::encode_oack(&mut sender.link.handshake, &pairs);
             sender.opts = negotiation.options;
             sender.link.negotiated(negotiation.options);
-            sender.link.control = Some(Control::Handshake);
-            sender.link.arm(now);
+            sender.link.resend_handshake(now);
             sender.state = State::OackSent;
         } else {
             sender.start(negotiation.options);
@@ -117,14 +115,8 @@ impl Sender {
         config: &Config,
         now: Instant,
     ) -> Result<Self, RequestError> {
-        options.validate()?;
-        let mut sender = Sender::new(Link::new(Tid::Awaiting { server }, config), mode, options);
-        let pairs: Vec<_> = options.pairs().collect();
-        emit::encode_request(&mut sender.link.handshake, RequestKind::Write, filename, mode, &pairs)
-            .map_err(RequestError::Filename)?;
-        sender.link.control = Some(Control::Handshake);
-        sender.link.arm(now);
-        Ok(sender)
+        let link = Link::request(RequestKind::Write, filename, mode, &options, server, config, now)?;
+        Ok(Sender::new(link, mode, options))
     }
 
     fn new(link: Link, mode: Mode, requested: RequestOptions) -> Self {
@@ -223,21 +215,19 @@ impl Sender {
         if matches!(self.state, State::Complete | State::Failed) {
             return;
         }
-        let source = self.link.classify(src);
-        if source == Source::Stranger {
-            self.link.refuse(src, datagram);
+        if self.link.refuses(src, datagram) {
             return;
         }
         let packet = match Packet::parse(datagram) {
             Ok(packet) => packet,
             Err(e) => {
+                // The ERROR this earns goes to the peer that sent it.
                 self.link.lock(src);
                 return self.fail(e.into());
             }
         };
         if let Packet::Error { code, message } = packet {
-            let message = String::from_utf8_lossy(message).into_owned();
-            return self.fail(TransferError::Peer { code, message });
+            return self.fail(TransferError::from_peer(code, message));
         }
         match (self.state, packet) {
             (State::RequestSent, Packet::Ack { block: 0 }) => {
@@ -246,10 +236,9 @@ impl Sender {
                 self.start(TransferOptions::default());
             }
             (State::RequestSent, Packet::Oack(oack)) => {
-                self.link.lock(src);
-                match self.requested.check_oack(RequestKind::Write, &oack) {
+                match self.link.check_oack(src, &self.requested, RequestKind::Write, &oack) {
                     Ok(opts) => self.start(opts),
-                    Err(e) => self.fail(e.into()),
+                    Err(e) => self.fail(e),
                 }
             }
             (State::OackSent, Packet::Ack { block: 0 }) => self.start(self.opts),
@@ -270,7 +259,7 @@ impl Sender {
     }
 
     fn on_ack(&mut self, block: u16) {
-        let ahead = u64::from(block.wrapping_sub(self.acked as u16));
+        let ahead = u64::from(blocks_past(block, self.acked));
         // RFC 1123 §4.2.3.1: a duplicate (or stale) ACK never triggers a retransmission —
         // answering each duplicate with DATA is how the Sorcerer's Apprentice bug doubles
         // every packet. Only the timer retransmits.
@@ -307,12 +296,14 @@ impl Sender {
             Some(Err(e)) => self.fail(e),
             Some(Ok(())) => {
                 match self.state {
-                    State::RequestSent | State::OackSent => self.link.control = Some(Control::Handshake),
+                    State::RequestSent | State::OackSent => self.link.resend_handshake(now),
                     // Resend the whole window from the first unacknowledged block.
-                    State::Transfer => self.next = self.acked + 1,
-                    State::Complete | State::Failed => {}
+                    State::Transfer => {
+                        self.next = self.acked + 1;
+                        self.link.arm(now);
+                    }
+                    State::Complete | State::Failed => self.link.arm(now),
                 }
-                self.link.arm(now);
             }
         }
     }
@@ -350,10 +341,8 @@ impl Sender {
         if matches!(self.state, State::Complete | State::Failed) {
             return;
         }
-        self.fail(TransferError::Aborted(code));
-        if self.link.peer().is_some() {
-            self.link.control = Some(Control::Error(code, message.to_owned()));
-        }
+        self.state = State::Failed;
+        self.link.abort(code, message);
     }
 
     fn fail(&mut self, error: TransferError) {

@@ -10,6 +10,11 @@
 //!
 //! The [`Slot`] makes the answer single: whoever takes the responder first (the job or the
 //! watchdog) answers; the other finds the slot empty.
+//!
+//! The watchdog's rules live in [`Watchdog`], which has no thread and no clock: arrivals and
+//! the current time are passed in (`push`, `handle_timeout`) and the next deadline comes out
+//! (`poll_timeout`), so the tests drive it on a simulated clock. Its thread only feeds it the
+//! real time. The arrival is stamped by the caller ([`Pool::submit`]'s `arrived`).
 
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -40,6 +45,19 @@ impl Slot {
 
     fn take(&self) -> Option<Responder> {
         self.responder.lock().ok().and_then(|mut r| r.take())
+    }
+
+    /// Answers an overdue request: 503 if its job has not started (it waited in the queue the
+    /// whole time), 504 if it is still running. `None` if it was answered already.
+    fn expire(&self) -> Option<Overdue> {
+        let r = self.take()?;
+        if self.started.load(Ordering::Acquire) {
+            r.send(StatusCode::GATEWAY_TIMEOUT.into_response());
+            Some(Overdue::Running)
+        } else {
+            r.send(busy());
+            Some(Overdue::Queued)
+        }
     }
 
     /// Marks the job started; `false` if it should not run (answered by the watchdog, or the
@@ -90,22 +108,27 @@ impl Pool {
                 eprintln!("pollux-web: blocking pool thread {i}: {e}");
             }
         }
-        let watchdog = timeout.and_then(|_| {
+        let watchdog = timeout.and_then(|limit| {
             let (wtx, wrx) = unbounded();
-            std::thread::Builder::new().name("blocking-watchdog".into()).spawn(move || watch(wrx)).ok()?;
+            let dog = Watchdog::new(limit);
+            std::thread::Builder::new()
+                .name("blocking-watchdog".into())
+                .spawn(move || watch(wrx, dog))
+                .ok()?;
             Some(wtx)
         });
         Pool { tx, watchdog, timeout }
     }
 
-    /// Queues `job` for `slot`'s request; gives the job back when the queue is full.
+    /// Queues `job` for `slot`'s request, which arrived at `arrived` (the timeout counts from
+    /// then); gives the job back when the queue is full.
     pub(crate) fn submit(&self, job: Job, slot: &Arc<Slot>, arrived: Instant) -> Result<(), Job> {
         match self.tx.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(job) | TrySendError::Disconnected(job)) => return Err(job),
         }
-        if let (Some(w), Some(t)) = (&self.watchdog, self.timeout) {
-            let _ = w.send((arrived + t, Arc::downgrade(slot)));
+        if let Some(w) = &self.watchdog {
+            let _ = w.send((arrived, Arc::downgrade(slot)));
         }
         Ok(())
     }
@@ -119,32 +142,73 @@ fn run(rx: Receiver<Job>) {
     }
 }
 
-/// Every deadline is arrival + the same limit, so they come in order: a queue, not a heap.
-fn watch(rx: Receiver<(Instant, Weak<Slot>)>) {
-    let mut due: VecDeque<(Instant, Weak<Slot>)> = VecDeque::new();
-    loop {
-        let now = Instant::now();
-        while let Some((at, _)) = due.front() {
-            if *at > now {
-                break;
-            }
-            let Some((_, slot)) = due.pop_front() else { break };
-            let Some(slot) = slot.upgrade() else { continue };
-            let Some(r) = slot.take() else { continue };
-            if slot.started.load(Ordering::Acquire) {
-                r.send(StatusCode::GATEWAY_TIMEOUT.into_response());
-            } else {
-                r.send(busy());
+/// What the watchdog did to an overdue request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overdue {
+    /// Never started: 503 + Retry-After, like a full queue.
+    Queued,
+    /// Started and still running: 504.
+    Running,
+}
+
+/// The timeout's rules, without a thread or a clock: requests in with their arrival time,
+/// `now` in, answers to the overdue out.
+///
+/// Why a queue, not a heap: every deadline is arrival + the same limit, and arrivals come in
+/// order, so deadlines do too.
+#[derive(Debug)]
+pub(crate) struct Watchdog {
+    limit: Duration,
+    due: VecDeque<(Instant, Weak<Slot>)>,
+}
+
+impl Watchdog {
+    pub(crate) fn new(limit: Duration) -> Watchdog {
+        Watchdog { limit, due: VecDeque::new() }
+    }
+
+    /// A request that arrived at `arrived` is waiting in the pool.
+    pub(crate) fn push(&mut self, arrived: Instant, slot: Weak<Slot>) {
+        self.due.push_back((arrived + self.limit, slot));
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) next has work, if ever.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.due.front().map(|(at, _)| *at)
+    }
+
+    /// The clock reached `now`: every request whose deadline is `now` or earlier and that is
+    /// still unanswered gets its 503 or 504. Returns what was done, in deadline order.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<Overdue> {
+        let mut done = Vec::new();
+        while self.due.front().is_some_and(|(at, _)| *at <= now) {
+            let Some((_, slot)) = self.due.pop_front() else { break };
+            // Gone (the request finished and its slot was dropped) or answered: nothing to do.
+            if let Some(overdue) = slot.upgrade().and_then(|s| s.expire()) {
+                done.push(overdue);
             }
         }
-        let next = match due.front() {
-            Some((at, _)) => rx.recv_timeout(at.saturating_duration_since(now)),
+        done
+    }
+}
+
+/// The watchdog's thread: feeds it arrivals and the real time.
+fn watch(rx: Receiver<(Instant, Weak<Slot>)>, mut dog: Watchdog) {
+    loop {
+        let now = Instant::now();
+        dog.handle_timeout(now);
+        let next = match dog.poll_timeout() {
+            Some(at) => rx.recv_timeout(at.saturating_duration_since(now)),
             None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
         match next {
-            Ok(entry) => due.push_back(entry),
+            Ok((arrived, slot)) => dog.push(arrived, slot),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return,
         }
     }
 }
+
+#[cfg(test)]
+#[path = "blocking_tests.rs"]
+mod tests;

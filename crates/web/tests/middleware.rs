@@ -1,8 +1,6 @@
 //! The built-in middleware over a real socket: compression (decoded with the clients' codecs
 //! and with curl), request ids, CORS, panic capture and the access log.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -17,7 +15,7 @@ use pollux_web::middleware::{
 use pollux_web::response::{Html, IntoResponse, Stream};
 use pollux_web::{get, Router};
 
-use common::{get as fetch, request, start, Conn};
+use pollux_testkit::{fetch, start_app as start, AppServer, Conn, Resp};
 
 // ---------------------------------------------------------------------------------------------
 // Compression
@@ -46,7 +44,7 @@ fn decode(coding: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn compressing_app() -> common::TestServer {
+fn compressing_app() -> AppServer {
     let app = Router::new()
         .route("/page", get(|| Html(page())))
         .route("/small", get(|| Html("<p>short</p>")))
@@ -74,7 +72,7 @@ fn compressed_bodies_decode_to_the_original() {
         ("br;q=0.5, zstd;q=0.9, gzip;q=0.8", "zstd"),
         ("*", "br"),
     ] {
-        let r = fetch(srv.addr, "/page", &[("Accept-Encoding", accept)]);
+        let r = fetch(srv.addr, "GET", "/page", &[("Accept-Encoding", accept)]);
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-encoding"), Some(want), "{accept}");
         assert!(r.lists("vary", "accept-encoding"), "{accept}: {:?}", r.headers);
@@ -89,7 +87,7 @@ fn refused_codings_send_identity_with_vary() {
     let srv = compressing_app();
     for accept in [Some("gzip;q=0, br;q=0, zstd;q=0"), Some("*;q=0"), Some("deflate"), Some(""), None] {
         let headers: Vec<(&str, &str)> = accept.iter().map(|a| ("Accept-Encoding", *a)).collect();
-        let r = fetch(srv.addr, "/page", &headers);
+        let r = fetch(srv.addr, "GET", "/page", &headers);
         assert_eq!(r.header("content-encoding"), None, "{accept:?}");
         assert_eq!(r.body, page().as_bytes(), "{accept:?}");
         assert!(r.lists("vary", "accept-encoding"), "{accept:?}: a cache must know");
@@ -103,21 +101,21 @@ fn what_is_never_compressed() {
     // Small body, incompressible type, stream, not 200: as is, and no Vary (no client gets
     // anything else).
     for path in ["/small", "/png", "/stream", "/partial"] {
-        let r = fetch(srv.addr, path, &ae);
+        let r = fetch(srv.addr, "GET", path, &ae);
         assert_eq!(r.header("content-encoding"), None, "{path}");
         assert!(!r.lists("vary", "accept-encoding"), "{path}");
     }
-    assert_eq!(fetch(srv.addr, "/small", &ae).text(), "<p>short</p>");
-    assert_eq!(fetch(srv.addr, "/stream", &ae).body, page().as_bytes());
-    assert_eq!(fetch(srv.addr, "/partial", &ae).status, 206);
+    assert_eq!(fetch(srv.addr, "GET", "/small", &ae).text(), "<p>short</p>");
+    assert_eq!(fetch(srv.addr, "GET", "/stream", &ae).body, page().as_bytes());
+    assert_eq!(fetch(srv.addr, "GET", "/partial", &ae).status, 206);
 
     // Already encoded by the handler: untouched.
-    let r = fetch(srv.addr, "/encoded", &ae);
+    let r = fetch(srv.addr, "GET", "/encoded", &ae);
     assert_eq!(r.all("content-encoding"), ["gzip"]);
     assert_eq!(r.body, page().as_bytes());
 
     // no-transform is honoured.
-    let r = fetch(srv.addr, "/no-transform", &ae);
+    let r = fetch(srv.addr, "GET", "/no-transform", &ae);
     assert_eq!(r.header("content-encoding"), None);
     assert_eq!(r.body, page().as_bytes());
 }
@@ -125,7 +123,7 @@ fn what_is_never_compressed() {
 #[test]
 fn head_is_identity_with_the_identity_length() {
     let srv = compressing_app();
-    let r = request(srv.addr, "HEAD", "/page", &[("Accept-Encoding", "gzip")]);
+    let r = fetch(srv.addr, "HEAD", "/page", &[("Accept-Encoding", "gzip")]);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-encoding"), None);
     assert_eq!(r.header("content-length"), Some(page().len().to_string().as_str()));
@@ -135,14 +133,14 @@ fn head_is_identity_with_the_identity_length() {
 #[test]
 fn existing_vary_is_kept_and_strong_etag_weakened() {
     let srv = compressing_app();
-    let r = fetch(srv.addr, "/tagged", &[("Accept-Encoding", "gzip")]);
+    let r = fetch(srv.addr, "GET", "/tagged", &[("Accept-Encoding", "gzip")]);
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert!(r.lists("vary", "cookie") && r.lists("vary", "accept-encoding"), "{:?}", r.all("vary"));
     assert_eq!(r.header("etag"), Some("W/\"v1\""));
     assert_eq!(decode("gzip", &r.body), page().as_bytes());
 
     // Identity keeps the strong tag.
-    let r = fetch(srv.addr, "/tagged", &[]);
+    let r = fetch(srv.addr, "GET", "/tagged", &[]);
     assert_eq!(r.header("etag"), Some("\"v1\""));
 }
 
@@ -153,13 +151,16 @@ fn min_len_is_configurable() {
         .route("/page", get(|| Html(page())))
         .layer(Compression::new().min_len(64));
     let srv = start(app.into_app());
-    let r = fetch(srv.addr, "/small", &[("Accept-Encoding", "gzip")]);
+    let r = fetch(srv.addr, "GET", "/small", &[("Accept-Encoding", "gzip")]);
     assert_eq!(r.header("content-encoding"), Some("gzip"));
     assert_eq!(decode("gzip", &r.body), "small text, compressed anyway ".repeat(4).as_bytes());
 
     let app = Router::new().route("/page", get(|| Html(page()))).layer(Compression::new().min_len(1 << 20));
     let srv = start(app.into_app());
-    assert_eq!(fetch(srv.addr, "/page", &[("Accept-Encoding", "gzip")]).header("content-encoding"), None);
+    assert_eq!(
+        fetch(srv.addr, "GET", "/page", &[("Accept-Encoding", "gzip")]).header("content-encoding"),
+        None
+    );
 }
 
 #[test]
@@ -179,7 +180,7 @@ fn curl_compressed_gets_the_decoded_body() {
 // ---------------------------------------------------------------------------------------------
 // Request ids
 
-fn id_app() -> common::TestServer {
+fn id_app() -> AppServer {
     // The handler sees the id through the extractor and through the request header.
     let show = |id: RequestIdValue, h: HeaderMap| {
         let header = h.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
@@ -200,8 +201,8 @@ fn is_generated(id: &str) -> bool {
 #[test]
 fn request_id_is_generated_and_seen_by_the_handler() {
     let srv = id_app();
-    let a = fetch(srv.addr, "/id", &[]);
-    let b = fetch(srv.addr, "/id", &[]);
+    let a = fetch(srv.addr, "GET", "/id", &[]);
+    let b = fetch(srv.addr, "GET", "/id", &[]);
     let id = a.header("x-request-id").expect("response id").to_owned();
     assert!(is_generated(&id), "{id}");
     assert_eq!(a.text(), format!("{id} {id}"));
@@ -214,7 +215,7 @@ fn request_id_is_generated_and_seen_by_the_handler() {
 fn request_id_from_the_client_is_echoed() {
     let srv = id_app();
     for id in ["abc-123_X.y", "7", "0123456789012345678901234567890123456789012345678901234567890123"] {
-        let r = fetch(srv.addr, "/id", &[("X-Request-Id", id)]);
+        let r = fetch(srv.addr, "GET", "/id", &[("X-Request-Id", id)]);
         assert_eq!(r.header("x-request-id"), Some(id));
         assert_eq!(r.text(), format!("{id} {id}"));
     }
@@ -225,7 +226,7 @@ fn invalid_request_id_is_replaced() {
     let srv = id_app();
     let too_long = "x".repeat(65);
     for bad in ["has space", "\"quoted\"", "a/b", "semi;colon", too_long.as_str()] {
-        let r = fetch(srv.addr, "/id", &[("X-Request-Id", bad)]);
+        let r = fetch(srv.addr, "GET", "/id", &[("X-Request-Id", bad)]);
         let id = r.header("x-request-id").expect("response id");
         assert!(is_generated(id), "{bad:?} → {id}");
         assert_eq!(r.text(), format!("{id} {id}"), "the handler sees the replacement too");
@@ -236,7 +237,7 @@ fn invalid_request_id_is_replaced() {
 fn request_id_extractor_without_the_layer_is_500() {
     let app = Router::new().route("/id", get(|id: RequestIdValue| id.to_string()));
     let srv = start(app.into_app());
-    let r = fetch(srv.addr, "/id", &[]);
+    let r = fetch(srv.addr, "GET", "/id", &[]);
     assert_eq!(r.status, 500);
     assert_eq!(r.header("x-request-id"), None);
 }
@@ -246,7 +247,7 @@ fn request_id_extractor_without_the_layer_is_500() {
 
 const ORIGIN: &str = "https://a.example";
 
-fn cors_app(cors: Cors) -> common::TestServer {
+fn cors_app(cors: Cors) -> AppServer {
     let app = Router::new()
         .route(
             "/api",
@@ -269,8 +270,8 @@ fn strict() -> Cors {
         .max_age(Duration::from_secs(600))
 }
 
-fn preflight(srv: &common::TestServer, origin: &str) -> common::Resp {
-    request(
+fn preflight(srv: &AppServer, origin: &str) -> Resp {
+    fetch(
         srv.addr,
         "OPTIONS",
         "/api",
@@ -319,7 +320,7 @@ fn cors_preflight_for_other_origins_has_no_grant() {
 #[test]
 fn cors_options_without_request_method_reaches_the_app() {
     let srv = cors_app(strict());
-    let r = request(srv.addr, "OPTIONS", "/api", &[("Origin", ORIGIN)]);
+    let r = fetch(srv.addr, "OPTIONS", "/api", &[("Origin", ORIGIN)]);
     assert_eq!(r.status, 418);
     assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
 }
@@ -327,7 +328,7 @@ fn cors_options_without_request_method_reaches_the_app() {
 #[test]
 fn cors_actual_requests() {
     let srv = cors_app(strict());
-    let r = fetch(srv.addr, "/api", &[("Origin", ORIGIN)]);
+    let r = fetch(srv.addr, "GET", "/api", &[("Origin", ORIGIN)]);
     assert_eq!((r.status, r.text().as_str()), (200, "data"));
     assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
     assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
@@ -335,14 +336,14 @@ fn cors_actual_requests() {
     assert!(r.lists("vary", "origin"));
 
     // Not allowed: still answered (CORS is the browser's to enforce), but nothing granted.
-    let r = fetch(srv.addr, "/api", &[("Origin", "https://evil.example")]);
+    let r = fetch(srv.addr, "GET", "/api", &[("Origin", "https://evil.example")]);
     assert_eq!((r.status, r.text().as_str()), (200, "data"));
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert_eq!(r.header("access-control-expose-headers"), None);
     assert!(r.lists("vary", "origin"), "the answer depends on Origin");
 
     // Not a CORS request: no grant, but Vary all the same (Fetch §3.2.5).
-    let r = fetch(srv.addr, "/api", &[]);
+    let r = fetch(srv.addr, "GET", "/api", &[]);
     assert_eq!(r.header("access-control-allow-origin"), None);
     assert!(r.lists("vary", "origin"));
 }
@@ -359,14 +360,14 @@ fn cors_permissive() {
 
     // `*` on every response, CORS or not, and no Vary: Origin.
     for headers in [&[("Origin", "https://anyone.example")][..], &[]] {
-        let r = fetch(srv.addr, "/api", headers);
+        let r = fetch(srv.addr, "GET", "/api", headers);
         assert_eq!(r.header("access-control-allow-origin"), Some("*"));
         assert!(!r.lists("vary", "origin"));
     }
 
     // With credentials the origin is echoed instead, and varies.
     let srv = cors_app(Cors::permissive().allow_credentials(true));
-    let r = fetch(srv.addr, "/api", &[("Origin", "https://anyone.example")]);
+    let r = fetch(srv.addr, "GET", "/api", &[("Origin", "https://anyone.example")]);
     assert_eq!(r.header("access-control-allow-origin"), Some("https://anyone.example"));
     assert!(r.lists("vary", "origin"));
 }
@@ -415,7 +416,7 @@ fn panic_becomes_500_and_the_connection_goes_on() {
     assert!(r.header("content-type").is_some_and(|t| t.starts_with("text/plain")));
     let r = conn.request("GET", "/ok", &[]);
     assert_eq!((r.status, r.text().as_str()), (200, "ok"), "same connection, same worker");
-    assert_eq!(fetch(srv.addr, "/ok", &[]).status, 200);
+    assert_eq!(fetch(srv.addr, "GET", "/ok", &[]).status, 200);
 
     let lines = log.lines();
     assert!(lines[0].starts_with("127.0.0.1 \"GET /boom HTTP/1.1\" 500 26 "), "{lines:?}");
@@ -434,7 +435,7 @@ fn custom_panic_handler_sees_the_payload_but_the_client_does_not() {
         }))
         .layer(RequestId::new());
     let srv = start(app.into_app());
-    let r = fetch(srv.addr, "/boom", &[]);
+    let r = fetch(srv.addr, "GET", "/boom", &[]);
     assert_eq!((r.status, r.text().as_str()), (503, "try again later\n"));
     assert!(r.header("x-request-id").is_some(), "outer layers still shape the answer");
     assert_eq!(seen.lock().expect("seen").as_deref(), Some("secret detail 42"));
@@ -448,10 +449,10 @@ fn access_log_lines() {
         .route("/stream", get(|| Stream::new([Bytes::from_static(b"a")])))
         .layer(AccessLog::to_writer(log.clone()));
     let srv = start(app.into_app());
-    assert_eq!(fetch(srv.addr, "/x?y=1&z", &[]).status, 200);
-    assert_eq!(fetch(srv.addr, "/missing", &[]).status, 404);
-    assert_eq!(request(srv.addr, "POST", "/x", &[("Content-Length", "0")]).status, 405);
-    assert_eq!(fetch(srv.addr, "/stream", &[]).status, 200);
+    assert_eq!(fetch(srv.addr, "GET", "/x?y=1&z", &[]).status, 200);
+    assert_eq!(fetch(srv.addr, "GET", "/missing", &[]).status, 404);
+    assert_eq!(fetch(srv.addr, "POST", "/x", &[("Content-Length", "0")]).status, 405);
+    assert_eq!(fetch(srv.addr, "GET", "/stream", &[]).status, 200);
 
     let lines = log.lines();
     assert_eq!(lines.len(), 4, "{lines:?}");

@@ -1,14 +1,12 @@
 //! Every extractor, fed good and malformed input through a real socket: the handler sees
 //! typed values, or the client gets a clear 400/413/415/422 and the handler is not called.
 
-mod common;
-
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use common::{get_with, send, send_body, start_app};
 use http::HeaderMap;
+use pollux_testkit::{get_with, send, send_body, start_app};
 use pollux_web::cookie::time::{Duration, OffsetDateTime};
 use pollux_web::cookie::{Cookie, SameSite};
 use pollux_web::extract::{ClientAddr, Cookies, Form, Json, Path, Query, RawBody, State};
@@ -232,9 +230,10 @@ fn cookies_parsed_and_set_with_every_attribute() {
 fn curl_posts_a_form_and_json() {
     let s = start_app(app());
     let url = format!("http://{}/form", s.addr);
-    let out = common::curl(&["--data-urlencode", "name=李雷", "--data-urlencode", "message=a&b=c", &url]);
+    let out =
+        pollux_testkit::curl(&["--data-urlencode", "name=李雷", "--data-urlencode", "message=a&b=c", &url]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "李雷 says a&b=c");
     let url = format!("http://{}/json", s.addr);
-    let out = common::curl(&["--json", r#"{"name":"cup","qty":5}"#, &url]);
+    let out = pollux_testkit::curl(&["--json", r#"{"name":"cup","qty":5}"#, &url]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), r#"{"name":"cup","qty":10}"#);
 }

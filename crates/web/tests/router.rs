@@ -1,11 +1,9 @@
 //! The framework's router through a real socket: static, parameter and catch-all routes,
 //! nesting, fallbacks, 404/405, automatic HEAD and OPTIONS, mounted static files.
 
-mod common;
-
-use common::{get_with, send, start_app, TempRoot};
 use http::StatusCode;
 use pollux_fs::{ServeDir, ServeFile};
+use pollux_testkit::{get_with, send, start_app, TempRoot};
 use pollux_web::extract::Path;
 use pollux_web::{any, get, post, Router};
 

@@ -1,17 +1,15 @@
 //! What handlers return, as the client sees it: types and bodies, redirects, status and
 //! header tuples, chunked streams, files with ranges and conditionals.
 
-mod common;
-
 use std::io::Write;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{connect, get_with, parse_responses, read_all, send, start_app, TempRoot};
 use http::header::{CACHE_CONTROL, LOCATION};
 use http::{Request, StatusCode};
 use pollux_fs::ServeFile;
 use pollux_server::Body;
+use pollux_testkit::{connect, get_with, parse_responses, read_all, send, start_app, TempRoot};
 use pollux_web::extract::{Json, Path};
 use pollux_web::response::{Html, Redirect, Stream};
 use pollux_web::{get, Router};
@@ -66,7 +64,7 @@ fn redirect(Path(code): Path<u16>) -> Redirect {
     }
 }
 
-fn start() -> (common::AppServer, TempRoot) {
+fn start() -> (pollux_testkit::AppServer, TempRoot) {
     let root = TempRoot::new("web-resp");
     let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(root.0.join("report.bin"), &data).expect("write");
@@ -117,7 +115,7 @@ fn redirects_carry_status_and_location() {
         assert_eq!((r.status, r.header("location")), (code, Some(loc)));
     }
     // curl follows it.
-    let out = common::curl(&[
+    let out = pollux_testkit::curl(&[
         "-L",
         "-o",
         "/dev/null",
@@ -135,7 +133,7 @@ fn streams_are_chunked_and_a_failing_stream_is_cut() {
     assert_eq!(r.header("transfer-encoding"), Some("chunked"));
     assert_eq!(r.text(), "line 1\nline 2\nline 3\nline 4\nline 5\n");
     // HTTP/1.0 has no chunks: the body is delimited by closing the connection.
-    let data = common::exchange(s.addr, b"GET /stream HTTP/1.0\r\n\r\n");
+    let data = pollux_testkit::exchange(s.addr, b"GET /stream HTTP/1.0\r\n\r\n");
     let text = String::from_utf8_lossy(&data);
     assert!(text.ends_with("\r\n\r\nline 1\nline 2\nline 3\nline 4\nline 5\n"), "{text}");
     // A stream error after the head: the chunked body never gets its last chunk, so no

@@ -2,13 +2,11 @@
 //! refuse with 503 + Retry-After when the pool is saturated, time out with 503/504, and a
 //! panic anywhere is a 500 after which the server still answers.
 
-mod common;
-
 use std::io::Write;
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{connect, get_with, parse_responses, read_all, start_app, ReadRetry};
+use pollux_testkit::{connect, get_with, parse_responses, read_all, start_app, ReadRetry};
 use pollux_web::extract::{Path, Query};
 use pollux_web::{get, Router};
 use serde::Deserialize;
@@ -136,20 +134,21 @@ fn a_saturated_pool_answers_503_with_retry_after() {
     assert_eq!(get_with(s.addr, "/slow?ms=1", &[]).text(), "slept 1");
 }
 
+/// The timeout's wiring, end to end: `Router::timeout` reaches the pool and its answers reach
+/// the client. When exactly each answer is due, and which one, is pinned down on a simulated
+/// clock beside the pool (`blocking_tests.rs`); here the order of events is set by the gate.
 #[test]
 fn timeouts_give_504_while_running_and_503_while_queued() {
     let (gate, router) = Gate::router();
     let s = start_app(router.blocking_pool(1, 8).timeout(Duration::from_millis(300)).into_app());
-    let t = Instant::now();
     let addr = s.addr;
     // The first runs past the limit (504); the second waits behind it and never starts (503).
     let first = std::thread::spawn(move || get_with(addr, "/held", &[]));
     gate.wait_started();
     let second = get_with(s.addr, "/slow?ms=50", &[]);
     let first = first.join().expect("first");
+    // Both answered while the first handler is still held: only the watchdog can have.
     assert_eq!((first.status, second.status), (504, 503), "{} / {}", first.text(), second.text());
-    // Both answered while the first handler is still held, and soon (the limit is 300 ms).
-    assert!(t.elapsed() < Duration::from_millis(1800), "answered after {:?}", t.elapsed());
     assert_eq!(second.header("retry-after"), Some("1"));
     // Once the first handler ends (released now), the pool serves again.
     gate.release();
