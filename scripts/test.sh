@@ -35,9 +35,7 @@ tests() { cargo test "$@" 2>&1 | tee -a "$results"; }
 step cargo fmt --all -- --check
 # No two modules of a crate import each other, directly or round a longer circle
 # (scripts/module-cycles.py, stdlib Python: it lists each circle with the lines that make it).
-# Skipped until their own rework lands: tftp (config <-> options) and tftp-io (server <->
-# service, log), both being worked on elsewhere: see issue 14.
-step python3 scripts/module-cycles.py --skip tftp --skip tftp-io
+step python3 scripts/module-cycles.py
 step cargo clippy --workspace --all-targets -- -D warnings
 # The fuzz targets' door into pollux-fs (`fuzzing` feature, off in every other build).
 step cargo clippy -p pollux-fs --features fuzzing -- -D warnings

@@ -63,6 +63,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+mod config;
 pub mod files;
 mod log;
 mod pump;
@@ -71,4 +72,5 @@ mod service;
 mod transfer;
 mod udp;
 
-pub use server::{serve, ServerConfig};
+pub use config::ServerConfig;
+pub use server::serve;

@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use pollux_tftp::{Request, RequestKind};
 
+use crate::config::ServerConfig;
 use crate::files::Refusal;
-use crate::server::ServerConfig;
 use crate::transfer::Transfer;
 
 /// `tftp: PEER RRQ "name" MODE refused: REASON`

@@ -19,38 +19,13 @@
 
 use std::io;
 use std::net::{SocketAddr, UdpSocket as StdUdp};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use pollux_reactor::{ListenerConfig, RunConfig, Shutdown};
-use pollux_tftp::Config;
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::files::WritePolicy;
+use crate::config::{ServerConfig, Shared};
 use crate::service::TftpService;
-
-/// How the server runs.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// The directory served; canonicalised by [`serve`].
-    pub root: PathBuf,
-    /// The well-known address (port 69 by default; port 0 picks one).
-    pub bind: SocketAddr,
-    /// Worker threads, each with its own socket on the port.
-    pub workers: usize,
-    /// Retransmission and negotiation caps (timeout, retries, max blksize, max window).
-    pub protocol: Config,
-    /// Whether write requests are allowed, and for which files.
-    pub writes: WritePolicy,
-    /// Most transfers at once across workers (also kept within the descriptor limit);
-    /// further requests get ERROR 0 "Server busy".
-    pub max_transfers: usize,
-    /// Time running transfers get to finish after SIGINT/SIGTERM.
-    pub grace: Duration,
-    /// A log line per transfer on stderr.
-    pub log: bool,
-}
 
 /// Binds the server's sockets, calls `on_bound` with the address, and serves until
 /// `shutdown` has drained the transfers.
@@ -111,12 +86,4 @@ fn bind_reuseport(addr: SocketAddr) -> io::Result<StdUdp> {
     s.set_nonblocking(true)?;
     s.bind(&addr.into())?;
     Ok(s.into())
-}
-
-/// What every worker's service reads and nobody writes.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) config: ServerConfig,
-    /// Most transfers at once in one worker.
-    pub(crate) per_worker: usize,
 }

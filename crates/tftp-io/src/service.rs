@@ -21,9 +21,9 @@ use pollux_reactor::{Ctx, Service, TimerKind};
 use pollux_tftp::{emit, negotiate, ErrorCode, Packet, Receiver, Request, RequestKind, Sender};
 use slab::Slab;
 
+use crate::config::Shared;
 use crate::files::{self, Refusal};
 use crate::log;
-use crate::server::Shared;
 use crate::transfer::{Machine, Transfer};
 use crate::udp;
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::options::{MAX_BLKSIZE, MIN_BLKSIZE};
+use crate::blksize::{MAX_BLKSIZE, MIN_BLKSIZE};
 
 /// Settings for one side of transfers; one value is typically shared by a whole server.
 #[derive(Debug, Clone, PartialEq, Eq)]

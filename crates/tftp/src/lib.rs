@@ -110,6 +110,7 @@
 
 #![forbid(unsafe_code)]
 
+mod blksize;
 mod config;
 pub mod emit;
 mod error;

@@ -19,12 +19,7 @@ use crate::error::{OptionError, OptionName};
 use crate::packet::{Mode, Options, Request, RequestKind};
 use crate::Config;
 
-/// Block size without the blksize option (RFC 1350).
-pub const DEFAULT_BLKSIZE: u16 = 512;
-/// Smallest blksize RFC 2348 allows.
-pub const MIN_BLKSIZE: u16 = 8;
-/// Largest blksize RFC 2348 allows (65535 − 20 IP − 8 UDP − 4 TFTP − 39 spare, per the RFC).
-pub const MAX_BLKSIZE: u16 = 65464;
+pub use crate::blksize::{DEFAULT_BLKSIZE, MAX_BLKSIZE, MIN_BLKSIZE};
 
 /// The parameters a transfer runs with once negotiation is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
