@@ -4,11 +4,14 @@
 #![allow(clippy::unwrap_used)]
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
-use std::process::{Command, Stdio};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pollux_testkit::{pollux_bin, recv_from, rss_kib, spawn_bound, wait_exit, ReadRetry, Server};
+use pollux_testkit::{
+    byte_pattern, pollux_bin, recv_from, rss_kib, socat_io, spawn_bound, tcp_round_trip, wait_exit,
+    ReadRetry, Server,
+};
 
 fn echo(extra: &[&str], scheme: &str, count: usize) -> (Server, Vec<SocketAddr>) {
     let mut cmd = Command::new(pollux_bin());
@@ -19,62 +22,13 @@ fn echo(extra: &[&str], scheme: &str, count: usize) -> (Server, Vec<SocketAddr>)
     spawn_bound(cmd, scheme, count)
 }
 
-/// Runs `socat ARGS` with `input` on its stdin; its stdout.
-fn socat(args: &[&str], input: &[u8]) -> Vec<u8> {
-    let mut child = Command::new("socat")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("run socat (scripts/test.sh installs it)");
-    let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_vec();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(out.status.success(), "socat {args:?} failed");
-    out.stdout
-}
-
-/// A pseudo-random byte pattern (every byte value, not just text).
-fn pattern(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
-}
-
-/// Writes `data` on one thread while reading the echo on this one; the echo.
-fn round_trip(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let mut w = s.try_clone().unwrap();
-    let owned = data.to_vec();
-    let writer = std::thread::spawn(move || {
-        w.write_all(&owned).unwrap();
-        w.shutdown(Shutdown::Write).unwrap();
-    });
-    let mut out = Vec::new();
-    s.read_to_end(&mut out).unwrap();
-    writer.join().unwrap();
-    out
-}
-
 #[test]
 fn tcp_echo_answers_socat_byte_for_byte_and_closes_after_the_client() {
     let (_server, addrs) = echo(&["--workers", "2"], "tcp://", 1);
-    let data = pattern(300_000, 1);
-    let got = socat(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], &data);
+    let data = byte_pattern(300_000, 1);
+    let got = socat_io(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], &data);
     assert!(got == data, "socat got {} bytes back of {}", got.len(), data.len());
-    assert_eq!(socat(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], b"hello\n"), b"hello\n");
+    assert_eq!(socat_io(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], b"hello\n"), b"hello\n");
 }
 
 #[test]
@@ -86,8 +40,8 @@ fn tcp_echo_serves_raw_clients_at_once_on_every_bind_address() {
         .map(|i| {
             let addr = addrs[i as usize % 2];
             std::thread::spawn(move || {
-                let data = pattern(1 << 20, i + 10);
-                assert!(round_trip(addr, &data) == data, "client {i}: echo differs");
+                let data = byte_pattern(1 << 20, i + 10);
+                assert!(tcp_round_trip(addr, &data) == data, "client {i}: echo differs");
             })
         })
         .collect();
@@ -99,7 +53,7 @@ fn tcp_echo_serves_raw_clients_at_once_on_every_bind_address() {
 #[test]
 fn tcp_upper_answers_in_upper_case() {
     let (_server, addrs) = echo(&["--upper"], "tcp://", 1);
-    let got = socat(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], "hello, wörld 42\n".as_bytes());
+    let got = socat_io(&["-t", "5", "-", &format!("TCP:{}", addrs[0])], "hello, wörld 42\n".as_bytes());
     assert_eq!(String::from_utf8(got).unwrap(), "HELLO, WöRLD 42\n");
     let mut s = TcpStream::connect(addrs[0]).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -112,13 +66,13 @@ fn tcp_upper_answers_in_upper_case() {
 #[test]
 fn udp_echo_answers_socat_and_raw_datagrams() {
     let (_server, addrs) = echo(&["--udp", "--workers", "2"], "udp://", 1);
-    let got = socat(&["-t", "2", "-", &format!("UDP:{}", addrs[0])], b"hello over udp\n");
+    let got = socat_io(&["-t", "2", "-", &format!("UDP:{}", addrs[0])], b"hello over udp\n");
     assert_eq!(got, b"hello over udp\n");
     let c = UdpSocket::bind("127.0.0.1:0").unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let mut buf = vec![0u8; 65_536];
     for (i, len) in [1usize, 100, 1400, 9000, 65_507].into_iter().enumerate() {
-        let d = pattern(len, i as u32);
+        let d = byte_pattern(len, i as u32);
         c.send_to(&d, addrs[0]).unwrap();
         let (n, from) = recv_from(&c, &mut buf).unwrap();
         assert_eq!(from, addrs[0]);
@@ -129,7 +83,7 @@ fn udp_echo_answers_socat_and_raw_datagrams() {
 #[test]
 fn udp_upper_answers_in_upper_case() {
     let (_server, addrs) = echo(&["--udp", "--upper"], "udp://", 1);
-    let got = socat(&["-t", "2", "-", &format!("UDP:{}", addrs[0])], b"shout this\n");
+    let got = socat_io(&["-t", "2", "-", &format!("UDP:{}", addrs[0])], b"shout this\n");
     assert_eq!(got, b"SHOUT THIS\n");
 }
 
@@ -169,8 +123,8 @@ fn a_client_that_writes_without_reading_is_held_back_and_others_are_served() {
     assert!(blocked, "64 MiB went in without the server pushing back ({} KiB)", written / 1024);
     assert!(peak < before + 16 * 1024, "server grew from {before} KiB to {peak} KiB");
     // Another client on the same worker is still answered.
-    let data = pattern(100_000, 7);
-    assert!(round_trip(addr, &data) == data);
+    let data = byte_pattern(100_000, 7);
+    assert!(tcp_round_trip(addr, &data) == data);
     // And the hog gets its echo once it reads: nothing was lost, only held back.
     hog.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut buf = vec![0u8; 1 << 16];
@@ -213,7 +167,7 @@ fn sigterm_closes_connections_and_exits_cleanly_tcp_and_udp() {
 fn tcp_and_udp_echo_over_ipv6_loopback() {
     std::net::TcpListener::bind("[::1]:0").expect("this test needs an IPv6 loopback (::1)");
     let (_tcp, t) = echo(&["--bind", "[::1]:0"], "tcp://", 1);
-    assert_eq!(round_trip(t[0], b"over six"), b"over six");
+    assert_eq!(tcp_round_trip(t[0], b"over six"), b"over six");
     let (_udp, u) = echo(&["--udp", "--bind", "[::1]:0"], "udp://", 1);
     let c = UdpSocket::bind("[::1]:0").unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
