@@ -233,6 +233,19 @@ mod tests {
         }
     }
 
+    /// The child's exit status, once it has exited (nothing announces the exit to a test:
+    /// it looks every 5 ms, for at most `limit`).
+    fn reap_within(s: &mut Spawned, limit: Duration) -> std::process::ExitStatus {
+        let t = Instant::now();
+        loop {
+            if let Some(st) = s.process.try_reap() {
+                return st;
+            }
+            assert!(t.elapsed() < limit, "the child did not exit within {limit:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     fn sh(script: &str) -> (Spawned, Script) {
         let env = vec![(OsString::from("PATH"), OsString::from("/usr/bin:/bin"))];
         let dir = std::env::temp_dir();
@@ -281,14 +294,7 @@ mod tests {
     fn exit_is_reaped_and_kill_takes_the_group() {
         let (mut s, _file) = sh("exit 3");
         let _ = read_to_end(&mut s.stdout);
-        let t = Instant::now();
-        let status = loop {
-            if let Some(st) = s.process.try_reap() {
-                break st;
-            }
-            assert!(t.elapsed() < Duration::from_secs(5));
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let status = reap_within(&mut s, Duration::from_secs(5));
         assert_eq!(status.code(), Some(3));
         assert!(s.process.reaped());
 
@@ -338,14 +344,7 @@ mod tests {
         assert!(read_to_end(&mut s.stdout).is_empty());
         let line = String::from_utf8(read_to_end(&mut s.stderr)).expect("utf-8");
         assert_eq!(line, format!("cannot run {}: os error {}\n", _file.0.display(), libc::ENOENT));
-        let t = Instant::now();
-        let status = loop {
-            if let Some(st) = s.process.try_reap() {
-                break st;
-            }
-            assert!(t.elapsed() < Duration::from_secs(5));
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let status = reap_within(&mut s, Duration::from_secs(5));
         assert_eq!(status.code(), Some(127));
     }
 }
