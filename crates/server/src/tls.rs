@@ -40,7 +40,7 @@ const TLS_BUFFER: usize = 64 * 1024;
 /// ("The plain HTTP request was sent to HTTPS port"), before the connection is closed: the
 /// person who typed `http://` learns why instead of seeing a dropped connection.
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
-Content-Length: 56\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use an https:// URL to reach it.\n";
+Content-Length: 57\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use an https:// URL to reach it.\n";
 
 /// What a handler may know of a connection's TLS session (from [`crate::ConnInfo::tls`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -362,5 +362,30 @@ impl Transport for TlsStream<'_> {
         // The socket's count includes record overhead and handshake bytes: the access log
         // uses what was written instead.
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_plain_http_answer_is_a_well_framed_message() {
+        let text = std::str::from_utf8(super::PLAIN_HTTP_ANSWER).expect("ASCII");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|n| n.parse().ok())
+            .expect("a Content-Length");
+        assert_eq!(len, body.len());
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"));
+    }
+
+    #[test]
+    fn tls13_suites_get_their_iana_names() {
+        assert_eq!(super::iana_name("TLS13_AES_128_GCM_SHA256"), "TLS_AES_128_GCM_SHA256");
+        assert_eq!(
+            super::iana_name("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+        );
     }
 }
