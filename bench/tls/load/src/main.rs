@@ -16,6 +16,13 @@
 //! X25519, as every server here prefers.
 //!
 //! Prints one line: `conns=N full=F resumed=R errors=E secs=T conns_per_s=X`.
+//!
+//! `--hold N --pids PID[,PID]` is the idle-memory mode: N keep-alive connections (full
+//! handshakes, `--conns` of them in flight at once), one request each, then all N held open. It
+//! reads the servers' memory (VmRSS of /proc/PID/status, Pss of /proc/PID/smaps_rollup, summed
+//! over the PIDs) before the first connection and one second after the last response, then checks
+//! that every held connection is still open (no EOF, no data pending) and prints
+//! `conns=N ok=OK alive=A rss_before=B rss_after=A bytes_per_conn=X pss_bytes_per_conn=Y secs=T`.
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -87,6 +94,7 @@ fn main() {
     let mut addr: Option<SocketAddr> = None;
     let (mut path, mut conns, mut secs, mut max) = ("/index.html".to_string(), 32usize, 5f64, 1_000_000u64);
     let (mut resume, mut tls12, mut sni) = (false, false, "localhost".to_string());
+    let (mut hold, mut pids) = (0u64, Vec::<u32>::new());
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().unwrap_or_else(|| usage());
@@ -97,6 +105,8 @@ fn main() {
             "--seconds" => secs = val().parse().unwrap_or_else(|_| usage()),
             "--max" => max = val().parse().unwrap_or_else(|_| usage()),
             "--sni" => sni = val(),
+            "--hold" => hold = val().parse().unwrap_or_else(|_| usage()),
+            "--pids" => pids = val().split(',').map(|p| p.parse().unwrap_or_else(|_| usage())).collect(),
             "--resume" => resume = true,
             "--tls12" => tls12 = true,
             _ => usage(),
@@ -114,11 +124,17 @@ fn main() {
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(NoChainCheck(provider)))
         .with_no_client_auth();
-    config.resumption = if resume { Resumption::in_memory_sessions(1024) } else { Resumption::disabled() };
+    config.resumption = if resume && hold == 0 { Resumption::in_memory_sessions(1024) } else { Resumption::disabled() };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let config = Arc::new(config);
     let name = ServerName::try_from(sni).expect("server name");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").into_bytes();
+    if hold > 0 {
+        max = hold;
+    }
+    let close = if hold > 0 { "" } else { "Connection: close\r\n" };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{close}\r\n").into_bytes();
+    let mem_before = mem(&pids);
+    let mut held: Vec<Conn> = Vec::new();
 
     let mut poll = Poll::new().expect("epoll");
     let mut events = Events::with_capacity(1024);
@@ -166,7 +182,11 @@ fn main() {
             }
             let mut old = slots[i].take().unwrap();
             let _ = poll.registry().deregister(&mut old.sock);
-            drop(old);
+            if hold > 0 && old.need.is_some_and(|n| old.buf.len() >= n) {
+                held.push(old);
+            } else {
+                drop(old);
+            }
             if Instant::now() < deadline && started < max {
                 slots[i] = Some(open(&poll, i));
                 started += 1;
@@ -177,6 +197,28 @@ fn main() {
     }
     let el = start.elapsed().as_secs_f64();
     let done = full + resumed;
+    if hold > 0 {
+        std::thread::sleep(Duration::from_secs(1));
+        let after = mem(&pids);
+        std::thread::sleep(Duration::from_millis(200));
+        let mut b = [0u8; 1];
+        let alive = held
+            .iter()
+            .filter(|c| matches!(c.sock.peek(&mut b), Err(ref e) if e.kind() == io::ErrorKind::WouldBlock))
+            .count();
+        println!(
+            "conns={hold} ok={} alive={alive} rss_before={} rss_after={} bytes_per_conn={:.0} pss_bytes_per_conn={:.0} secs={el:.1}",
+            held.len(),
+            mem_before.0,
+            after.0,
+            (after.0 as f64 - mem_before.0 as f64) / hold as f64,
+            (after.1 as f64 - mem_before.1 as f64) / hold as f64
+        );
+        if let Some(e) = first_error {
+            eprintln!("tlsload: {errors} errors, the first: {e}");
+        }
+        return;
+    }
     println!(
         "conns={done} full={full} resumed={resumed} errors={errors} secs={el:.3} conns_per_s={:.0}",
         done as f64 / el
@@ -266,6 +308,21 @@ fn drive(c: &mut Conn, request: &[u8]) -> Step {
             return Step::Pending;
         }
     }
+}
+
+/// (VmRSS, Pss) in bytes, summed over `pids`.
+fn mem(pids: &[u32]) -> (u64, u64) {
+    let field = |file: String, key: &str| -> u64 {
+        std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix(key).and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+            .unwrap_or(0)
+            * 1024
+    };
+    pids.iter().fold((0, 0), |(r, p), pid| {
+        (r + field(format!("/proc/{pid}/status"), "VmRSS:"), p + field(format!("/proc/{pid}/smaps_rollup"), "Pss:"))
+    })
 }
 
 fn find(h: &[u8], n: &[u8]) -> Option<usize> {
