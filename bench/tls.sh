@@ -15,6 +15,8 @@
 #   --servers    servers, comma-separated (default pollux,nginx,h2o; pollux is left out, with a
 #                note, when its `serve --help` has no --tls-bind yet)
 #   --results D  where raw numbers and every client's output go (default target/bench-tls/DATE)
+#   --nice N     run servers and clients at nice N (e.g. -5, as root) so that other people's
+#                compiles on this shared machine take less of the measured cores; off by default
 # POLLUX_CMD overrides pollux's command line; {port} {root} {cert} {key} are replaced. Default:
 #   target/release/pollux serve {root} --tls-bind 127.0.0.1:{port} --cert {cert} --key {key}
 #     --workers 1 --access-log off
@@ -29,16 +31,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 kit=$repo/bench/kit
-runs=1 secs=5 conns=8 idle=10000 only=keep,new,resumed,big,idle servers=pollux,nginx,h2o results=""
+runs=1 secs=5 conns=8 idle=10000 only=keep,new,resumed,big,idle servers=pollux,nginx,h2o results="" nice=""
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2;; --seconds) secs=$2; shift 2;; --conns) conns=$2; shift 2;;
     --idle) idle=$2; shift 2;; --only) only=$2; shift 2;; --servers) servers=$2; shift 2;;
-    --results) results=$2; shift 2;;
+    --results) results=$2; shift 2;; --nice) nice=$2; shift 2;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0;;
     *) echo "bench/tls.sh: unknown argument $1" >&2; exit 2;;
   esac
 done
+pin0=(taskset -c 0) pin1=(taskset -c 1)  # servers on CPU 0, clients on CPU 1
+[ -n "$nice" ] && pin0=(nice -n "$nice" taskset -c 0) pin1=(nice -n "$nice" taskset -c 1)
 has() { [[ ",$2," == *",$1,"* ]]; }
 
 missing=()
@@ -50,7 +54,7 @@ if ((${#missing[@]})); then
 fi
 cargo build --release -q --manifest-path bench/tls/load/Cargo.toml --target-dir target/tlsload || exit 1
 load=$repo/target/tlsload/release/tlsload
-if has pollux "$servers"; then
+if has pollux "$servers" && [ -z "${POLLUX_CMD:-}" ]; then
   cargo build --release -q --bin pollux || exit 1
   if [ -z "${POLLUX_CMD:-}" ] && ! target/release/pollux serve --help 2>/dev/null | grep -q -- --tls-bind; then
     echo "# pollux: 'pollux serve' has no --tls-bind yet; measuring the peers only" >&2
@@ -86,15 +90,15 @@ start() { # NAME: start it pinned to CPU 0 on a fresh port; remember port and th
       rm -rf "$work/ngx"; mkdir -p "$work/ngx/logs"; ln -s "$work/www" "$work/ngx/www"
       cp "$work/cert.pem" "$work/key.pem" "$work/ngx/"
       sed -e "s|@PORT@|$p|" -e "s|@ACCESS_LOG@|off|" bench/tls/nginx.conf >"$work/ngx/nginx.conf"
-      taskset -c 0 nginx -p "$work/ngx" -c nginx.conf >"$work/nginx.log" 2>&1 & ;;
+      "${pin0[@]}" nginx -p "$work/ngx" -c nginx.conf >"$work/nginx.log" 2>&1 & ;;
     h2o)
       sed -e "s|@PORT@|$p|" -e "s|@ROOT@|$work/www|" -e "s|@CERT@|$work/cert.pem|" \
         -e "s|@KEY@|$work/key.pem|" -e "s|@ACCESS_LOG@|/dev/null|" bench/tls/h2o.conf >"$work/h2o.conf"
-      taskset -c 0 h2o -c "$work/h2o.conf" >"$work/h2o.log" 2>&1 & ;;
+      "${pin0[@]}" h2o -c "$work/h2o.conf" >"$work/h2o.log" 2>&1 & ;;
     pollux)
       local c=${pollux_cmd//\{port\}/$p}; c=${c//\{root\}/$work/www}
       c=${c//\{cert\}/$work/cert.pem}; c=${c//\{key\}/$work/key.pem}
-      taskset -c 0 bash -c "exec $c" >"$work/pollux.log" 2>&1 & ;;
+      "${pin0[@]}" bash -c "exec $c" >"$work/pollux.log" 2>&1 & ;;
   esac
   pids+=($!); PID[$n]=$!; PORT[$n]=$p
   wait_port "$p" || { echo "bench/tls.sh: $n never opened port $p:" >&2; tail -5 "$work/$n.log" >&2; exit 1; }
@@ -117,7 +121,7 @@ put() { printf "%s\t%s\t%s\t%s\t%s\n" "$run" "$1" "$2" "$3" "$4" >>"$raw"; }
 wrk_scenario() { # SCENARIO SERVER PATH CONNS
   local sc=$1 n=$2 path=$3 c=$4 t0 t1 out w0 w1
   t0=$(ticks "${PID[$n]}"); w0=$(date +%s.%N)
-  out=$(taskset -c 1 wrk -t1 -c"$c" -d"${secs}s" "https://127.0.0.1:${PORT[$n]}$path")
+  out=$("${pin1[@]}" wrk -t1 -c"$c" -d"${secs}s" "https://127.0.0.1:${PORT[$n]}$path")
   t1=$(ticks "${PID[$n]}"); w1=$(date +%s.%N)
   echo "$out" >"$results/run$run-$sc-$n.txt"
   echo "$out" | grep -qE "Non-2xx|Socket errors" && echo "# $n $sc: $(echo "$out" | grep -E 'Non-2xx|Socket errors' | tr -s ' ')" >&2
@@ -141,7 +145,7 @@ wrk_scenario() { # SCENARIO SERVER PATH CONNS
 conn_scenario() { # SCENARIO SERVER [--resume]
   local sc=$1 n=$2 t0 t1 out w0 w1; shift 2
   t0=$(ticks "${PID[$n]}"); w0=$(date +%s.%N)
-  out=$(taskset -c 1 "$load" --addr "127.0.0.1:${PORT[$n]}" --path /index.html --conns 32 --seconds "$secs" "$@" 2>&1)
+  out=$("${pin1[@]}" "$load" --addr "127.0.0.1:${PORT[$n]}" --path /index.html --conns 32 --seconds "$secs" "$@" 2>&1)
   t1=$(ticks "${PID[$n]}"); w1=$(date +%s.%N)
   echo "$out" >"$results/run$run-$sc-$n.txt"
   local done full res errs cps
@@ -167,6 +171,7 @@ describe() {
 }
 
 echo "# bench/tls.sh $(date -u +%FT%TZ) at $(git rev-parse --short HEAD); servers: $servers; $(nproc) cores; results in $results"
+echo "# nice: ${nice:-0}; anything else running on the two cores competes with the measured processes (see the load averages and busy_pct)"
 echo "# nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), h2o $(h2o -v | awk 'NR==1{print $3}'), $(openssl version | awk '{print $1, $2}') (the peers' TLS library), wrk $(wrk -v 2>&1 | awk 'NR==1{print $2}'); kTLS: $(cat /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null | grep -qw tls && echo available || echo no)"
 for run in $(seq "$runs"); do
   echo "# run $run: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -182,7 +187,7 @@ for run in $(seq "$runs"); do
     # Fresh processes: memory a server kept from the load above would hide what idle connections cost.
     stop_all; start_all; sleep 0.5
     for n in ${servers//,/ }; do
-      out=$(taskset -c 1 "$load" --addr "127.0.0.1:${PORT[$n]}" --path /index.html --hold "$idle" --conns 256 --seconds 120 --pids "${PID[$n]}" 2>&1)
+      out=$("${pin1[@]}" "$load" --addr "127.0.0.1:${PORT[$n]}" --path /index.html --hold "$idle" --conns 256 --seconds 120 --pids "${PID[$n]}" 2>&1)
       echo "$out" >"$results/run$run-idle-$n.txt"
       alive=$(echo "$out" | sed -n 's/.*alive=\([0-9]*\).*/\1/p')
       [ "${alive:-0}" = "$idle" ] || echo "# $n idle: only ${alive:-0} of $idle connections open at the reading: $(echo "$out" | tr '\n' ' ')" >&2
