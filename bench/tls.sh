@@ -54,11 +54,11 @@ if ((${#missing[@]})); then
 fi
 cargo build --release -q --manifest-path bench/tls/load/Cargo.toml --target-dir target/tlsload || exit 1
 load=$repo/target/tlsload/release/tlsload
+drop_pollux() { echo "# pollux: $1; measuring the peers only" >&2; servers=$(echo ",$servers," | sed 's/,pollux,/,/; s/^,//; s/,$//'); }
 if has pollux "$servers" && [ -z "${POLLUX_CMD:-}" ]; then
-  cargo build --release -q --bin pollux || exit 1
-  if [ -z "${POLLUX_CMD:-}" ] && ! target/release/pollux serve --help 2>/dev/null | grep -q -- --tls-bind; then
-    echo "# pollux: 'pollux serve' has no --tls-bind yet; measuring the peers only" >&2
-    servers=$(echo ",$servers," | sed 's/,pollux,/,/; s/^,//; s/,$//')
+  if ! cargo build --release -q --bin pollux; then drop_pollux "the release build failed (above)"
+  elif ! target/release/pollux serve --help 2>/dev/null | grep -q -- --tls-bind; then
+    drop_pollux "'pollux serve' has no --tls-bind yet"
   fi
 fi
 default_cmd="$repo/target/release/pollux serve {root} --tls-bind 127.0.0.1:{port} --cert {cert} --key {key} --workers 1 --access-log off"
@@ -156,6 +156,7 @@ conn_scenario() { # SCENARIO SERVER [--resume]
   put "$sc" conn_per_s "$n" "$cps"
   put "$sc" cpu_us_per_conn "$n" "$(awk -v a="$t0" -v b="$t1" -v h="$hz" -v d="$done" 'BEGIN{if(d>0)printf "%.0f", (b-a)/h*1e6/d}')"
   put "$sc" busy_pct "$n" "$(awk -v a="$t0" -v b="$t1" -v h="$hz" -v x="$w0" -v y="$w1" 'BEGIN{printf "%.0f", (b-a)/h/(y-x)*100}')"
+  put "$sc" client_busy_pct "$n" "$(echo "$out" | sed -n 's/.*client_cpu_s=\([0-9.]*\).*/\1/p' | awk -v x="$w0" -v y="$w1" '{printf "%.0f", $1/(y-x)*100}')"
   put "$sc" resumed_pct "$n" "$(awk -v r="$res" -v d="$done" 'BEGIN{if(d>0)printf "%.1f", r/d*100}')"
   # For the table's estimate of CPU per resumed handshake (see below), not shown themselves.
   put "$sc" _cpu_us "$n" "$(awk -v a="$t0" -v b="$t1" -v h="$hz" 'BEGIN{printf "%.0f", (b-a)/h*1e6}')"
@@ -232,7 +233,7 @@ for sc, metric in sorted(order, key=lambda k: scen.index(k[0]) if k[0] in scen e
     if metric.startswith("_"):
         continue
     lower = metric.startswith(("cpu", "rss", "pss"))
-    info = metric in ("busy_pct", "resumed_pct")  # context, not a contest
+    info = metric in ("busy_pct", "client_busy_pct", "resumed_pct")  # context, not a contest
     med = {s: (statistics.median(cells[(sc, metric, s)].values()) if (sc, metric, s) in cells else None)
            for s in ["pollux"] + peers}
     nruns = max(len(cells.get((sc, metric, s), {})) for s in ["pollux"] + peers)

@@ -219,9 +219,14 @@ fn main() {
         }
         return;
     }
+    // This process's own CPU (utime+stime, clock ticks of 1/100 s), to tell a client-bound run.
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let f: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     println!(
-        "conns={done} full={full} resumed={resumed} errors={errors} secs={el:.3} conns_per_s={:.0}",
-        done as f64 / el
+        "conns={done} full={full} resumed={resumed} errors={errors} secs={el:.3} conns_per_s={:.0} client_cpu_s={:.2}",
+        done as f64 / el,
+        ticks as f64 / 100.0
     );
     if let Some(e) = first_error {
         eprintln!("tlsload: first error: {e}");
