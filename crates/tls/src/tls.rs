@@ -121,6 +121,12 @@ impl Tls {
     }
 }
 
+// Workers on every core share one `Tls` (reload from a signal thread, handshakes anywhere).
+const _: fn() = || {
+    fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<Tls>();
+};
+
 impl fmt::Debug for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let table = self.shared.current();
