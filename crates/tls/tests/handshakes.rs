@@ -396,6 +396,24 @@ fn every_suite_is_aead_with_ecdhe_and_there_is_no_early_data() -> Result {
     Ok(())
 }
 
+#[test]
+fn the_servers_suite_order_wins_aes_128_gcm_first() -> Result {
+    let pki = Pki::new()?;
+    let mut s = settings();
+    s.default = Some(pki.default.write(&pki.dir, "default")?);
+    let tls = Tls::new(s)?;
+    // rustls clients, like OpenSSL's, list AES-256-GCM first.
+    for (versions, want) in [
+        (&[&rustls::version::TLS13][..], "TLS13_AES_128_GCM_SHA256"),
+        (&[&rustls::version::TLS12][..], "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"),
+    ] {
+        let got = handshake(tls.config(), any_server_client(versions)?, "x")?.ok()?;
+        let suite = got.server.negotiated_cipher_suite().ok_or("no suite")?;
+        assert_eq!(suite.suite().as_str(), Some(want));
+    }
+    Ok(())
+}
+
 // ---- loading and reloading ----------------------------------------------------------------
 
 #[test]
