@@ -49,16 +49,19 @@
 //! AES-256-GCM-SHA384 hashes with SHA-384, which has no hardware help on x86 (`provider.rs`).
 //! aws-lc-rs also gives the post-quantum X25519MLKEM768, which ring lacks.
 //!
-//! **For the server.** Names for logs and CGI come from the connection as `&'static str`:
-//! `conn.protocol_version().and_then(|v| v.as_str())` gives `"TLSv1_3"`, and
-//! `conn.negotiated_cipher_suite().and_then(|s| s.suite().as_str())` gives
-//! `"TLS13_AES_128_GCM_SHA256"`; `conn.peer_certificates()` gives the verified client chain.
+//! **For the server.** Names for logs and CGI, as `&'static str`, as nginx and Apache print
+//! them: `conn.protocol_version().and_then(protocol_name)` gives `"TLSv1.3"`, and
+//! `conn.negotiated_cipher_suite().and_then(|s| cipher_name(s.suite()))` gives
+//! `"TLS_AES_128_GCM_SHA256"` (rustls's own `as_str()` names are `"TLSv1_3"` and
+//! `"TLS13_AES_128_GCM_SHA256"`). `conn.peer_certificates()` gives the verified client chain,
+//! leaf first, for [`subject_dn`].
 
 #![forbid(unsafe_code)]
 
 mod dn;
 mod error;
 mod load;
+mod names;
 mod provider;
 mod resolve;
 mod selfsigned;
@@ -69,6 +72,7 @@ mod watch;
 
 pub use dn::subject_dn;
 pub use error::Error;
+pub use names::{cipher_name, protocol_name};
 pub use rustls;
 pub use rustls::pki_types::CertificateDer;
 pub use settings::{CertFiles, MinVersion, Settings};
