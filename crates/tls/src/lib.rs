@@ -30,7 +30,8 @@
 //!
 //! **Client certificates.** With `client_ca`, a client certificate is required, never optional:
 //! without one the handshake fails with a `certificate_required` alert (116). The CA's
-//! subjects are sent as hints. [`subject_dn`] gives the verified peer's subject as nginx and Apache print it.
+//! subjects are sent as hints. [`subject_dn`] gives the verified peer's subject as nginx and
+//! Apache print it.
 //!
 //! **Crypto provider and suite order, by measurement**
 //! (`cargo run --release -p pollux-tls --example provider`; server CPU only, in memory, median
