@@ -124,12 +124,7 @@ impl TlsArgs {
         if let Some(fp) = tls.self_signed_fingerprint() {
             println!("pollux: self-signed certificate, SHA-256 fingerprint {fp}");
         }
-        let opts = pollux_server::TlsOptions {
-            addrs,
-            config: tls.config(),
-            hsts: self.hsts.clone(),
-            subject: pollux_tls::subject_dn,
-        };
+        let opts = pollux_server::TlsOptions { addrs, config: tls.config(), hsts: self.hsts.clone() };
         Ok(Some((opts, tls)))
     }
 }

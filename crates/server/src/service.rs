@@ -252,8 +252,7 @@ impl<H: Handler> HttpService<H> {
                 drive(conn, stream, ready, &mut self.env, &mut app)
             }
             Some(session) => {
-                let subject = self.env.opts.tls.as_ref().map(|t| t.subject);
-                let (mut t, slot) = TlsStream::new(stream, session, subject);
+                let (mut t, slot) = TlsStream::new(stream, session);
                 let mut app = Caller { handler, info, peer, token, fd, tls: Some(slot), redirect };
                 drive(conn, &mut t, ready, &mut self.env, &mut app)
             }
