@@ -26,7 +26,7 @@ use rustix::net::SendFlags;
 use rustls::ServerConnection;
 
 use crate::output::{Output, Sending};
-use crate::transport::{Flushed, Recv, Transport, READ_CHUNK, TURN_BUDGET};
+use crate::transport::{set_cork, set_notsent_lowat, Flushed, Recv, Transport, READ_CHUNK, TURN_BUDGET};
 
 /// Largest TLS record payload (RFC 8446 §5.1): a file is read and encrypted this much at a
 /// time, so every record but the last is full.
@@ -277,7 +277,15 @@ impl Transport for TlsStream<'_> {
                 match out.sending.as_mut() {
                     None => continue,
                     Some(Sending::Bytes(body)) if !body.is_empty() => self.conn.writer().write(body)?,
-                    Some(Sending::File { file, offset, left, .. }) if *left > 0 => {
+                    Some(Sending::File { file, offset, left, corked }) if *left > 0 => {
+                        if !*corked && *left > TURN_BUDGET {
+                            // As over plain TCP (see `transport`): full segments only until the
+                            // end, and a short send queue so the records leave from our own
+                            // calls rather than the client's ACK processing.
+                            set_cork(self.tcp, true)?;
+                            set_notsent_lowat(self.tcp);
+                            *corked = true;
+                        }
                         let mut chunk = [0u8; RECORD];
                         let want = (*left).min(RECORD as u64) as usize;
                         let got = match rustix::io::pread(&**file, &mut chunk[..want], *offset) {
@@ -296,7 +304,10 @@ impl Transport for TlsStream<'_> {
                         budget = budget.saturating_sub(took);
                         continue;
                     }
-                    Some(Sending::File { .. }) => {
+                    Some(Sending::File { corked, .. }) => {
+                        if *corked {
+                            set_cork(self.tcp, false)?;
+                        }
                         out.sending = None;
                         continue;
                     }

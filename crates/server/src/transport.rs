@@ -236,11 +236,11 @@ fn send_more(stream: &TcpStream, buf: &[u8]) -> io::Result<usize> {
 /// rest of the connection: a later response larger than the bound is written in pieces as
 /// the queue drains, which is the same pattern. Best effort: a kernel without the option
 /// (before 3.12) sends as before.
-fn set_notsent_lowat(stream: &TcpStream) {
+pub(crate) fn set_notsent_lowat(stream: &TcpStream) {
     let _ = sys::set_int_opt(stream, libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, NOTSENT_LOWAT);
 }
 
 /// `TCP_CORK` on or off; turning it off pushes what it held.
-fn set_cork(stream: &TcpStream, on: bool) -> io::Result<()> {
+pub(crate) fn set_cork(stream: &TcpStream, on: bool) -> io::Result<()> {
     socket2::SockRef::from(stream).set_cork(on)
 }
