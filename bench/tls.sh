@@ -4,14 +4,15 @@
 # same files (bench/kit/setup-www.sh: 1 KiB index.html, 32 MiB big.bin). Method: bench/README.md.
 #
 # Usage: bench/tls.sh [--runs N] [--seconds N] [--conns N] [--idle N]
-#                     [--only keep,new,resumed,big,idle] [--servers pollux,nginx,h2o]
+#                     [--only keep,new,resumed,big,idle,stalled] [--servers pollux,nginx,h2o]
 #                     [--results DIR]
 #   --runs N     repeat the whole comparison N times; the table shows per-cell medians and each
 #                run's pollux/best ratio (default 1)
 #   --seconds N  length of each measured window (default 5)
 #   --conns N    wrk connections for the keep-alive 1 KiB scenario (default 8; the 32 MiB one uses 4)
 #   --idle N     idle connections in the memory scenario (default 10000)
-#   --only       scenarios, comma-separated (default all five)
+#   --only       scenarios, comma-separated (default all six; stalled: --idle connections each
+#                holding half a ClientHello, memory per connection)
 #   --servers    servers, comma-separated (default pollux,nginx,h2o; pollux is left out, with a
 #                note, when its `serve --help` has no --tls-bind yet)
 #   --results D  where raw numbers and every client's output go (default target/bench-tls/DATE)
@@ -31,7 +32,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 kit=$repo/bench/kit
-runs=1 secs=5 conns=8 idle=10000 only=keep,new,resumed,big,idle servers=pollux,nginx,h2o results="" nice=""
+runs=1 secs=5 conns=8 idle=10000 only=keep,new,resumed,big,idle,stalled servers=pollux,nginx,h2o results="" nice=""
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2;; --seconds) secs=$2; shift 2;; --conns) conns=$2; shift 2;;
@@ -196,6 +197,19 @@ for run in $(seq "$runs"); do
       put idle pss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.*pss_bytes_per_conn=\([-0-9]*\).*/\1/p')"
     done
   fi
+  if has stalled "$only"; then
+    # Abandoned handshakes (half a ClientHello each), on fresh processes as above. The issue's
+    # bound: no more per connection than an idle keep-alive connection (the idle rows).
+    stop_all; start_all; sleep 0.5
+    for n in ${servers//,/ }; do
+      out=$("${pin1[@]}" python3 bench/tls/stalled.py --addr "127.0.0.1:${PORT[$n]}" --conns "$idle" --pids "${PID[$n]}" 2>&1)
+      echo "$out" >"$results/run$run-stalled-$n.txt"
+      alive=$(echo "$out" | sed -n 's/.*alive=\([0-9]*\).*/\1/p')
+      [ "${alive:-0}" = "$idle" ] || echo "# $n stalled: only ${alive:-0} of $idle connections open at the reading: $(echo "$out" | tr '\n' ' ')" >&2
+      put stalled rss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.*rss_bytes_per_conn=\([-0-9]*\).*/\1/p')"
+      put stalled pss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.*pss_bytes_per_conn=\([-0-9]*\).*/\1/p')"
+    done
+  fi
   stop_all
   echo "# run $run: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
@@ -228,7 +242,7 @@ for (sc, metric, server), byrun in list(cells.items()):
 peers = ["nginx", "h2o"]
 fmt = lambda v: "-" if v is None else (f"{v:.2f}" if abs(v) < 100 else f"{v:.0f}")
 print("scenario\tmetric\truns\tpollux\tnginx\th2o\tbest_peer\tpollux/best\tper-run ratios")
-scen = ["keep", "new", "resumed", "big", "idle"]
+scen = ["keep", "new", "resumed", "big", "idle", "stalled"]
 for sc, metric in sorted(order, key=lambda k: scen.index(k[0]) if k[0] in scen else len(scen)):
     if metric.startswith("_"):
         continue
