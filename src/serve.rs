@@ -399,12 +399,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => defaults.workers,
     };
     let tls = args.tls.options(listen.tls.clone())?;
-    let redirect = match (listen.redirect.is_empty(), listen.tls.first()) {
-        (false, Some(https)) => {
-            Some(pollux_server::RedirectOptions { addrs: listen.redirect.clone(), https_port: https.port() })
-        }
-        _ => None,
-    };
+    let redirect = (!listen.redirect.is_empty())
+        .then(|| pollux_server::RedirectOptions { addrs: listen.redirect.clone(), https_port: None });
     if let Some((_, certs)) = &tls {
         crate::tls::keep_fresh(certs)?;
     }

@@ -85,8 +85,9 @@ pub struct TlsOptions {
 pub struct RedirectOptions {
     /// With inherited `listeners`, their sockets follow the TLS ones, in this order.
     pub addrs: Vec<SocketAddr>,
-    /// The HTTPS port the redirect names (left out of the URL when 443).
-    pub https_port: u16,
+    /// The HTTPS port the redirect names (left out of the URL when 443); `None`: the port the
+    /// first TLS listener is bound to.
+    pub https_port: Option<u16>,
 }
 
 impl Default for Options {

@@ -66,7 +66,10 @@ pub(crate) fn drive<T: Transport>(
                 let got = t.recv(conn.read_buf(env), *ready & HUP != 0);
                 if conn.is_handshaking() && !t.is_handshaking() {
                     conn.handle_handshake_done();
-                    app.handshake_done(t.tls_info());
+                    let info = t.tls_info();
+                    // The request that came with the handshake's end is logged with it.
+                    env.log.tls = info.as_ref().map(|i| (i.version, i.cipher));
+                    app.handshake_done(info);
                 }
                 match got {
                     Ok(Recv::Bytes { drained }) => {

@@ -100,6 +100,16 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
     let handler = Arc::new(handler);
     let opts = Arc::new(opts);
     let shutdown = opts.shutdown.clone();
+    // The redirect names the HTTPS port really bound (port 0 asks the kernel for one); the
+    // workers are made after the binding.
+    let https_port = Arc::new(std::sync::atomic::AtomicU16::new(0));
+    let chosen = opts.redirect.as_ref().and_then(|r| r.https_port);
+    let bound_port = https_port.clone();
+    let on_bound = move |bound: &[SocketAddr]| {
+        let first_tls = bound.get(kinds.plain).filter(|_| kinds.tls > 0).map(SocketAddr::port);
+        bound_port.store(chosen.or(first_tls).unwrap_or(443), std::sync::atomic::Ordering::Relaxed);
+        on_bound(bound)
+    };
     pollux_reactor::run(run, shutdown, on_bound, move |_worker, remote| {
         let log = Log::open(&opts.access_log).unwrap_or_else(|e| {
             eprintln!("pollux: access log: {e}; logging off");
@@ -114,6 +124,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             env: Env::new(opts.clone(), log, POOL_MAX),
             kinds,
             sessions: Vec::new(),
+            https_port: https_port.load(std::sync::atomic::Ordering::Relaxed),
         }
     })
 }
@@ -204,6 +215,8 @@ struct HttpService<H> {
     /// TLS connections' sessions, by connection token: a side table, so that a plain
     /// connection's entry stays at 64 bytes. Empty when no TLS listener is configured.
     sessions: Vec<Option<Box<TlsSession>>>,
+    /// Where `--redirect-http` sends clients.
+    https_port: u16,
 }
 
 impl<H: Handler> HttpService<H> {
@@ -242,7 +255,7 @@ impl<H: Handler> HttpService<H> {
         enter(&mut self.env, session(&self.sessions, token));
         let tls = self.sessions.get_mut(token).and_then(|s| s.as_deref_mut());
         let redirect = match conn.layer {
-            Layer::Redirect => self.env.opts.redirect.as_ref().map(|r| r.https_port),
+            Layer::Redirect => Some(self.https_port),
             _ => None,
         };
         let (handler, info, peer) = (&*self.handler, &mut self.info, conn.peer);

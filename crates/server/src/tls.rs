@@ -159,23 +159,27 @@ impl Write for SockWriter<'_> {
 }
 
 impl TlsStream<'_> {
-    /// Moves decrypted bytes into `buf`: `Some(0)` when the peer closed the session,
-    /// `None` when there are none.
-    fn take_plaintext(&mut self, buf: &mut BytesMut) -> io::Result<Option<usize>> {
+    /// Moves decrypted bytes into `buf`: `None` when there are none, `Some((0, _))` when the
+    /// peer closed the session, else the count and whether more decrypted bytes wait in
+    /// rustls (then the socket being drained does not mean the connection is).
+    fn take_plaintext(&mut self, buf: &mut BytesMut) -> io::Result<Option<(usize, bool)>> {
         let mut reader = self.conn.reader();
         match reader.fill_buf() {
             Ok(chunk) => {
                 // No more than the buffer's usual read size at a time: the connection's reads
                 // stay bounded as they are over plain TCP.
                 let n = chunk.len().min(READ_CHUNK);
+                let more = chunk.len() > n;
                 buf.extend_from_slice(&chunk[..n]);
                 reader.consume(n);
-                Ok(Some(n))
+                // A record's plaintext may come in several chunks.
+                let more = more || matches!(reader.fill_buf(), Ok(rest) if !rest.is_empty());
+                Ok(Some((n, more)))
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             // The peer closed TCP without close_notify: for HTTP, whose messages carry their
             // own lengths, the same as a close (RFC 9112 §9.8 leaves it to the framing).
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Some(0)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Ok(Some((0, false))),
             Err(e) => Err(e),
         }
     }
@@ -208,7 +212,7 @@ impl TlsStream<'_> {
 
 impl Transport for TlsStream<'_> {
     fn recv(&mut self, buf: &mut BytesMut, hup: bool) -> io::Result<Recv> {
-        if let Some(n) = self.take_plaintext(buf)? {
+        if let Some((n, _)) = self.take_plaintext(buf)? {
             return Ok(if n == 0 { Recv::Eof } else { Recv::Bytes { drained: false } });
         }
         loop {
@@ -236,8 +240,8 @@ impl Transport for TlsStream<'_> {
             // Handshake messages (or a key update) to answer with. A full socket keeps them
             // for `flush_pending` when it drains.
             self.push(&mut false)?;
-            if let Some(n) = self.take_plaintext(buf)? {
-                return Ok(if n == 0 { Recv::Eof } else { Recv::Bytes { drained: short && !hup } });
+            if let Some((n, more)) = self.take_plaintext(buf)? {
+                return Ok(if n == 0 { Recv::Eof } else { Recv::Bytes { drained: short && !hup && !more } });
             }
             if eof {
                 return Ok(Recv::Eof);
