@@ -91,8 +91,8 @@ pub struct RequestInfo<'a> {
     pub peer: SocketAddr,
     /// Our end of the connection (`SERVER_PORT`, and `SERVER_NAME` without a Host).
     pub local: SocketAddr,
-    /// The connection is TLS: `HTTPS=on`.
-    pub tls: bool,
+    /// The connection's TLS session: `HTTPS=on` and the `SSL_*` variables.
+    pub tls: Option<&'a pollux_server::TlsInfo>,
     /// `SCRIPT_NAME`, `PATH_INFO`, `SCRIPT_FILENAME`.
     pub script: &'a Script,
     /// The site's root (`DOCUMENT_ROOT`, and the base of `PATH_TRANSLATED`); with `--cgi
@@ -148,8 +148,18 @@ pub fn meta_variables(info: &RequestInfo<'_>) -> Vec<(OsString, OsString)> {
     env.set("DOCUMENT_ROOT", info.document_root.as_os_str().as_bytes());
     env.set("REQUEST_URI", request_uri(info.uri));
     env.set("SCRIPT_FILENAME", script.file.as_os_str().as_bytes());
-    if info.tls {
+    if let Some(tls) = info.tls {
+        // The names Apache's mod_ssl gives scripts (and nginx's fastcgi_params pass on).
         env.set("HTTPS", "on");
+        env.set("SSL_PROTOCOL", tls.version);
+        env.set("SSL_CIPHER", tls.cipher);
+        if let Some(name) = &tls.server_name {
+            env.set("SSL_TLS_SNI", name.as_bytes());
+        }
+        if let Some(subject) = &tls.client_subject {
+            env.set("SSL_CLIENT_S_DN", subject.as_bytes());
+            env.set("SSL_CLIENT_VERIFY", "SUCCESS");
+        }
     }
     env.set("PATH", info.path.as_bytes());
 
@@ -277,7 +287,7 @@ mod tests {
         body: RequestBody,
         peer: SocketAddr,
         local: SocketAddr,
-        tls: bool,
+        tls: Option<pollux_server::TlsInfo>,
         script: Script,
         document_root: PathBuf,
     }
@@ -296,7 +306,7 @@ mod tests {
             body: RequestBody::None,
             peer: "192.0.2.7:50000".parse().expect("addr"),
             local: "198.51.100.1:8080".parse().expect("addr"),
-            tls: false,
+            tls: None,
             script: script("/cgi-bin/app.py", "/extra/path"),
             document_root: PathBuf::from("/srv/www"),
         };
@@ -309,7 +319,7 @@ mod tests {
             body: fx.body,
             peer: fx.peer,
             local: fx.local,
-            tls: fx.tls,
+            tls: fx.tls.as_ref(),
             script: &fx.script,
             document_root: &fx.document_root,
             server_software: "pollux/0.1.0",
@@ -449,10 +459,35 @@ mod tests {
         assert_eq!(get(&env, "REMOTE_ADDR"), Some("192.0.2.9"));
     }
 
+    fn tls_session() -> pollux_server::TlsInfo {
+        pollux_server::TlsInfo {
+            version: "TLSv1.3",
+            cipher: "TLS_AES_128_GCM_SHA256",
+            server_name: Some("a.test".into()),
+            client_subject: Some("CN=alice,O=Example".into()),
+        }
+    }
+
     #[test]
-    fn https_only_over_tls() {
-        assert_eq!(get(&env_of("/", &[], |_| {}), "HTTPS"), None);
-        assert_eq!(get(&env_of("/", &[], |i| i.tls = true), "HTTPS"), Some("on"));
+    fn https_and_ssl_variables_only_over_tls() {
+        let plain = env_of("/", &[], |_| {});
+        for name in
+            ["HTTPS", "SSL_PROTOCOL", "SSL_CIPHER", "SSL_TLS_SNI", "SSL_CLIENT_S_DN", "SSL_CLIENT_VERIFY"]
+        {
+            assert_eq!(get(&plain, name), None, "{name}");
+        }
+        let env = env_of("/", &[], |i| i.tls = Some(tls_session()));
+        assert_eq!(get(&env, "HTTPS"), Some("on"));
+        assert_eq!(get(&env, "SSL_PROTOCOL"), Some("TLSv1.3"));
+        assert_eq!(get(&env, "SSL_CIPHER"), Some("TLS_AES_128_GCM_SHA256"));
+        assert_eq!(get(&env, "SSL_TLS_SNI"), Some("a.test"));
+        assert_eq!(get(&env, "SSL_CLIENT_S_DN"), Some("CN=alice,O=Example"));
+        assert_eq!(get(&env, "SSL_CLIENT_VERIFY"), Some("SUCCESS"));
+        let anonymous = env_of("/", &[], |i| {
+            i.tls = Some(pollux_server::TlsInfo { client_subject: None, ..tls_session() })
+        });
+        assert_eq!(get(&anonymous, "SSL_CLIENT_S_DN"), None);
+        assert_eq!(get(&anonymous, "SSL_CLIENT_VERIFY"), None);
     }
 
     #[test]
@@ -565,7 +600,7 @@ mod tests {
 
     #[test]
     fn every_name_is_a_valid_variable_name() {
-        let env = env_of("/", &[("a-b", b"1"), ("x", b"2"), ("9", b"3")], |i| i.tls = true);
+        let env = env_of("/", &[("a-b", b"1"), ("x", b"2"), ("9", b"3")], |i| i.tls = Some(tls_session()));
         for (k, _) in &env {
             assert!(k.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'), "{k}");
             assert!(!k.starts_with(|c: char| c.is_ascii_digit()), "{k}");

@@ -173,7 +173,7 @@ impl<F: Handler> Cgi<F> {
             body,
             peer: conn.peer,
             local,
-            tls: false,
+            tls: conn.tls(),
             script: &script,
             document_root: &self.root,
             server_software: &self.software,

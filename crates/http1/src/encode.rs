@@ -61,6 +61,9 @@ pub struct ResponseHead<'a> {
     pub server: &'a [u8],
     /// Fields encoded ahead of time, copied in after `headers` (a cache's fixed fields).
     pub encoded: Option<&'a EncodedFields>,
+    /// Field lines the server adds to every response of a connection, already encoded
+    /// (`Strict-Transport-Security: …\r\n` over TLS); may be empty.
+    pub extra: &'a [u8],
 }
 
 /// Field lines encoded once and copied into many response heads: the fixed fields of an
@@ -140,6 +143,7 @@ pub fn encode_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
         line(out, name.as_str().as_bytes(), value.as_bytes());
     }
     out.extend_from_slice(encoded);
+    out.extend_from_slice(head.extra);
     if !has_server && !has_date && !head.server_and_date.is_empty() {
         out.extend_from_slice(head.server_and_date);
     } else {
@@ -218,6 +222,7 @@ mod tests {
                 server: b"pollux",
                 server_and_date: b"",
                 encoded: None,
+                extra: b"",
             },
         );
         String::from_utf8(out).unwrap_or_default()
@@ -284,6 +289,7 @@ mod tests {
                 server: b"",
                 server_and_date: b"",
                 encoded: None,
+                extra: b"",
             },
         );
         assert_eq!(out, b"HTTP/1.1 599 \r\nDate: d\r\nContent-Length: 0\r\n\r\n");
@@ -316,6 +322,7 @@ mod tests {
                     server: b"S",
                     server_and_date: b"Server: S\r\nDate: D\r\n",
                     encoded: None,
+                    extra: b"",
                 },
             );
             String::from_utf8(out).unwrap_or_default()
@@ -360,6 +367,7 @@ mod tests {
                 server: b"S",
                 server_and_date: b"Server: S\r\nDate: D\r\n",
                 encoded: Some(&block),
+                extra: b"",
             },
         );
         assert_eq!(

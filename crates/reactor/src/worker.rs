@@ -29,8 +29,17 @@ pub trait Service {
         let _ = cx;
         Ok(())
     }
-    /// A new connection (non-blocking, `TCP_NODELAY` set).
-    fn on_accept(&mut self, cx: &mut Ctx<'_, Self::Message>, stream: TcpStream, peer: SocketAddr);
+    /// A new connection (non-blocking, `TCP_NODELAY` set), accepted from `listener`: the
+    /// index of its address in [`RunConfig::addrs`] (or of its socket in
+    /// [`RunConfig::inherited`]), so a service can tell its listeners apart (plain and TLS,
+    /// say) without asking the socket.
+    fn on_accept(
+        &mut self,
+        cx: &mut Ctx<'_, Self::Message>,
+        stream: TcpStream,
+        peer: SocketAddr,
+        listener: usize,
+    );
     /// Readiness of a connection. Edge-triggered: drain until `WouldBlock` (or a short read
     /// when `event.is_read_closed()` is false). Errors and hang-ups count as readiness: the
     /// next read or write returns them.
@@ -334,7 +343,7 @@ fn accept_all<S: Service>(
     paused_until: &mut Option<Instant>,
 ) -> bool {
     let mut pending = false;
-    for l in listeners.iter_mut() {
+    for (i, l) in listeners.iter_mut().enumerate() {
         loop {
             if service.connections() >= max {
                 pending = true;
@@ -344,7 +353,7 @@ fn accept_all<S: Service>(
                 Ok((stream, peer)) => {
                     // Responses are written whole, so Nagle would only delay them.
                     let _ = stream.set_nodelay(true);
-                    service.on_accept(cx, stream, peer);
+                    service.on_accept(cx, stream, peer, i);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

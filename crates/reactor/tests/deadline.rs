@@ -18,7 +18,7 @@ struct Alarms {
 impl Service for Alarms {
     type Message = ();
 
-    fn on_accept(&mut self, _cx: &mut Ctx<'_, ()>, _s: TcpStream, _p: SocketAddr) {
+    fn on_accept(&mut self, _cx: &mut Ctx<'_, ()>, _s: TcpStream, _p: SocketAddr, _l: usize) {
         unreachable!("no listener")
     }
     fn on_ready(&mut self, _cx: &mut Ctx<'_, ()>, _token: usize, _ev: &Event) {}

@@ -27,7 +27,7 @@ struct Echo {
 impl Service for Echo {
     type Message = usize;
 
-    fn on_accept(&mut self, cx: &mut Ctx<'_, usize>, mut stream: MioStream, _peer: SocketAddr) {
+    fn on_accept(&mut self, cx: &mut Ctx<'_, usize>, mut stream: MioStream, _peer: SocketAddr, _l: usize) {
         let t = self.next;
         self.next += 1;
         cx.registry.register(&mut stream, Token(t), Interest::READABLE).unwrap();

@@ -30,7 +30,13 @@ impl Service for Upper {
         Ok(())
     }
 
-    fn on_accept(&mut self, _cx: &mut Ctx<'_, ()>, _s: pollux_reactor::mio::net::TcpStream, _p: SocketAddr) {
+    fn on_accept(
+        &mut self,
+        _cx: &mut Ctx<'_, ()>,
+        _s: pollux_reactor::mio::net::TcpStream,
+        _p: SocketAddr,
+        _l: usize,
+    ) {
         unreachable!("no TCP listener")
     }
 

@@ -54,6 +54,41 @@ pub struct Options {
     /// Listening sockets made elsewhere (inherited from a supervising process): when there
     /// are any, `addrs` is not bound and every worker accepts from each of these.
     pub listeners: Vec<std::sync::Arc<std::net::TcpListener>>,
+    /// HTTPS listeners, beside the plain ones.
+    pub tls: Option<TlsOptions>,
+    /// Time from the accept of a TLS connection to its finished handshake; then the
+    /// connection is closed (it cannot carry an HTTP answer yet).
+    pub tls_handshake_timeout: Duration,
+    /// Plain listeners that answer every request with a redirect to HTTPS.
+    pub redirect: Option<RedirectOptions>,
+    /// Add the TLS version and cipher to each access log line (`-` for plain connections).
+    pub log_tls: bool,
+}
+
+/// HTTPS listeners and how they speak TLS.
+#[derive(Debug, Clone)]
+pub struct TlsOptions {
+    /// Where to accept TLS connections. With inherited `listeners`, their sockets follow the
+    /// plain ones, in this order.
+    pub addrs: Vec<SocketAddr>,
+    /// The one configuration every worker's sessions share (certificates, session cache and
+    /// ticket keys: a session resumes on any worker).
+    pub config: std::sync::Arc<rustls::ServerConfig>,
+    /// The `Strict-Transport-Security` value for responses over TLS (never over plain HTTP,
+    /// RFC 6797 §7.2), unless the handler set its own.
+    pub hsts: Option<http::HeaderValue>,
+    /// What handlers see as the client certificate's subject (see [`crate::TlsInfo`]).
+    pub subject: crate::SubjectFn,
+}
+
+/// `--redirect-http`: plain listeners whose every answer is `308 Permanent Redirect` to the
+/// same URL over HTTPS.
+#[derive(Debug, Clone)]
+pub struct RedirectOptions {
+    /// With inherited `listeners`, their sockets follow the TLS ones, in this order.
+    pub addrs: Vec<SocketAddr>,
+    /// The HTTPS port the redirect names (left out of the URL when 443).
+    pub https_port: u16,
 }
 
 impl Default for Options {
@@ -77,6 +112,10 @@ impl Default for Options {
             handle_signals: true,
             shutdown: Shutdown::new(),
             listeners: Vec::new(),
+            tls: None,
+            tls_handshake_timeout: Duration::from_secs(10),
+            redirect: None,
+            log_tls: false,
         }
     }
 }

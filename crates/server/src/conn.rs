@@ -71,6 +71,9 @@ pub(crate) enum State {
 /// What the connection waits for, and so which timer runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Wait {
+    /// The TLS handshake (its own timeout; then the connection is closed: it cannot carry
+    /// an HTTP answer yet).
+    Handshake,
     /// The rest of a request head (header timeout, 408).
     Head,
     /// The next request on a persistent connection (keep-alive timeout).
@@ -95,6 +98,7 @@ pub(crate) enum Wait {
 impl Wait {
     fn duration(self, opts: &Options) -> Option<Duration> {
         Some(match self {
+            Wait::Handshake => opts.tls_handshake_timeout,
             Wait::Head => opts.header_timeout,
             Wait::Idle => opts.keepalive_timeout,
             Wait::Drain => opts.drain_idle.min(opts.grace),
@@ -116,6 +120,10 @@ pub(crate) trait App {
     fn streams_body(&self, head: &RequestHead) -> bool;
     /// Answers a request.
     fn call(&mut self, req: Request<Body>) -> Reply;
+    /// The transport's TLS handshake finished; `info` is what it settled.
+    fn handshake_done(&mut self, info: Option<crate::TlsInfo>) {
+        let _ = info;
+    }
 }
 
 /// What the connection needs next from its driver.
@@ -173,12 +181,34 @@ pub(crate) struct Env {
     pub(crate) draining: bool,
     /// What connections count their deadlines from (see [`Deadline`]).
     epoch: Instant,
+    /// `Strict-Transport-Security: …\r\n`, or empty (`TlsOptions::hsts`).
+    hsts: Vec<u8>,
+    /// The connection being run is over TLS (set by the worker before it runs one): its
+    /// responses carry `hsts`.
+    pub(crate) secure: bool,
 }
 
 impl Env {
     pub(crate) fn new(opts: Arc<Options>, log: Log, pool_max: usize) -> Env {
         let clock = Clock::new(&opts.server_name);
-        Env { opts, pool: Pool::new(pool_max), clock, log, draining: false, epoch: Instant::now() }
+        let mut hsts = Vec::new();
+        if let Some(v) = opts.tls.as_ref().and_then(|t| t.hsts.as_ref()) {
+            hsts.extend_from_slice(b"Strict-Transport-Security: ");
+            hsts.extend_from_slice(v.as_bytes());
+            hsts.extend_from_slice(b"\r\n");
+        }
+        let mut log = log;
+        log.with_tls = opts.log_tls;
+        Env {
+            opts,
+            pool: Pool::new(pool_max),
+            clock,
+            log,
+            draining: false,
+            epoch: Instant::now(),
+            hsts,
+            secure: false,
+        }
     }
 
     /// `now` in milliseconds since the epoch, wrapping (see [`Deadline`]).
@@ -197,8 +227,9 @@ impl Env {
         }
     }
 
-    fn stamp(&self) -> Stamp<'_> {
-        Stamp { clock: &self.clock, server: &self.opts.server_name }
+    pub(crate) fn stamp(&self) -> Stamp<'_> {
+        let extra = if self.secure { &self.hsts[..] } else { b"" };
+        Stamp { clock: &self.clock, server: &self.opts.server_name, extra }
     }
 }
 
@@ -214,6 +245,21 @@ pub(crate) struct Conn {
     /// pair, which would take eight bytes where these take five).
     timer: Option<Wait>,
     deadline: Deadline,
+    /// What carries the connection's bytes.
+    pub(crate) layer: Layer,
+}
+
+/// What is under the HTTP of a connection, as far as the connection cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layer {
+    /// Plain TCP.
+    Plain,
+    /// Plain TCP on a listener that only redirects to HTTPS (`Options::redirect`).
+    Redirect,
+    /// A TLS handshake is under way: no request can arrive yet, and the handshake timeout runs.
+    Handshake,
+    /// An established TLS session: responses may carry `Strict-Transport-Security`.
+    Tls,
 }
 
 /// The parts of a connection that only a busy connection needs.
@@ -350,12 +396,28 @@ impl Conn {
             written_before: 0,
             timer: None,
             deadline: Deadline(0),
+            layer: Layer::Plain,
         }
+    }
+
+    /// A connection on a TLS listener: it waits for its handshake first.
+    pub(crate) fn new_tls(peer: SocketAddr) -> Conn {
+        Conn { layer: Layer::Handshake, ..Conn::new(peer) }
+    }
+
+    pub(crate) fn is_handshaking(&self) -> bool {
+        self.layer == Layer::Handshake
+    }
+
+    /// The transport finished its handshake: requests may come, under the header timeout.
+    pub(crate) fn handle_handshake_done(&mut self) {
+        self.layer = Layer::Tls;
     }
 
     /// Arms the first timer (the head timeout runs from the accept).
     pub(crate) fn start(&mut self, env: &Env, now: Instant) -> TimerChange {
-        self.arm(env, Wait::Head, now)
+        let first = if self.is_handshaking() { Wait::Handshake } else { Wait::Head };
+        self.arm(env, first, now)
     }
 
     pub(crate) fn has_task(&self) -> bool {
@@ -378,7 +440,12 @@ impl Conn {
             State::Closed => Wait::Nothing,
             State::Lingering => Wait::Linger,
             State::Closing => Wait::Send,
+            State::Open if self.layer == Layer::Handshake => Wait::Handshake,
             State::Open => match &self.active {
+                // A new connection (or TLS session) waits for its first request under the
+                // header timeout, from the accept (or the handshake's end), however many
+                // empty reads come meanwhile.
+                None if self.written_before == 0 => Wait::Head,
                 None => Wait::Idle,
                 Some(a) if a.out.has_output() => Wait::Send,
                 Some(a) if a.waiting.is_some() => Wait::Handler,
@@ -614,6 +681,7 @@ impl Conn {
     ) -> TimerChange {
         let after = match self.wait() {
             Wait::Idle if env.draining => Wait::Drain,
+            Wait::Head if env.draining && self.active.is_none() => Wait::Drain,
             w => w,
         };
         let restart = match after {
@@ -631,6 +699,8 @@ impl Conn {
             Wait::Drain => false,
             Wait::Head => before != Wait::Head,
             Wait::Linger => before != Wait::Linger,
+            // From the accept, whatever trickles in.
+            Wait::Handshake => before != Wait::Handshake,
             _ => progress || before != after,
         };
         if restart || self.timer != Some(after) {

@@ -12,7 +12,7 @@ use bytes::BytesMut;
 use http::{Request, Response, StatusCode};
 use pollux_reactor::Timers;
 
-use crate::conn::{App, Conn, Env, Expired, State, TimerChange};
+use crate::conn::{App, Conn, Env, Expired, State, TimerChange, Wait};
 use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP};
 use crate::log::Log;
 use crate::mailbox::{Finished, Message, Shared};
@@ -35,6 +35,8 @@ struct Peer {
     /// Sends that moved bytes: pipelined answers should go out in one.
     writes: usize,
     shut: bool,
+    /// A TLS handshake is under way (the transport, not the connection, knows when it ends).
+    handshaking: bool,
 }
 
 impl Transport for Peer {
@@ -85,6 +87,10 @@ impl Transport for Peer {
 
     fn shutdown_write(&mut self) {
         self.shut = true;
+    }
+
+    fn is_handshaking(&self) -> bool {
+        self.handshaking
     }
 
     fn is_reset(&self) -> bool {
@@ -151,6 +157,16 @@ fn echo_path() -> Handler {
 impl Sim {
     fn new(app: Handler) -> Sim {
         Sim::with(options(), app)
+    }
+
+    /// A connection on a TLS listener, its handshake under way.
+    fn tls(opts: Options) -> Sim {
+        let mut sim = Sim::with(opts, echo_path());
+        sim.conn = Conn::new_tls(([192, 0, 2, 1], 40000).into());
+        sim.peer.handshaking = true;
+        let change = sim.conn.start(&sim.env, sim.now);
+        sim.apply(change);
+        sim
     }
 
     fn with(opts: Options, handler: Handler) -> Sim {
@@ -491,4 +507,37 @@ fn a_500_from_the_handler_does_not_end_a_keep_alive_connection() {
     s.send("GET /boom HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!(Sim::statuses(&s.received()), [500, 200]);
     assert_eq!(s.conn.state, State::Open);
+}
+
+#[test]
+fn a_stalled_tls_handshake_is_closed_at_its_own_deadline_without_an_answer() {
+    let mut s = Sim::tls(Options { tls_handshake_timeout: Duration::from_secs(3), ..options() });
+    assert_eq!(s.conn.wait(), Wait::Handshake);
+    s.advance(Duration::from_secs(2));
+    // Handshake records trickle in (the transport takes them; no plaintext yet): the
+    // deadline still runs from the accept.
+    s.ready |= CAN_READ;
+    s.run();
+    s.advance(Duration::from_secs(1) - MS);
+    assert_eq!(s.conn.state, State::Open);
+    s.advance(MS);
+    assert!(s.removed, "closed at the handshake deadline");
+    assert_eq!(s.received(), "", "no 408: nothing can be said before the handshake ends");
+}
+
+#[test]
+fn after_the_handshake_the_first_request_has_the_header_timeout() {
+    let mut s = Sim::tls(Options { tls_handshake_timeout: Duration::from_secs(3), ..options() });
+    s.advance(Duration::from_secs(2));
+    s.peer.handshaking = false;
+    s.ready |= CAN_READ;
+    s.run();
+    assert!(!s.conn.is_handshaking());
+    // Past the handshake deadline nothing happens: the header timeout (10 s) runs now, as
+    // for a new plain connection.
+    s.advance(Duration::from_secs(10) - MS);
+    assert_eq!(s.conn.state, State::Open);
+    assert_eq!(s.received(), "");
+    s.advance(MS);
+    assert_eq!(Sim::statuses(&s.received()), [408]);
 }

@@ -28,6 +28,9 @@ pub(crate) fn drive<T: Transport>(
     app: &mut impl App,
 ) -> bool {
     let mut progress = false;
+    if *ready & CAN_WRITE != 0 && t.flush_pending().is_err() {
+        conn.handle_broken();
+    }
     loop {
         match conn.poll(env, app) {
             Step::Send => {
@@ -60,7 +63,12 @@ pub(crate) fn drive<T: Transport>(
                 if *ready & CAN_READ == 0 {
                     break;
                 }
-                match t.recv(conn.read_buf(env), *ready & HUP != 0) {
+                let got = t.recv(conn.read_buf(env), *ready & HUP != 0);
+                if conn.is_handshaking() && !t.is_handshaking() {
+                    conn.handle_handshake_done();
+                    app.handshake_done(t.tls_info());
+                }
+                match got {
                     Ok(Recv::Bytes { drained }) => {
                         if drained {
                             *ready &= !CAN_READ;

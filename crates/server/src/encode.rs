@@ -70,6 +70,8 @@ pub(crate) struct Head {
 pub(crate) struct Stamp<'a> {
     pub(crate) clock: &'a Clock,
     pub(crate) server: &'a str,
+    /// Encoded field lines for every response of this connection (HSTS over TLS).
+    pub(crate) extra: &'a [u8],
 }
 
 /// Encodes the head answering `asked` into `out`: the framing (RFC 9112 §6) chosen from the
@@ -99,6 +101,7 @@ pub(crate) fn head(
             server: stamp.server.as_bytes(),
             server_and_date: stamp.clock.server_and_date(),
             encoded: prepared.map(PreparedFields::encoded),
+            extra: stamp.extra,
         },
     );
     let with_body = asked.method != Method::HEAD && !matches!(framing, Framing::None);

@@ -41,6 +41,8 @@ pub struct ConnInfo {
     /// keep-alive connection asks the socket once, not once per request. Forgotten when
     /// the connection closes ([`ConnInfo::forget`]).
     local: std::sync::Mutex<Vec<Option<SocketAddr>>>,
+    /// The TLS session's facts, for a request that came over HTTPS.
+    pub(crate) tls: Option<crate::TlsInfo>,
 }
 
 impl Clone for ConnInfo {
@@ -53,6 +55,7 @@ impl Clone for ConnInfo {
             fd: -1,
             remote: self.remote.clone(),
             local: Default::default(),
+            tls: self.tls.clone(),
         }
     }
 }
@@ -67,7 +70,7 @@ impl ConnInfo {
     /// assert_eq!(conn.peer.port(), 50000);
     /// ```
     pub fn new(peer: SocketAddr) -> Self {
-        ConnInfo { peer, token: 0, fd: -1, remote: None, local: Default::default() }
+        ConnInfo { peer, token: 0, fd: -1, remote: None, local: Default::default(), tls: None }
     }
 
     pub(crate) fn for_worker(remote: Remote<Finished>) -> Self {
@@ -77,6 +80,7 @@ impl ConnInfo {
             fd: -1,
             remote: Some(remote),
             local: Default::default(),
+            tls: None,
         }
     }
 
@@ -97,6 +101,18 @@ impl ConnInfo {
         self.peer = peer;
         self.token = token;
         self.fd = fd;
+    }
+
+    /// The TLS session the request came over (`None` for plain HTTP): version, cipher, the
+    /// server name the client asked for, and the verified client certificate's subject.
+    pub fn tls(&self) -> Option<&crate::TlsInfo> {
+        self.tls.as_ref()
+    }
+
+    /// Marks these connection facts as HTTPS (for tests and tools outside a server).
+    pub fn with_tls(mut self, tls: crate::TlsInfo) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     /// Our end of the connection (a CGI script's `SERVER_PORT`). Asked of the socket the

@@ -44,12 +44,14 @@ mod mailbox;
 mod output;
 mod page;
 mod prepared;
+mod redirect;
 mod service;
 mod task;
+mod tls;
 mod transport;
 
 pub use body::{Body, BodyStream};
-pub use config::{AccessLog, Options};
+pub use config::{AccessLog, Options, RedirectOptions, TlsOptions};
 pub use date::civil_from_days;
 pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder};
 pub use mailbox::Finished;
@@ -57,5 +59,8 @@ pub use page::{status_page, status_text};
 pub use pollux_http1::Limits;
 pub use pollux_reactor::Shutdown;
 pub use prepared::PreparedFields;
+/// The TLS library the server speaks through, so configurations are built with the same version.
+pub use rustls;
 pub use service::serve;
 pub use task::{Nudge, Task, TaskCx, TaskWaker, TurnEnd, SOURCES};
+pub use tls::{SubjectFn, TlsInfo};

@@ -13,6 +13,11 @@ use crate::AccessLog;
 pub(crate) struct Log {
     out: Option<Sink>,
     buf: Vec<u8>,
+    /// Lines end with the connection's TLS version and cipher (`Options::log_tls`).
+    pub(crate) with_tls: bool,
+    /// The TLS version and cipher of the connection being served (set by the worker before
+    /// it runs a connection), `None` for plain TCP.
+    pub(crate) tls: Option<(&'static str, &'static str)>,
 }
 
 #[derive(Debug)]
@@ -32,7 +37,7 @@ impl Log {
                 })?))
             }
         };
-        Ok(Log { out, buf: Vec::new() })
+        Ok(Log { out, buf: Vec::new(), with_tls: false, tls: None })
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -66,7 +71,18 @@ impl Log {
                 let _ = write!(b, "\\x{c:02x}");
             }
         }
-        let _ = writeln!(b, " {:?}\" {} {}", version, status.as_u16(), bytes);
+        let _ = write!(b, " {:?}\" {} {}", version, status.as_u16(), bytes);
+        self.end_line();
+    }
+
+    /// ` TLSv1.3 TLS_AES_128_GCM_SHA256` (or ` - -` over plain TCP) when asked for, then the
+    /// newline.
+    fn end_line(&mut self) {
+        if self.with_tls {
+            let (v, c) = self.tls.unwrap_or(("-", "-"));
+            let _ = write!(self.buf, " {v} {c}");
+        }
+        self.buf.push(b'\n');
     }
 
     /// A request refused before it was understood (400, 408, ...): `"-"` as the request line.
@@ -76,7 +92,8 @@ impl Log {
         }
         let _ = write!(self.buf, "{} - - ", peer.ip());
         self.buf.extend_from_slice(stamp);
-        let _ = writeln!(self.buf, " \"-\" {} {}", status.as_u16(), bytes);
+        let _ = write!(self.buf, " \"-\" {} {}", status.as_u16(), bytes);
+        self.end_line();
     }
 
     /// Writes what the turn logged. A failing log never stops the server.

@@ -13,12 +13,12 @@ use pollux_reactor::mio::{event::Event, Interest, Token};
 use pollux_reactor::{Ctx, ListenerConfig, RunConfig, Service, TimerKind};
 use slab::Slab;
 
-use crate::conn::{panicked, App, Conn, Env, Expired, State, TimerChange, Wait};
+use crate::conn::{panicked, App, Conn, Env, Expired, Layer, State, TimerChange, Wait};
 use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP, YIELDED};
-use crate::encode::Stamp;
 use crate::log::Log;
 use crate::mailbox::{Finished, Message};
 use crate::task::split_token;
+use crate::tls::{TlsInfo, TlsSession, TlsStream};
 use crate::{AccessLog, Body, ConnInfo, Handler, Options, Reply, TaskCx};
 use http::Request;
 use pollux_http1::RequestHead;
@@ -32,6 +32,7 @@ const SEND: TimerKind = TimerKind(3);
 const LINGER: TimerKind = TimerKind(4);
 const TASK: TimerKind = TimerKind(5);
 const DRAIN: TimerKind = TimerKind(6);
+const HANDSHAKE: TimerKind = TimerKind(7);
 
 /// The reactor's timer queues' durations, in the order of the kinds above.
 pub(crate) fn timer_durations(opts: &Options) -> Vec<std::time::Duration> {
@@ -43,12 +44,14 @@ pub(crate) fn timer_durations(opts: &Options) -> Vec<std::time::Duration> {
         opts.linger,
         opts.task_timeout,
         opts.drain_idle.min(opts.grace),
+        opts.tls_handshake_timeout,
     ]
 }
 
 /// The reactor timer that runs while a connection waits for `w`.
 pub(crate) fn timer_kind(w: Wait) -> Option<TimerKind> {
     Some(match w {
+        Wait::Handshake => HANDSHAKE,
         Wait::Head => HEAD,
         Wait::Idle => IDLE,
         Wait::Drain => DRAIN,
@@ -74,8 +77,13 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         opts.shutdown.install_signal_handlers()?;
     }
     let max_conns = opts.max_conns.unwrap_or_else(pollux_reactor::default_max_conns);
+    // Listeners in order: plain, TLS, redirecting (`on_accept` tells them apart by index).
+    let mut addrs = opts.addrs.clone();
+    let kinds = Kinds { plain: opts.addrs.len(), tls: opts.tls.as_ref().map_or(0, |t| t.addrs.len()) };
+    addrs.extend(opts.tls.iter().flat_map(|t| t.addrs.iter()));
+    addrs.extend(opts.redirect.iter().flat_map(|r| r.addrs.iter()));
     let run = RunConfig {
-        addrs: opts.addrs.clone(),
+        addrs,
         workers: opts.workers,
         listener: ListenerConfig { backlog: opts.backlog },
         max_conns,
@@ -104,6 +112,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             handler: handler.clone(),
             info: ConnInfo::for_worker(remote),
             env: Env::new(opts.clone(), log, POOL_MAX),
+            kinds,
         }
     })
 }
@@ -120,6 +129,14 @@ enum TaskCall<'e> {
     Timeout,
 }
 
+/// How many listeners of each kind there are, in the order they are handed to the reactor:
+/// plain, then TLS, then redirecting.
+#[derive(Debug, Clone, Copy)]
+struct Kinds {
+    plain: usize,
+    tls: usize,
+}
+
 /// The handler as a connection reaches it: the only place the server calls a handler.
 struct Caller<'a, H> {
     handler: &'a H,
@@ -127,6 +144,10 @@ struct Caller<'a, H> {
     peer: SocketAddr,
     token: usize,
     fd: std::os::fd::RawFd,
+    /// The connection's TLS session facts, kept with the session.
+    tls: Option<&'a mut Option<TlsInfo>>,
+    /// On a redirecting listener: the HTTPS port every answer sends the client to.
+    redirect: Option<u16>,
 }
 
 impl<H: Handler> App for Caller<'_, H> {
@@ -137,16 +158,27 @@ impl<H: Handler> App for Caller<'_, H> {
 
     #[inline(always)]
     fn call(&mut self, req: Request<Body>) -> Reply {
+        if let Some(port) = self.redirect {
+            return crate::redirect::to_https(&req, port);
+        }
         self.info.set(self.peer, self.token, self.fd);
+        self.info.tls = self.tls.as_ref().and_then(|t| (**t).clone());
         let (handler, info) = (self.handler, &*self.info);
         // A panic becomes a 500 (the default hook printed it); the worker lives on.
         catch_unwind(AssertUnwindSafe(|| handler.call(req, info))).unwrap_or_else(|_| panicked())
     }
+
+    fn handshake_done(&mut self, info: Option<TlsInfo>) {
+        if let Some(slot) = self.tls.as_mut() {
+            **slot = info;
+        }
+    }
 }
 
-/// A connection with its socket and the readiness the socket reported.
+/// A connection with its socket (and TLS session) and the readiness the socket reported.
 struct Link {
     stream: TcpStream,
+    tls: Option<Box<TlsSession>>,
     conn: Conn,
     ready: u8,
 }
@@ -167,6 +199,7 @@ struct HttpService<H> {
     turn_end: Vec<Arc<dyn crate::TurnEnd>>,
     /// Connections that yielded at their turn budget, run again at the end of the turn.
     yielded: Vec<usize>,
+    kinds: Kinds,
 }
 
 impl<H: Handler> HttpService<H> {
@@ -200,10 +233,26 @@ impl<H: Handler> HttpService<H> {
     /// One run of the connection's driver.
     #[inline(always)]
     fn run(&mut self, token: usize) -> bool {
-        let Some(Link { stream, conn, ready }) = self.conns.get_mut(token) else { return false };
+        let Some(Link { stream, tls, conn, ready }) = self.conns.get_mut(token) else { return false };
         let fd = stream.as_raw_fd();
-        let mut app = Caller { handler: &*self.handler, info: &mut self.info, peer: conn.peer, token, fd };
-        drive(conn, stream, ready, &mut self.env, &mut app)
+        enter(&mut self.env, tls);
+        let redirect = match conn.layer {
+            Layer::Redirect => self.env.opts.redirect.as_ref().map(|r| r.https_port),
+            _ => None,
+        };
+        let (handler, info, peer) = (&*self.handler, &mut self.info, conn.peer);
+        match tls {
+            None => {
+                let mut app = Caller { handler, info, peer, token, fd, tls: None, redirect };
+                drive(conn, stream, ready, &mut self.env, &mut app)
+            }
+            Some(session) => {
+                let subject = self.env.opts.tls.as_ref().map(|t| t.subject);
+                let (mut t, slot) = TlsStream::new(stream, session, subject);
+                let mut app = Caller { handler, info, peer, token, fd, tls: Some(slot), redirect };
+                drive(conn, &mut t, ready, &mut self.env, &mut app)
+            }
+        }
     }
 
     /// Hands bytes between a connection and its task until neither owes the other anything.
@@ -225,6 +274,7 @@ impl<H: Handler> HttpService<H> {
     /// whether the task moved bytes.
     fn run_task(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, call: TaskCall<'_>) -> Option<bool> {
         let link = self.conns.get_mut(token)?;
+        enter(&mut self.env, &link.tls);
         let peer = link.conn.peer;
         let a = link.conn.active.as_mut()?;
         let slot = a.task.as_mut()?;
@@ -243,7 +293,7 @@ impl<H: Handler> HttpService<H> {
             state: &mut slot.state,
             out: &mut a.out,
             asked: &slot.asked,
-            stamp: Stamp { clock: &env.clock, server: &env.opts.server_name },
+            stamp: env.stamp(),
             peer,
             remote: self.info.remote(),
             turn_end: &mut self.turn_end,
@@ -273,8 +323,12 @@ impl<H: Handler> HttpService<H> {
         cx.timers.cancel(token);
         self.info.forget(token);
         if let Some(mut link) = self.conns.try_remove(token) {
+            enter(&mut self.env, &link.tls);
             let stream = &link.stream;
-            link.conn.close(&mut self.env, || crate::transport::Transport::bytes_acked(stream));
+            let plain = link.tls.is_none();
+            // Over TLS the socket's count includes records and handshake: use what was written.
+            let acked = || if plain { crate::transport::Transport::bytes_acked(stream) } else { None };
+            link.conn.close(&mut self.env, acked);
             // Dropping the stream closes the descriptor, which also removes it from epoll.
         }
     }
@@ -283,20 +337,37 @@ impl<H: Handler> HttpService<H> {
 impl<H: Handler> Service for HttpService<H> {
     type Message = Finished;
 
-    fn on_accept(&mut self, cx: &mut Ctx<'_, Finished>, mut stream: TcpStream, peer: SocketAddr) {
+    fn on_accept(
+        &mut self,
+        cx: &mut Ctx<'_, Finished>,
+        mut stream: TcpStream,
+        peer: SocketAddr,
+        listener: usize,
+    ) {
+        let (conn, tls) = if listener < self.kinds.plain {
+            (Conn::new(peer), None)
+        } else if listener < self.kinds.plain + self.kinds.tls {
+            let Some(cfg) = self.env.opts.tls.as_ref() else { return };
+            let Some(session) = TlsSession::new(cfg.config.clone()) else { return };
+            (Conn::new_tls(peer), Some(session))
+        } else {
+            let mut c = Conn::new(peer);
+            c.layer = Layer::Redirect;
+            (c, None)
+        };
+        let mut conn = conn;
         let entry = self.conns.vacant_entry();
         let token = entry.key();
         // Registered once for both directions, edge-triggered: no epoll_ctl per request.
         if cx.registry.register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
             return;
         }
-        let mut conn = Conn::new(peer);
         if let TimerChange::Arm(w) = conn.start(&self.env, cx.now) {
             if let Some(kind) = timer_kind(w) {
                 cx.timers.arm(token, kind, cx.now);
             }
         }
-        entry.insert(Link { stream, conn, ready: CAN_WRITE });
+        entry.insert(Link { stream, tls, conn, ready: CAN_WRITE });
     }
 
     fn on_ready(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, ev: &Event) {
@@ -325,6 +396,7 @@ impl<H: Handler> Service for HttpService<H> {
     fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
+        enter(&mut self.env, &link.tls);
         match link.conn.handle_timeout(&mut self.env, cx.now) {
             Expired::No => {
                 // The wheel and the connection arm together, so this is rounding beyond the
@@ -356,6 +428,7 @@ impl<H: Handler> Service for HttpService<H> {
             }
             return;
         }
+        enter(&mut self.env, &link.tls);
         if link.conn.handle_finished(&mut self.env, done) {
             self.drive(cx, token);
         }
@@ -394,5 +467,21 @@ impl<H: Handler> Service for HttpService<H> {
 
     fn connections(&self) -> usize {
         self.conns.len()
+    }
+}
+
+/// Tells the worker's shared state which connection it is about to run: whether its
+/// responses carry HSTS, and what its access log lines say about TLS.
+#[inline(always)]
+fn enter(env: &mut Env, tls: &Option<Box<TlsSession>>) {
+    match tls {
+        None => {
+            env.secure = false;
+            env.log.tls = None;
+        }
+        Some(t) => {
+            env.secure = true;
+            env.log.tls = t.info().map(|i| (i.version, i.cipher));
+        }
     }
 }

@@ -71,6 +71,21 @@ pub(crate) trait Transport {
     /// Sends what `out` holds until it is empty or the peer stops taking bytes; `moved` is
     /// set when any byte went.
     fn flush(&mut self, out: &mut Output, moved: &mut bool) -> io::Result<Flushed>;
+    /// Sends what the transport itself still holds (a TLS handshake message that met a full
+    /// socket), when the socket has room again.
+    #[inline(always)]
+    fn flush_pending(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    /// Whether the transport is still setting up (a TLS handshake): no request can come yet.
+    #[inline(always)]
+    fn is_handshaking(&self) -> bool {
+        false
+    }
+    /// What a finished TLS handshake settled (`None`: not TLS).
+    fn tls_info(&self) -> Option<crate::TlsInfo> {
+        None
+    }
     /// Ends our direction (FIN) while the peer's stays open (lingering close).
     fn shutdown_write(&mut self);
     /// Whether the peer reset the connection (checked when it hung up while we wait).

@@ -253,7 +253,7 @@ impl Service for TftpService {
         Ok(())
     }
 
-    fn on_accept(&mut self, _cx: &mut Ctx<'_, ()>, _stream: TcpStream, _peer: SocketAddr) {
+    fn on_accept(&mut self, _cx: &mut Ctx<'_, ()>, _stream: TcpStream, _peer: SocketAddr, _listener: usize) {
         // No TCP listener is configured; nothing can arrive here.
     }
 

@@ -76,7 +76,7 @@
 //! - [`Router`]: `route(path, get(h).post(h2))`, `nest`, `nest_service` (mount
 //!   [`pollux_fs::ServeDir`]), `route_service` ([`pollux_fs::ServeFile`]), `fallback`, `layer`.
 //! - [`extract`]: `Path`, `Query`, `Form`, `Json`, `RawBody` / `Bytes` / `String`, `HeaderMap`,
-//!   `Cookies`, `ClientAddr`, `State`, and your own via `FromRequestParts`.
+//!   `Cookies`, `ClientAddr`, `Tls`, `State`, and your own via `FromRequestParts`.
 //! - [`response`]: `IntoResponse` for text, `Html`, `Json`, bytes, `Redirect`, `Stream`,
 //!   status and header tuples, `Result`.
 //! - [`middleware`]: `Middleware`, `from_fn`, and built-ins (access log, compression,

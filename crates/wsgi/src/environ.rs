@@ -235,6 +235,20 @@ pub(crate) fn build<'py>(
     env.set_item(k.server_port.bind(py), PyString::new(py, num.format(port)))?;
     env.set_item(k.remote_addr.bind(py), PyString::new(py, &Small::of(&req.peer.ip())))?;
     env.set_item(k.remote_port.bind(py), PyString::new(py, num.format(req.peer.port())))?;
+    if let Some(tls) = &req.tls {
+        // PEP 3333's scheme, and the variables Apache's mod_ssl and gunicorn behind it give.
+        env.set_item(k.wsgi_url_scheme.bind(py), "https")?;
+        env.set_item("HTTPS", "on")?;
+        env.set_item("SSL_PROTOCOL", tls.version)?;
+        env.set_item("SSL_CIPHER", tls.cipher)?;
+        if let Some(name) = &tls.server_name {
+            env.set_item("SSL_TLS_SNI", &**name)?;
+        }
+        if let Some(subject) = &tls.client_subject {
+            env.set_item("SSL_CLIENT_S_DN", &**subject)?;
+            env.set_item("SSL_CLIENT_VERIFY", "SUCCESS")?;
+        }
+    }
     headers(py, k, &env, &parts.headers)?;
     env.set_item(k.wsgi_input.bind(py), input)?;
     env.set_item(k.wsgi_errors.bind(py), errors)?;

@@ -106,7 +106,7 @@ impl Handler for Wsgi {
             Body::Bytes(b) if !b.is_empty() => Some(b),
             _ => None,
         };
-        let job = Job { parts, peer: conn.peer, local: conn.local_addr(), body };
+        let job = Job { parts, peer: conn.peer, local: conn.local_addr(), tls: conn.tls().cloned(), body };
         Reply::Task(Box::new(WsgiTask::new(self.pool.clone(), job)))
     }
 

@@ -15,6 +15,8 @@ pub(crate) struct Request {
     pub(crate) parts: Parts,
     pub(crate) peer: SocketAddr,
     pub(crate) local: Option<SocketAddr>,
+    /// The TLS session the request came over (`wsgi.url_scheme` https, `HTTPS`, `SSL_*`).
+    pub(crate) tls: Option<pollux_server::TlsInfo>,
     /// The body, when it came whole with the request rather than streamed.
     pub(crate) body: Option<bytes::Bytes>,
 }

@@ -126,7 +126,7 @@ impl ChatService {
 impl Service for ChatService {
     type Message = ();
 
-    fn on_accept(&mut self, cx: &mut Ctx<'_, ()>, stream: TcpStream, _peer: SocketAddr) {
+    fn on_accept(&mut self, cx: &mut Ctx<'_, ()>, stream: TcpStream, _peer: SocketAddr, _listener: usize) {
         let entry = self.conns.vacant_entry();
         let id = entry.key();
         let mut stream = stream;

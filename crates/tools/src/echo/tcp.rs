@@ -130,7 +130,7 @@ impl TcpEcho {
 impl Service for TcpEcho {
     type Message = ();
 
-    fn on_accept(&mut self, cx: &mut Ctx<'_, ()>, stream: TcpStream, _peer: SocketAddr) {
+    fn on_accept(&mut self, cx: &mut Ctx<'_, ()>, stream: TcpStream, _peer: SocketAddr, _listener: usize) {
         let entry = self.conns.vacant_entry();
         let token = entry.key();
         let mut conn =

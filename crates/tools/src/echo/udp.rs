@@ -107,7 +107,7 @@ impl Service for UdpEcho {
         Ok(())
     }
 
-    fn on_accept(&mut self, _cx: &mut Ctx<'_, ()>, _stream: TcpStream, _peer: SocketAddr) {
+    fn on_accept(&mut self, _cx: &mut Ctx<'_, ()>, _stream: TcpStream, _peer: SocketAddr, _listener: usize) {
         // No TCP listeners are configured for this service; nothing to accept.
     }
 

@@ -58,7 +58,7 @@ pub use body::RawBody;
 pub use cookies::Cookies;
 pub use form::Form;
 pub use json::Json;
-pub use parts::{ClientAddr, State};
+pub use parts::{ClientAddr, State, Tls};
 pub use path::Path;
 pub use query::Query;
 

@@ -22,6 +22,29 @@ impl<S> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// The TLS session a request came over, `None` for plain HTTP: its version, cipher, the
+/// server name the client asked for, and the verified client certificate's subject (with
+/// `--client-ca`), as `pollux_server::TlsInfo`.
+///
+/// ```
+/// use pollux_web::extract::Tls;
+/// fn whoami(Tls(tls): Tls) -> String {
+///     match tls.and_then(|t| t.client_subject) {
+///         Some(subject) => format!("hello, {subject}"),
+///         None => "hello, stranger".into(),
+///     }
+/// }
+/// # let _ = whoami;
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls(pub Option<pollux_server::TlsInfo>);
+
+impl<S> FromRequestParts<S> for Tls {
+    fn from_request_parts(_parts: &Parts, cx: &Cx<'_, S>) -> Result<Self, Rejection> {
+        Ok(Tls(cx.conn.tls().cloned()))
+    }
+}
+
 /// The application state given to [`crate::Router::with_state`], cloned: make it an `Arc`
 /// (or a struct of `Arc`s) so the clone is a reference count.
 ///
