@@ -3,6 +3,7 @@
 //! that sees the TLS meta-variables; one process serves HTTPS and plain HTTP, with HSTS only on
 //! the former; `--redirect-http` answers 308 to the HTTPS URL; `--log-tls` adds the version and
 //! cipher to the access log.
+#![allow(clippy::unwrap_used)]
 
 use std::collections::HashMap;
 

@@ -3,6 +3,7 @@
 //! a broken replacement keeps the certificate in use and says why; a changed file is picked up
 //! without a signal; client certificates (`--client-ca`) are required and their subject reaches
 //! CGI; `--self-signed` prints the fingerprint of what it serves; chains and SEC1 keys load.
+#![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

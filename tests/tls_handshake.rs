@@ -1,6 +1,7 @@
 //! The handshake as `openssl s_client` sees it: a certificate per server name (SNI), ALPN
 //! `http/1.1` only, TLS 1.2 and 1.3 and nothing older, `--tls-min 1.3`, session resumption
 //! across workers, and no 0-RTT.
+#![allow(clippy::unwrap_used)]
 
 use std::time::Duration;
 
