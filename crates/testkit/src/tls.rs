@@ -72,8 +72,8 @@ impl Pki {
         pki.server("a.test", "a.test", &["DNS:a.test"]);
         pki.server("b.test", "b.test", &["DNS:b.test"]);
         pki.server("localhost", "localhost", &["DNS:localhost", "IP:127.0.0.1", "IP:::1"]);
-        pki.client("alice", "ca", "/O=Example/CN=alice");
-        pki.client("mallory", "other-ca", "/O=Example/CN=mallory");
+        pki.client("alice", "/O=Example/CN=alice", "ca");
+        pki.client("mallory", "/O=Example/CN=mallory", "other-ca");
         pki
     }
 
