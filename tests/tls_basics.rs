@@ -322,3 +322,36 @@ fn the_access_log_over_tls_without_log_tls_is_the_common_log_format() {
     assert!(missing.contains("\"GET /nope HTTP/1.1\" 404 "), "{missing}");
     assert!(!missing.contains("TLSv1"), "{missing}");
 }
+
+const WSGI_APP: &str = "\
+def application(environ, start_response):
+    keys = ['wsgi.url_scheme', 'HTTPS', 'SSL_PROTOCOL', 'SSL_CIPHER', 'SSL_TLS_SNI']
+    body = ''.join('%s=%s\\n' % (k, environ[k]) for k in keys if k in environ).encode()
+    start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])
+    return [body]
+";
+
+#[test]
+fn a_wsgi_app_sees_the_https_scheme_over_tls_and_http_over_plain() {
+    let pki = Pki::new();
+    let app = TempRoot::empty("tls-wsgi");
+    std::fs::write(app.path("tlsenv.py"), WSGI_APP).unwrap();
+    let mut cmd = https_command(&app.0);
+    cmd.args(["--wsgi", "tlsenv", "--workers", "1", "--access-log", "off", "--bind", "127.0.0.1:0"])
+        .args(pki.cert_args("localhost"))
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("VIRTUAL_ENV");
+    let s = spawn_https(cmd, 1);
+    let r =
+        curl_https(&pki.cert("ca"), s.tls, "localhost", "/x", &["--tls13-ciphers", "TLS_AES_256_GCM_SHA384"]);
+    assert_eq!(r.status, 200, "{}", r.stderr);
+    let env = env_map(&r.body);
+    assert_eq!(env.get("wsgi.url_scheme").map(String::as_str), Some("https"), "{env:#?}");
+    assert_eq!(env.get("HTTPS").map(String::as_str), Some("on"), "{env:#?}");
+    assert_eq!(env.get("SSL_PROTOCOL").map(String::as_str), Some("TLSv1.3"), "{env:#?}");
+    assert_eq!(env.get("SSL_CIPHER").map(String::as_str), Some("TLS_AES_256_GCM_SHA384"), "{env:#?}");
+    assert_eq!(env.get("SSL_TLS_SNI").map(String::as_str), Some("localhost"), "{env:#?}");
+    let env = env_map(&send(s.plain[0], "GET", "/x", &[]).body);
+    assert_eq!(env.get("wsgi.url_scheme").map(String::as_str), Some("http"), "{env:#?}");
+    assert!(!env.contains_key("HTTPS") && !env.contains_key("SSL_PROTOCOL"), "{env:#?}");
+}
