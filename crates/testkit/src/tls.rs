@@ -405,9 +405,11 @@ pub struct Handshake {
 }
 
 impl Handshake {
-    /// A session was established: a protocol was agreed.
+    /// A session the server accepted: a protocol was agreed and no alert came. (s_client
+    /// reports the protocol from the ServerHello on, so a handshake the server ends with an
+    /// alert after it still names one.)
     pub fn established(&self) -> bool {
-        self.protocol.is_some()
+        self.protocol.is_some() && self.alert().is_none()
     }
 
     /// The alert the server sent, as OpenSSL names it in its error line (`tlsv1 alert
