@@ -176,6 +176,6 @@ fn headless_chromium_loads_and_renders_a_page_over_https() {
             .lines()
             .find(|l| l.contains(&format!("\"GET {path}HTTP/1.1\" 200 ")))
             .unwrap_or_else(|| panic!("no 200 for {path} in:\n{log}"));
-        assert!(line.contains(" TLSv1.3 TLS_"), "{line}");
+        assert!(line.contains(" TLSv1.3 TLS_"), "{line}\nthe whole log:\n{log}");
     }
 }
