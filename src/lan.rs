@@ -4,12 +4,12 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-/// `http://ADDR` lines for a bound address: itself, or for `0.0.0.0` / `[::]` every interface
+/// `SCHEME://ADDR` lines for a bound address: itself, or for `0.0.0.0` / `[::]` every interface
 /// address of that family (loopback first, IPv6 link-local left out: it needs a zone that
 /// browsers do not take).
-pub(crate) fn urls(bound: SocketAddr) -> Vec<String> {
+pub(crate) fn urls(bound: SocketAddr, scheme: &str) -> Vec<String> {
     if !bound.ip().is_unspecified() {
-        return vec![format!("http://{bound}")];
+        return vec![format!("{scheme}://{bound}")];
     }
     let mut ips: Vec<IpAddr> = interface_addrs()
         .into_iter()
@@ -22,7 +22,7 @@ pub(crate) fn urls(bound: SocketAddr) -> Vec<String> {
         // Nothing listed (no getifaddrs): loopback at least is there.
         ips.push(if bound.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
     }
-    ips.into_iter().map(|ip| format!("http://{}", SocketAddr::new(ip, bound.port()))).collect()
+    ips.into_iter().map(|ip| format!("{scheme}://{}", SocketAddr::new(ip, bound.port()))).collect()
 }
 
 fn is_link_local(ip: &Ipv6Addr) -> bool {

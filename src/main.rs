@@ -7,6 +7,7 @@ mod lab;
 mod lan;
 mod serve;
 mod tftp;
+mod tls;
 mod udp;
 
 use std::process::ExitCode;
@@ -103,7 +104,7 @@ impl std::fmt::Display for Hint {
 /// The error and its causes as one line, `what failed: why`, as curl and ripgrep print them.
 /// A cause whose text its parent already contains is left out: libraries often say
 /// "/x: No such file or directory" and then give the io::Error itself as the source.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     // anyhow finds a context value of a given type in any layer; the chain itself only shows
     // its text.
     let hint = e.downcast_ref::<Hint>().map(|h| h.0.as_str());

@@ -16,8 +16,9 @@ pub(crate) struct ServeArgs {
     /// Directory to serve [default: the current directory].
     root: Option<PathBuf>,
     /// Address to listen on (repeatable): HOST:PORT, HOST or PORT, e.g. `0.0.0.0` (every IPv4
-    /// interface, for the LAN), `[::]:8000`, `localhost:9000`, `9000` (loopback, port 9000).
-    #[arg(long = "bind", value_name = "ADDR", default_value = "127.0.0.1:8000", value_parser = addr::parse_bind)]
+    /// interface, for the LAN), `[::]:8000`, `localhost:9000`, `9000` (loopback, port 9000)
+    /// [default: 127.0.0.1:8000, unless --tls-bind is given].
+    #[arg(long = "bind", value_name = "ADDR", value_parser = addr::parse_bind)]
     bind: Vec<Bind>,
     /// Worker threads, one event loop each [default: available cores].
     #[arg(long, value_parser = crate::addr::at_least_one)]
@@ -84,6 +85,47 @@ pub(crate) struct ServeArgs {
     /// The WSGI server.
     #[command(flatten)]
     wsgi: Box<WsgiArgs>,
+    /// HTTPS.
+    #[command(flatten)]
+    tls: Box<crate::tls::TlsArgs>,
+}
+
+/// Every address `serve` listens on, by kind, in the order the server takes its listeners.
+struct Listen {
+    plain: Vec<SocketAddr>,
+    tls: Vec<SocketAddr>,
+    redirect: Vec<SocketAddr>,
+}
+
+impl Listen {
+    fn resolve(args: &ServeArgs) -> anyhow::Result<Listen> {
+        let plain = match (&args.bind[..], &args.tls.tls_bind[..]) {
+            // Only HTTPS was asked for.
+            ([], [_, ..]) => Vec::new(),
+            ([], []) => vec![DEFAULT_ADDR],
+            (binds, _) => addr::resolve_all(binds, DEFAULT_ADDR)?,
+        };
+        Ok(Listen {
+            plain,
+            tls: addr::resolve_all(&args.tls.tls_bind, crate::tls::DEFAULT_TLS_ADDR)?,
+            redirect: addr::resolve_all(&args.tls.redirect_http, crate::tls::DEFAULT_REDIRECT_ADDR)?,
+        })
+    }
+
+    fn all(&self) -> Vec<SocketAddr> {
+        self.plain.iter().chain(&self.tls).chain(&self.redirect).copied().collect()
+    }
+
+    /// The URL scheme of the `i`th listener, and whether it only redirects.
+    fn scheme(&self, i: usize) -> (&'static str, bool) {
+        if i < self.plain.len() {
+            ("http", false)
+        } else if i < self.plain.len() + self.tls.len() {
+            ("https", false)
+        } else {
+            ("http", true)
+        }
+    }
 }
 
 /// `--wsgi*`: a Python application loaded once and served natively (pollux-wsgi).
@@ -287,7 +329,10 @@ fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
 
 /// `--processes`: bind here, then keep the children running (each runs this same command).
 fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
-    let addrs = addr::resolve_all(&args.bind, DEFAULT_ADDR)?;
+    let listen = Listen::resolve(args)?;
+    // The certificates are loaded here once so that a bad one stops the start, not every child.
+    args.tls.options(listen.tls.clone())?;
+    let addrs = listen.all();
     let mut listeners = Vec::new();
     for addr in &addrs {
         let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
@@ -308,7 +353,7 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
     }
     let n = args.wsgi.processes;
     let what = format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" });
-    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound))
+    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound, &listen))
         .context("supervisor failed")?;
     if code != 0 {
         std::process::exit(code);
@@ -317,7 +362,8 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let addrs = addr::resolve_all(&args.bind, DEFAULT_ADDR)?;
+    let listen = Listen::resolve(&args)?;
+    let addrs = listen.all();
     let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut inherited = Vec::new();
     let wsgi = match &args.wsgi.app {
@@ -352,8 +398,22 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         None if args.wsgi.processes > 1 => 1,
         None => defaults.workers,
     };
+    let tls = args.tls.options(listen.tls.clone())?;
+    let redirect = match (listen.redirect.is_empty(), listen.tls.first()) {
+        (false, Some(https)) => {
+            Some(pollux_server::RedirectOptions { addrs: listen.redirect.clone(), https_port: https.port() })
+        }
+        _ => None,
+    };
+    if let Some((_, certs)) = &tls {
+        crate::tls::keep_fresh(certs)?;
+    }
     let opts = Options {
-        addrs: addrs.clone(),
+        addrs: listen.plain.clone(),
+        tls: tls.map(|(o, _)| o),
+        redirect,
+        log_tls: args.tls.log_tls,
+        tls_handshake_timeout: args.tls.handshake_timeout(),
         listeners: inherited,
         workers,
         backlog: args.backlog,
@@ -376,7 +436,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(spec) => format!("the WSGI app {spec}"),
         None => root.display().to_string(),
     };
-    let on_bound = |bound: &[SocketAddr]| print_urls(&what, bound);
+    let on_bound = |bound: &[SocketAddr]| print_urls(&what, bound, &listen);
     let failed = |e| addr::listen_error(e, &addrs);
     let cgi_wanted = !args.cgi.mounts.is_empty() || args.cgi.ext.is_some();
     match (wsgi, cgi_wanted) {
@@ -395,17 +455,19 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Tells where the server listens: one URL per interface address for a wildcard bind (as
 /// miniserve does), and whether only this machine can connect.
-fn print_urls(what: &str, bound: &[SocketAddr]) {
-    for a in bound {
-        let urls = crate::lan::urls(*a);
+fn print_urls(what: &str, bound: &[SocketAddr], listen: &Listen) {
+    for (i, a) in bound.iter().enumerate() {
+        let (scheme, redirect) = listen.scheme(i);
+        let urls = crate::lan::urls(*a, scheme);
+        let doing = if redirect { "redirecting to HTTPS".to_owned() } else { format!("serving {what}") };
         if a.ip().is_unspecified() {
-            println!("pollux: serving {what} on every {} interface, port {}:", family(a), a.port());
+            println!("pollux: {doing} on every {} interface, port {}:", family(a), a.port());
             for u in urls {
                 println!("  {u}");
             }
         } else {
             for u in urls {
-                println!("pollux: serving {what} on {u}");
+                println!("pollux: {doing} on {u}");
             }
         }
     }

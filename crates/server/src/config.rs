@@ -74,11 +74,9 @@ pub struct TlsOptions {
     /// The one configuration every worker's sessions share (certificates, session cache and
     /// ticket keys: a session resumes on any worker).
     pub config: std::sync::Arc<rustls::ServerConfig>,
-    /// The `Strict-Transport-Security` value for responses over TLS (never over plain HTTP,
-    /// RFC 6797 §7.2), unless the handler set its own.
+    /// The `Strict-Transport-Security` value for every response over TLS (never over plain
+    /// HTTP, RFC 6797 §7.2).
     pub hsts: Option<http::HeaderValue>,
-    /// What handlers see as the client certificate's subject (see [`crate::TlsInfo`]).
-    pub subject: crate::SubjectFn,
 }
 
 /// `--redirect-http`: plain listeners whose every answer is `308 Permanent Redirect` to the

@@ -63,4 +63,4 @@ pub use prepared::PreparedFields;
 pub use rustls;
 pub use service::serve;
 pub use task::{Nudge, Task, TaskCx, TaskWaker, TurnEnd, SOURCES};
-pub use tls::{SubjectFn, TlsInfo};
+pub use tls::TlsInfo;

@@ -113,6 +113,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             info: ConnInfo::for_worker(remote),
             env: Env::new(opts.clone(), log, POOL_MAX),
             kinds,
+            sessions: Vec::new(),
         }
     })
 }
@@ -175,10 +176,10 @@ impl<H: Handler> App for Caller<'_, H> {
     }
 }
 
-/// A connection with its socket (and TLS session) and the readiness the socket reported.
+/// A connection with its socket and the readiness the socket reported. (Its TLS session, if
+/// any, is in the worker's `sessions`.)
 struct Link {
     stream: TcpStream,
-    tls: Option<Box<TlsSession>>,
     conn: Conn,
     ready: u8,
 }
@@ -200,6 +201,9 @@ struct HttpService<H> {
     /// Connections that yielded at their turn budget, run again at the end of the turn.
     yielded: Vec<usize>,
     kinds: Kinds,
+    /// TLS connections' sessions, by connection token: a side table, so that a plain
+    /// connection's entry stays at 64 bytes. Empty when no TLS listener is configured.
+    sessions: Vec<Option<Box<TlsSession>>>,
 }
 
 impl<H: Handler> HttpService<H> {
@@ -233,9 +237,10 @@ impl<H: Handler> HttpService<H> {
     /// One run of the connection's driver.
     #[inline(always)]
     fn run(&mut self, token: usize) -> bool {
-        let Some(Link { stream, tls, conn, ready }) = self.conns.get_mut(token) else { return false };
+        let Some(Link { stream, conn, ready }) = self.conns.get_mut(token) else { return false };
         let fd = stream.as_raw_fd();
-        enter(&mut self.env, tls);
+        enter(&mut self.env, session(&self.sessions, token));
+        let tls = self.sessions.get_mut(token).and_then(|s| s.as_deref_mut());
         let redirect = match conn.layer {
             Layer::Redirect => self.env.opts.redirect.as_ref().map(|r| r.https_port),
             _ => None,
@@ -247,8 +252,7 @@ impl<H: Handler> HttpService<H> {
                 drive(conn, stream, ready, &mut self.env, &mut app)
             }
             Some(session) => {
-                let subject = self.env.opts.tls.as_ref().map(|t| t.subject);
-                let (mut t, slot) = TlsStream::new(stream, session, subject);
+                let (mut t, slot) = TlsStream::new(stream, session);
                 let mut app = Caller { handler, info, peer, token, fd, tls: Some(slot), redirect };
                 drive(conn, &mut t, ready, &mut self.env, &mut app)
             }
@@ -274,7 +278,7 @@ impl<H: Handler> HttpService<H> {
     /// whether the task moved bytes.
     fn run_task(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, call: TaskCall<'_>) -> Option<bool> {
         let link = self.conns.get_mut(token)?;
-        enter(&mut self.env, &link.tls);
+        enter(&mut self.env, session(&self.sessions, token));
         let peer = link.conn.peer;
         let a = link.conn.active.as_mut()?;
         let slot = a.task.as_mut()?;
@@ -323,9 +327,10 @@ impl<H: Handler> HttpService<H> {
         cx.timers.cancel(token);
         self.info.forget(token);
         if let Some(mut link) = self.conns.try_remove(token) {
-            enter(&mut self.env, &link.tls);
+            enter(&mut self.env, session(&self.sessions, token));
+            // The session goes with the connection (its memory with it).
+            let plain = self.sessions.get_mut(token).and_then(Option::take).is_none();
             let stream = &link.stream;
-            let plain = link.tls.is_none();
             // Over TLS the socket's count includes records and handshake: use what was written.
             let acked = || if plain { crate::transport::Transport::bytes_acked(stream) } else { None };
             link.conn.close(&mut self.env, acked);
@@ -367,7 +372,13 @@ impl<H: Handler> Service for HttpService<H> {
                 cx.timers.arm(token, kind, cx.now);
             }
         }
-        entry.insert(Link { stream, tls, conn, ready: CAN_WRITE });
+        if let Some(t) = tls {
+            if self.sessions.len() <= token {
+                self.sessions.resize_with(token + 1, || None);
+            }
+            self.sessions[token] = Some(t);
+        }
+        entry.insert(Link { stream, conn, ready: CAN_WRITE });
     }
 
     fn on_ready(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, ev: &Event) {
@@ -396,7 +407,7 @@ impl<H: Handler> Service for HttpService<H> {
     fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
-        enter(&mut self.env, &link.tls);
+        enter(&mut self.env, session(&self.sessions, token));
         match link.conn.handle_timeout(&mut self.env, cx.now) {
             Expired::No => {
                 // The wheel and the connection arm together, so this is rounding beyond the
@@ -428,7 +439,7 @@ impl<H: Handler> Service for HttpService<H> {
             }
             return;
         }
-        enter(&mut self.env, &link.tls);
+        enter(&mut self.env, session(&self.sessions, token));
         if link.conn.handle_finished(&mut self.env, done) {
             self.drive(cx, token);
         }
@@ -473,7 +484,7 @@ impl<H: Handler> Service for HttpService<H> {
 /// Tells the worker's shared state which connection it is about to run: whether its
 /// responses carry HSTS, and what its access log lines say about TLS.
 #[inline(always)]
-fn enter(env: &mut Env, tls: &Option<Box<TlsSession>>) {
+fn enter(env: &mut Env, tls: Option<&TlsSession>) {
     match tls {
         None => {
             env.secure = false;
@@ -484,4 +495,10 @@ fn enter(env: &mut Env, tls: &Option<Box<TlsSession>>) {
             env.log.tls = t.info().map(|i| (i.version, i.cipher));
         }
     }
+}
+
+/// The TLS session of connection `token`, if it has one.
+#[inline(always)]
+fn session(sessions: &[Option<Box<TlsSession>>], token: usize) -> Option<&TlsSession> {
+    sessions.get(token).and_then(|s| s.as_deref())
 }

@@ -40,7 +40,7 @@ const TLS_BUFFER: usize = 64 * 1024;
 /// ("The plain HTTP request was sent to HTTPS port"), before the connection is closed: the
 /// person who typed `http://` learns why instead of seeing a dropped connection.
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
-Content-Length: 56\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use an https:// URL to reach it.\n";
+Content-Length: 57\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use an https:// URL to reach it.\n";
 
 /// What a handler may know of a connection's TLS session (from [`crate::ConnInfo::tls`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,8 +48,8 @@ pub struct TlsInfo {
     /// `TLSv1.2` or `TLSv1.3` (the names nginx's `$ssl_protocol` and Apache's `SSL_PROTOCOL`
     /// use).
     pub version: &'static str,
-    /// The cipher suite's IANA name, e.g. `TLS_AES_128_GCM_SHA256` or
-    /// `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`.
+    /// The cipher suite's OpenSSL name, as nginx's `$ssl_cipher` and Apache's `SSL_CIPHER`
+    /// give it: `TLS_AES_128_GCM_SHA256`, `ECDHE-ECDSA-AES128-GCM-SHA256`.
     pub cipher: &'static str,
     /// The server name the client asked for (SNI), if it sent one.
     pub server_name: Option<Arc<str>>,
@@ -57,9 +57,6 @@ pub struct TlsInfo {
     /// when client certificates are required.
     pub client_subject: Option<Arc<str>>,
 }
-
-/// Turns a verified client certificate into the subject string handlers see.
-pub type SubjectFn = fn(&rustls::pki_types::CertificateDer<'_>) -> Option<String>;
 
 /// A connection's TLS session.
 pub(crate) struct TlsSession {
@@ -92,29 +89,15 @@ impl TlsSession {
 }
 
 /// What the handshake settled, for handlers.
-fn settled(c: &ServerConnection, subject: Option<SubjectFn>) -> TlsInfo {
-    let version = match c.protocol_version() {
-        Some(rustls::ProtocolVersion::TLSv1_3) => "TLSv1.3",
-        Some(rustls::ProtocolVersion::TLSv1_2) => "TLSv1.2",
-        _ => "TLS",
-    };
-    let cipher = c.negotiated_cipher_suite().and_then(|s| s.suite().as_str()).map_or("", iana_name);
+fn settled(c: &ServerConnection) -> TlsInfo {
+    let version = c.protocol_version().and_then(pollux_tls::protocol_name).unwrap_or("TLS");
+    let cipher = c.negotiated_cipher_suite().and_then(|s| pollux_tls::cipher_name(s.suite())).unwrap_or("");
     let server_name = c.server_name().map(Arc::from);
-    let client_subject = match (c.peer_certificates().and_then(|certs| certs.first()), subject) {
-        (Some(cert), Some(f)) => f(cert).map(Arc::from),
-        _ => None,
-    };
+    // Only a verified chain is ever here: with client certificates configured, the handshake
+    // fails without one.
+    let client_subject =
+        c.peer_certificates().and_then(|certs| certs.first()).and_then(pollux_tls::subject_dn).map(Arc::from);
     TlsInfo { version, cipher, server_name, client_subject }
-}
-
-/// rustls names TLS 1.3 suites `TLS13_…`; their IANA names are `TLS_…` (RFC 8446 §B.4).
-fn iana_name(rustls_name: &'static str) -> &'static str {
-    match rustls_name {
-        "TLS13_AES_128_GCM_SHA256" => "TLS_AES_128_GCM_SHA256",
-        "TLS13_AES_256_GCM_SHA384" => "TLS_AES_256_GCM_SHA384",
-        "TLS13_CHACHA20_POLY1305_SHA256" => "TLS_CHACHA20_POLY1305_SHA256",
-        other => other,
-    }
 }
 
 /// A TLS session over its socket, for one drive.
@@ -122,7 +105,6 @@ pub(crate) struct TlsStream<'a> {
     tcp: &'a mut TcpStream,
     conn: &'a mut ServerConnection,
     sniff: &'a mut Sniff,
-    subject: Option<SubjectFn>,
 }
 
 impl<'a> TlsStream<'a> {
@@ -131,10 +113,9 @@ impl<'a> TlsStream<'a> {
     pub(crate) fn new(
         tcp: &'a mut TcpStream,
         session: &'a mut TlsSession,
-        subject: Option<SubjectFn>,
     ) -> (TlsStream<'a>, &'a mut Option<TlsInfo>) {
         let TlsSession { conn, info, sniff } = session;
-        (TlsStream { tcp, conn, sniff, subject }, info)
+        (TlsStream { tcp, conn, sniff }, info)
     }
 }
 
@@ -345,7 +326,7 @@ impl Transport for TlsStream<'_> {
     }
 
     fn tls_info(&self) -> Option<TlsInfo> {
-        Some(settled(self.conn, self.subject))
+        Some(settled(self.conn))
     }
 
     fn shutdown_write(&mut self) {
@@ -362,5 +343,21 @@ impl Transport for TlsStream<'_> {
         // The socket's count includes record overhead and handshake bytes: the access log
         // uses what was written instead.
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_plain_http_answer_is_a_well_framed_message() {
+        let text = std::str::from_utf8(super::PLAIN_HTTP_ANSWER).expect("ASCII");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .and_then(|n| n.parse().ok())
+            .expect("a Content-Length");
+        assert_eq!(len, body.len());
+        assert!(head.starts_with("HTTP/1.1 400 Bad Request\r\n"));
     }
 }

@@ -6,7 +6,7 @@
 //!     ▼  build a whole new Table (all-or-nothing), then swap it in
 //!  Shared: RwLock<Arc<Table>> ◄──── resolve.rs: Resolver (SNI) and ClientVerifier (mTLS)
 //!                                         ▲  installed once in
-//!  Tls::config() ─► Arc<ServerConfig> ────┘  (+ session cache, ticketer) shared by every worker
+//!  Tls::config() ─► Arc<ServerConfig> ────┘  (+ session cache, ticketer): one for all workers
 //! ```
 //!
 //! This crate knows no socket: the server drives `rustls::ServerConnection`s made from
@@ -24,39 +24,45 @@
 //! **`access_denied` alert (49)** (OpenSSL clients print `tlsv1 alert access denied`).
 //!
 //! **Protocol.** TLS 1.2 and 1.3 ([`MinVersion::Tls13`]: 1.3 only); never 1.0 or 1.1. Only
-//! AEAD suites with ECDHE (rustls has no others; a test asserts it): AES-256-GCM, AES-128-GCM
-//! and ChaCha20-Poly1305. No 0-RTT. Key exchange X25519MLKEM768 (post-quantum hybrid), X25519,
+//! AEAD suites with ECDHE (a test asserts it), in the server's order: AES-128-GCM, AES-256-GCM,
+//! ChaCha20-Poly1305. No 0-RTT. Key exchange X25519MLKEM768 (post-quantum hybrid), X25519,
 //! P-256, P-384.
 //!
 //! **Client certificates.** With `client_ca`, a client certificate is required, never optional:
-//! without one the handshake fails (`certificate_required` in TLS 1.3). The CA's subjects are
-//! sent as hints. [`subject_dn`] gives the verified peer's subject as nginx and Apache print it.
+//! without one the handshake fails with a `certificate_required` alert (116). The CA's
+//! subjects are sent as hints. [`subject_dn`] gives the verified peer's subject as nginx and
+//! Apache print it.
 //!
-//! **Crypto provider, by measurement** (`cargo run --release -p pollux-tls --example provider`;
-//! server CPU only, in memory, median of 15 rounds, 2-core AMD EPYC shared with other jobs):
+//! **Crypto provider and suite order, by measurement**
+//! (`cargo run --release -p pollux-tls --example provider`; server CPU only, in memory, median
+//! of 15 rounds, 2-core AMD EPYC shared with other jobs):
 //!
-//! | server CPU | ring | aws-lc-rs | aws-lc-rs + ring suites (chosen) |
-//! |---|---:|---:|---:|
-//! | full TLS 1.3 handshakes/s (P-256 cert, X25519) | 4246 | 4814 | 5630 |
-//! | resumed TLS 1.3 handshakes/s (ticket) | 4639 | 5298 | 6377 |
-//! | full TLS 1.2 handshakes/s (ECDHE-ECDSA) | 5229 | 7119 | 7022 |
-//! | bulk 16 KiB records, MB/s (TLS13_AES_256_GCM_SHA384) | 3389 | 1862 | 3305 |
+//! | server CPU | ring | aws-lc-rs | aws-lc-rs + ring suites | same, AES-128-GCM first (chosen) |
+//! |---|---:|---:|---:|---:|
+//! | full TLS 1.3 handshakes/s (P-256 cert, X25519) | 4365 | 4947 | 5774 | 7171 |
+//! | resumed TLS 1.3 handshakes/s (ticket) | 4827 | 5405 | 6465 | 9499 |
+//! | full TLS 1.2 handshakes/s (ECDHE-ECDSA, X25519) | 5237 | 7292 | 7477 | 8027 |
+//! | bulk 16 KiB records, MB/s | 3675 | 2117 | 3731 | 3771 |
 //!
-//! aws-lc-rs is faster at what a new connection costs (P-256 signing, X25519), ring almost
-//! twice as fast at AES-GCM on this CPU (VAES/AVX2). So the provider is aws-lc-rs with ring's
-//! cipher suites (`provider.rs`): the fastest of the three on every row but TLS 1.2 (a tie),
-//! and it keeps aws-lc-rs's post-quantum key exchange, which ring lacks.
+//! aws-lc-rs is faster at what a new connection costs (P-256 signing, X25519), ring 1.7x as
+//! fast at AES-GCM on this CPU (VAES/AVX2). So the provider is aws-lc-rs with ring's cipher
+//! suites, and the server's order puts AES-128-GCM-SHA256 first, because clients' favourite
+//! AES-256-GCM-SHA384 hashes with SHA-384, which has no hardware help on x86 (`provider.rs`).
+//! aws-lc-rs also gives the post-quantum X25519MLKEM768, which ring lacks.
 //!
-//! **For the server.** Names for logs and CGI come from the connection as `&'static str`:
-//! `conn.protocol_version().and_then(|v| v.as_str())` gives `"TLSv1_3"`, and
-//! `conn.negotiated_cipher_suite().and_then(|s| s.suite().as_str())` gives
-//! `"TLS13_AES_256_GCM_SHA384"`; `conn.peer_certificates()` gives the verified client chain.
+//! **For the server.** Names for logs and CGI, as `&'static str`, as nginx and Apache print
+//! them: `conn.protocol_version().and_then(protocol_name)` gives `"TLSv1.3"`, and
+//! `conn.negotiated_cipher_suite().and_then(|s| cipher_name(s.suite()))` gives
+//! `"TLS_AES_128_GCM_SHA256"` (rustls's own `as_str()` names are `"TLSv1_3"` and
+//! `"TLS13_AES_128_GCM_SHA256"`). `conn.peer_certificates()` gives the verified client chain,
+//! leaf first, for [`subject_dn`].
 
 #![forbid(unsafe_code)]
 
 mod dn;
 mod error;
 mod load;
+mod names;
 mod provider;
 mod resolve;
 mod selfsigned;
@@ -67,6 +73,7 @@ mod watch;
 
 pub use dn::subject_dn;
 pub use error::Error;
+pub use names::{cipher_name, protocol_name};
 pub use rustls;
 pub use rustls::pki_types::CertificateDer;
 pub use settings::{CertFiles, MinVersion, Settings};

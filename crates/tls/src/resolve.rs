@@ -25,7 +25,7 @@ impl ResolvesServerCert for Resolver {
 }
 
 /// Client certificates against the current CA bundle. Mandatory: a client that sends none is
-/// refused (rustls sends `certificate_required` in TLS 1.3, `handshake_failure` in TLS 1.2).
+/// refused: rustls sends a fatal `certificate_required` alert (116), in TLS 1.2 as in 1.3.
 #[derive(Debug)]
 pub(crate) struct ClientVerifier(pub(crate) Arc<Shared>);
 

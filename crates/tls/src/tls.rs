@@ -61,6 +61,8 @@ impl Tls {
         server.ticketer = provider::ticketer().map_err(config)?;
         // No 0-RTT: early data can be replayed, and nothing here needs the round trip saved.
         server.max_early_data_size = 0;
+        // Our suite order, not the client's: AES-128-GCM-SHA256 first (`provider.rs` says why).
+        server.ignore_client_order = true;
         server.alpn_protocols = settings.alpn.clone();
         Ok(Tls {
             settings,
@@ -120,6 +122,12 @@ impl Tls {
         files
     }
 }
+
+// Workers on every core share one `Tls` (reload from a signal thread, handshakes anywhere).
+const _: fn() = || {
+    fn shared_across_threads<T: Send + Sync>() {}
+    shared_across_threads::<Tls>();
+};
 
 impl fmt::Debug for Tls {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
