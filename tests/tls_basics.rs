@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use pollux_testkit::tls::{curl_https, https_command, serve_https, spawn_https, Pki};
+use pollux_testkit::tls::{curl_https, get_close, https_command, s_client, serve_https, spawn_https, Pki};
 use pollux_testkit::{random_bytes, send, write_scripts, TempRoot};
 use sha2::{Digest, Sha256};
 
@@ -177,6 +177,32 @@ fn an_upload_through_cgi_arrives_whole_and_the_script_sees_https() {
 }
 
 #[test]
+fn a_cgi_request_sent_the_moment_the_handshake_is_done_sees_https() {
+    let pki = Pki::new();
+    let root = TempRoot::new("tls-cgi-at-once");
+    let bin = TempRoot::empty("tls-cgi-at-once-bin");
+    write_scripts(&bin.0, &[("upload.sh", UPLOAD)]);
+    let spec = format!("/cgi-bin={}", bin.0.display());
+    let s = serve_https(&root.0, &pki, &["--cgi", &spec], 0);
+    // s_client writes the request right after its Finished, often in the same segment.
+    for i in 0..10 {
+        let h = s_client(
+            s.tls,
+            &["-servername", "localhost"],
+            &get_close(&format!("/cgi-bin/upload.sh?{i}"), "x"),
+        );
+        let env = env_map(h.stdout.split("\r\n\r\n").nth(1).unwrap_or("").as_bytes());
+        assert_eq!(env.get("HTTPS").map(String::as_str), Some("on"), "request {i}: {}", h.dump());
+        assert_eq!(
+            env.get("SSL_TLS_SNI").map(String::as_str),
+            Some("localhost"),
+            "request {i}: {}",
+            h.dump()
+        );
+    }
+}
+
+#[test]
 fn one_process_serves_https_and_http_with_hsts_only_on_https() {
     let pki = Pki::new();
     let root = TempRoot::new("tls-hsts");
@@ -299,6 +325,21 @@ fn log_tls_ends_lines_with_version_and_cipher_and_plain_with_dashes() {
     );
     let plain = line("GET /index.html?plain ");
     assert!(plain.ends_with("\" 200 15 - -"), "{plain}");
+
+    // A request sent the moment the handshake is done (s_client writes it right after its
+    // Finished, often in the same segment) is logged with its TLS fields too.
+    for i in 0..20 {
+        let h = s_client(
+            s.tls,
+            &["-tls1_3", "-servername", "localhost"],
+            &get_close(&format!("/index.html?at-once={i}"), "x"),
+        );
+        assert!(h.stdout.contains("HTTP/1.1 200 OK"), "{}", h.dump());
+    }
+    let log = s.server.wait_log("?at-once=19 ", 10);
+    let untagged: Vec<&str> =
+        log.lines().filter(|l| l.contains("?at-once=") && !l.contains(" 200 15 TLSv1.3 TLS_")).collect();
+    assert!(untagged.is_empty(), "TLS requests logged without their TLS fields:\n{}", untagged.join("\n"));
 }
 
 #[test]

@@ -59,13 +59,15 @@ impl Live {
         h.subject.clone().unwrap_or_else(|| panic!("no subject: {}", h.dump()))
     }
 
-    /// Sends SIGHUP and waits until stderr holds `needle` once more than before.
+    /// Sends SIGHUP and waits until stderr holds `needle` once more than before, in a whole
+    /// line (stderr is unbuffered: a line may arrive in several writes). The log's whole lines.
     fn sighup_expect(&self, needle: &str) -> String {
-        let before = self.s.log().matches(needle).count();
+        let lines = |log: String| log[..log.rfind('\n').map_or(0, |i| i + 1)].to_owned();
+        let before = lines(self.s.log()).matches(needle).count();
         self.s.signal("HUP");
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let log = self.s.server.wait_log(needle, 1);
+            let log = lines(self.s.server.wait_log(needle, 1));
             if log.matches(needle).count() > before {
                 return log;
             }
@@ -187,8 +189,8 @@ fn a_changed_certificate_file_is_picked_up_without_a_signal() {
     assert_eq!(seen, SECOND, "the replaced files were not loaded within 5 s; stderr:\n{}", l.s.log());
     // A broken change is not taken either, and is logged.
     replace_file(&l.key, b"garbage\n");
-    let log = l.s.server.wait_log("keeping the certificates in use", 5);
-    assert!(log.contains("keeping the certificates in use"), "stderr:\n{log}");
+    let log = l.s.server.wait_log("certificate files changed: keeping the certificates in use", 5);
+    assert!(log.contains("certificate files changed: keeping the certificates in use"), "stderr:\n{log}");
     assert_eq!(l.subject(), SECOND);
 }
 
