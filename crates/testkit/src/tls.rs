@@ -341,6 +341,11 @@ pub fn spawn_https(mut cmd: Command, plain: usize) -> Https {
             }
         }
     }
+    // An address is sent from inside the read that brought it, before the log holds that
+    // text: wait for the log to catch up, so `stdout` has every announcing line.
+    for a in tls.iter().chain(&http) {
+        log.wait_for(&a.to_string(), 5);
+    }
     server.addr = tls[0];
     Https { server, tls: tls[0], plain: http, stdout: log }
 }
