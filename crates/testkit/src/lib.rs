@@ -29,6 +29,7 @@ pub mod process;
 pub mod procfs;
 pub mod retry;
 pub mod tftp;
+pub mod tls;
 pub mod tmux;
 
 pub use app::{start_app, start_app_with, AppServer};
