@@ -176,6 +176,35 @@ fn an_upload_through_cgi_arrives_whole_and_the_script_sees_https() {
     assert!(env.get("SSL_TLS_SNI").is_none_or(|v| v.is_empty()), "no SNI was sent: {env:#?}");
 }
 
+/// Bodies that arrive in one large record leave plaintext in the TLS session beyond what one
+/// read takes: each size here once hung (the socket was drained, the session was not).
+#[test]
+fn bodies_of_every_size_are_read_whole_over_tls() {
+    let pki = Pki::new();
+    let root = TempRoot::new("tls-bodies");
+    let bin = TempRoot::empty("tls-bodies-bin");
+    write_scripts(&bin.0, &[("upload.sh", UPLOAD)]);
+    let spec = format!("/cgi-bin={}", bin.0.display());
+    let s = serve_https(&root.0, &pki, &["--cgi", &spec], 0);
+    let ca = pki.cert("ca");
+    for (i, size) in
+        [3usize, 8191, 8193, 10_000, 16_000, 16_384, 17_000, 40_000, 65_536, 70_000].into_iter().enumerate()
+    {
+        let body = random_bytes(size, i as u64);
+        let file = root.path(&format!("body-{size}"));
+        std::fs::write(&file, &body).unwrap();
+        let data = format!("@{}", file.display());
+        let r = curl_https(&ca, s.tls, "localhost", "/cgi-bin/upload.sh", &["--data-binary", &data]);
+        assert_eq!(r.status, 200, "{size} bytes: {}", r.stderr);
+        let env = env_map(&r.body);
+        assert_eq!(env.get("len"), Some(&size.to_string()), "{size} bytes");
+        assert_eq!(env.get("sha256"), Some(&hex_sha256(&body)), "{size} bytes");
+        // And to a static file, which refuses the method once it has the request.
+        let r = curl_https(&ca, s.tls, "localhost", "/index.html", &["--data-binary", &data]);
+        assert_eq!(r.status, 405, "{size} bytes to a file: {}", r.stderr);
+    }
+}
+
 #[test]
 fn a_cgi_request_sent_the_moment_the_handshake_is_done_sees_https() {
     let pki = Pki::new();
