@@ -125,6 +125,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             kinds,
             sessions: Vec::new(),
             https_port: https_port.load(std::sync::atomic::Ordering::Relaxed),
+            scratch: Vec::new(),
         }
     })
 }
@@ -217,6 +218,9 @@ struct HttpService<H> {
     sessions: Vec<Option<Box<TlsSession>>>,
     /// Where `--redirect-http` sends clients.
     https_port: u16,
+    /// File bytes on their way into TLS records (one per worker, `tls::FILE_CHUNK`, made on
+    /// first use).
+    scratch: Vec<u8>,
 }
 
 impl<H: Handler> HttpService<H> {
@@ -265,7 +269,7 @@ impl<H: Handler> HttpService<H> {
                 drive(conn, stream, ready, &mut self.env, &mut app)
             }
             Some(session) => {
-                let (mut t, slot) = TlsStream::new(stream, session);
+                let (mut t, slot) = TlsStream::new(stream, session, &mut self.scratch);
                 let mut app = Caller { handler, info, peer, token, fd, tls: Some(slot), redirect };
                 drive(conn, &mut t, ready, &mut self.env, &mut app)
             }

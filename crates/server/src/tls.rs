@@ -28,9 +28,9 @@ use rustls::ServerConnection;
 use crate::output::{Output, Sending};
 use crate::transport::{set_cork, set_notsent_lowat, Flushed, Recv, Transport, READ_CHUNK, TURN_BUDGET};
 
-/// Largest TLS record payload (RFC 8446 §5.1): a file is read and encrypted this much at a
-/// time, so every record but the last is full.
-const RECORD: usize = 16 * 1024;
+/// File bytes read and encrypted at a time: four full records (RFC 8446 §5.1: 16 KiB of
+/// payload each), one `pread` and, with the records before them, one `writev`.
+pub(crate) const FILE_CHUNK: usize = 64 * 1024;
 
 /// Encrypted bytes rustls may hold for the socket before `writer()` accepts no more; the same
 /// as the plain write buffer's high-water mark, so a connection's memory is bounded alike.
@@ -105,6 +105,8 @@ pub(crate) struct TlsStream<'a> {
     tcp: &'a mut TcpStream,
     conn: &'a mut ServerConnection,
     sniff: &'a mut Sniff,
+    /// The worker's buffer for file bytes on their way into records.
+    scratch: &'a mut Vec<u8>,
 }
 
 impl<'a> TlsStream<'a> {
@@ -113,9 +115,10 @@ impl<'a> TlsStream<'a> {
     pub(crate) fn new(
         tcp: &'a mut TcpStream,
         session: &'a mut TlsSession,
+        scratch: &'a mut Vec<u8>,
     ) -> (TlsStream<'a>, &'a mut Option<TlsInfo>) {
         let TlsSession { conn, info, sniff } = session;
-        (TlsStream { tcp, conn, sniff }, info)
+        (TlsStream { tcp, conn, sniff, scratch }, info)
     }
 }
 
@@ -290,8 +293,11 @@ impl Transport for TlsStream<'_> {
                             set_notsent_lowat(self.tcp);
                             *corked = true;
                         }
-                        let mut chunk = [0u8; RECORD];
-                        let want = (*left).min(RECORD as u64) as usize;
+                        if self.scratch.len() < FILE_CHUNK {
+                            self.scratch.resize(FILE_CHUNK, 0);
+                        }
+                        let chunk = &mut self.scratch[..];
+                        let want = (*left).min(FILE_CHUNK as u64) as usize;
                         let got = match rustix::io::pread(&**file, &mut chunk[..want], *offset) {
                             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                             Ok(n) => n,
