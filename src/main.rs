@@ -2,6 +2,7 @@
 
 mod addr;
 mod chat;
+mod duration;
 mod echo;
 mod lab;
 mod lan;

@@ -9,6 +9,7 @@ use clap::Args;
 use pollux_server::{AccessLog, Limits, Options};
 
 use crate::addr::{self, Bind};
+use crate::duration::parse_duration;
 use crate::Hint;
 
 #[derive(Debug, Args)]
@@ -212,22 +213,6 @@ fn family(a: &SocketAddr) -> &'static str {
     } else {
         "IPv6"
     }
-}
-
-/// `10s`, `500ms`, `2m` or a bare number of seconds (every duration flag of the binary).
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: f64 = num.parse().map_err(|_| format!("not a duration: {s}"))?;
-    let secs = match unit {
-        "ms" => n / 1000.0,
-        "s" => n,
-        "m" => n * 60.0,
-        _ => return Err(format!("unknown unit in {s}: use ms, s or m")),
-    };
-    Duration::try_from_secs_f64(secs).map_err(|e| e.to_string())
 }
 
 /// Where `serve` listens when `--bind` leaves the host or port out.

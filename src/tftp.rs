@@ -146,7 +146,7 @@ struct PutArgs {
 /// A duration as `pollux serve` takes them (`10s`, `500ms`, `2m`), at least 1 ms: a zero
 /// retransmission timeout would resend in a loop.
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = crate::serve::parse_duration(s)?;
+    let d = crate::duration::parse_duration(s)?;
     if d < Duration::from_millis(1) {
         return Err("a timeout must be at least 1ms".into());
     }

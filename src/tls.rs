@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::addr::{self, Bind};
-use crate::serve::parse_duration;
+use crate::duration::parse_duration;
 
 /// How often certificate files are checked for changes.
 const WATCH_EVERY: Duration = Duration::from_secs(1);

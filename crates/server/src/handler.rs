@@ -440,3 +440,19 @@ where
         self(req, conn).into()
     }
 }
+
+/// What a handler may know of a connection's TLS session (from [`crate::ConnInfo::tls`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsInfo {
+    /// `TLSv1.2` or `TLSv1.3` (the names nginx's `$ssl_protocol` and Apache's `SSL_PROTOCOL`
+    /// use).
+    pub version: &'static str,
+    /// The cipher suite's OpenSSL name, as nginx's `$ssl_cipher` and Apache's `SSL_CIPHER`
+    /// give it: `TLS_AES_128_GCM_SHA256`, `ECDHE-ECDSA-AES128-GCM-SHA256`.
+    pub cipher: &'static str,
+    /// The server name the client asked for (SNI), if it sent one.
+    pub server_name: Option<Arc<str>>,
+    /// The verified client certificate's subject (RFC 4514, most specific first: `CN=alice,O=Example`),
+    /// when client certificates are required.
+    pub client_subject: Option<Arc<str>>,
+}

@@ -15,10 +15,11 @@ use slab::Slab;
 
 use crate::conn::{panicked, App, Conn, Env, Expired, Layer, State, TimerChange, Wait};
 use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP, YIELDED};
+use crate::handler::TlsInfo;
 use crate::log::Log;
 use crate::mailbox::{Finished, Message};
 use crate::task::split_token;
-use crate::tls::{TlsInfo, TlsSession, TlsStream};
+use crate::tls::{TlsSession, TlsStream};
 use crate::{AccessLog, Body, ConnInfo, Handler, Options, Reply, TaskCx};
 use http::Request;
 use pollux_http1::RequestHead;

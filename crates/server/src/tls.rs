@@ -25,6 +25,7 @@ use rustix::io::Errno;
 use rustix::net::SendFlags;
 use rustls::ServerConnection;
 
+use crate::handler::TlsInfo;
 use crate::output::{Output, Sending};
 use crate::transport::{set_cork, set_notsent_lowat, Flushed, Recv, Transport, READ_CHUNK, TURN_BUDGET};
 
@@ -41,22 +42,6 @@ const TLS_BUFFER: usize = 64 * 1024;
 /// person who typed `http://` learns why instead of seeing a dropped connection.
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\
 Content-Length: 57\r\nConnection: close\r\n\r\nThis port speaks HTTPS: use an https:// URL to reach it.\n";
-
-/// What a handler may know of a connection's TLS session (from [`crate::ConnInfo::tls`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsInfo {
-    /// `TLSv1.2` or `TLSv1.3` (the names nginx's `$ssl_protocol` and Apache's `SSL_PROTOCOL`
-    /// use).
-    pub version: &'static str,
-    /// The cipher suite's OpenSSL name, as nginx's `$ssl_cipher` and Apache's `SSL_CIPHER`
-    /// give it: `TLS_AES_128_GCM_SHA256`, `ECDHE-ECDSA-AES128-GCM-SHA256`.
-    pub cipher: &'static str,
-    /// The server name the client asked for (SNI), if it sent one.
-    pub server_name: Option<Arc<str>>,
-    /// The verified client certificate's subject (RFC 4514, most specific first: `CN=alice,O=Example`),
-    /// when client certificates are required.
-    pub client_subject: Option<Arc<str>>,
-}
 
 /// A connection's TLS session.
 pub(crate) struct TlsSession {
