@@ -315,6 +315,8 @@ fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
 /// `--processes`: bind here, then keep the children running (each runs this same command).
 fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
     let listen = Listen::resolve(args)?;
+    // Every process presents the same --self-signed certificate, made here.
+    let shared = args.tls.share_self_signed()?;
     // The certificates are loaded here once so that a bad one stops the start, not every child.
     args.tls.options(listen.tls.clone())?;
     let addrs = listen.all();
@@ -338,8 +340,11 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
     }
     let n = args.wsgi.processes;
     let what = format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" });
-    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound, &listen))
-        .context("supervisor failed")?;
+    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound, &listen));
+    if let Some(dir) = shared {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    let code = code.context("supervisor failed")?;
     if code != 0 {
         std::process::exit(code);
     }

@@ -1,6 +1,7 @@
 //! `pollux serve`'s HTTPS flags: certificates to a shared `rustls::ServerConfig`
 //! (pollux-tls), reloaded on SIGHUP and when their files change.
 
+use std::os::unix::fs::DirBuilderExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,10 @@ use clap::Args;
 
 use crate::addr::{self, Bind};
 use crate::duration::parse_duration;
+
+/// Set by a supervisor for its processes: the directory holding the `--self-signed`
+/// certificate it made, so that every process presents the same one.
+pub(crate) const SELF_SIGNED_DIR: &str = "POLLUX_SELF_SIGNED_DIR";
 
 /// How often certificate files are checked for changes.
 const WATCH_EVERY: Duration = Duration::from_secs(1);
@@ -80,6 +85,29 @@ impl TlsArgs {
         self.handshake_timeout
     }
 
+    /// The extra names of `--self-signed`, when it was given.
+    fn self_signed_names(&self) -> Option<Vec<String>> {
+        let names = self.self_signed.as_ref()?;
+        Some(names.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect())
+    }
+
+    /// For a supervisor of several processes: makes the `--self-signed` certificate once, in a
+    /// private directory named by `SELF_SIGNED_DIR` in the environment the processes inherit,
+    /// and prints its fingerprint. Returns the directory (to remove at exit).
+    pub(crate) fn share_self_signed(&self) -> anyhow::Result<Option<PathBuf>> {
+        let Some(names) = self.self_signed_names() else { return Ok(None) };
+        let dir = std::env::temp_dir().join(format!("pollux-self-signed-{}", std::process::id()));
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("cannot make {}", dir.display()))?;
+        let (_, fp) = pollux_tls::write_self_signed(&names, &dir).context("--self-signed")?;
+        println!("pollux: self-signed certificate, SHA-256 fingerprint {fp}");
+        // Before any process or thread is started: nothing reads the environment meanwhile.
+        std::env::set_var(SELF_SIGNED_DIR, &dir);
+        Ok(Some(dir))
+    }
+
     /// Whether any HTTPS flag other than --tls-bind was given.
     fn any_tls_flag(&self) -> bool {
         self.cert.is_some()
@@ -116,9 +144,16 @@ impl TlsArgs {
         for spec in &self.tls_named {
             settings.named.push(pollux_tls::Settings::parse_named(spec).context("--tls")?);
         }
-        if let Some(names) = &self.self_signed {
-            settings.self_signed =
-                Some(names.split(',').map(str::trim).filter(|n| !n.is_empty()).map(String::from).collect());
+        if let Some(names) = self.self_signed_names() {
+            match std::env::var_os(SELF_SIGNED_DIR) {
+                // One of a supervisor's processes: the supervisor's certificate.
+                Some(dir) => {
+                    let dir = PathBuf::from(dir);
+                    settings.default =
+                        Some(pollux_tls::CertFiles { cert: dir.join("cert.pem"), key: dir.join("key.pem") });
+                }
+                None => settings.self_signed = Some(names),
+            }
         }
         let tls = Arc::new(pollux_tls::Tls::new(settings).context("HTTPS")?);
         if let Some(fp) = tls.self_signed_fingerprint() {

@@ -330,3 +330,47 @@ fn a_chain_file_is_served_whole_and_a_sec1_key_loads() {
     let r = curl_https(&pki.cert("ca"), s.tls, "localhost", "/index.html", &[]);
     assert_eq!(r.status, 200, "{}", r.stderr);
 }
+
+/// A WSGI app in several processes (a supervisor and its children): every process presents
+/// the one `--self-signed` certificate the supervisor made and printed, and the supervisor
+/// announces the HTTPS address once its children serve.
+#[test]
+fn wsgi_processes_share_one_self_signed_certificate() {
+    let app = TempRoot::empty("tls-wsgi-processes");
+    std::fs::write(
+        app.path("pidapp.py"),
+        "import os\n\
+         def application(environ, start_response):\n\
+         \x20   body = ('%s %d' % (environ['wsgi.url_scheme'], os.getpid())).encode()\n\
+         \x20   start_response('200 OK', [('Content-Type', 'text/plain'), ('Content-Length', str(len(body)))])\n\
+         \x20   return [body]\n",
+    )
+    .unwrap();
+    let mut cmd = https_command(&app.0);
+    cmd.args(["--wsgi", "pidapp", "--processes", "2", "--self-signed", "--access-log", "off"])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("VIRTUAL_ENV");
+    // Returns once the supervisor printed the https:// address, which it does when both
+    // children said they serve.
+    let s = spawn_https(cmd, 0);
+    let said = s.stdout.text();
+    let printed = said
+        .lines()
+        .find_map(|l| l.strip_prefix("pollux: self-signed certificate, SHA-256 fingerprint "))
+        .unwrap_or_else(|| panic!("no fingerprint line in:\n{said}"))
+        .to_owned();
+    assert_eq!(said.matches("SHA-256 fingerprint").count(), 1, "printed once, by the supervisor:\n{said}");
+    let mut pids = std::collections::BTreeSet::new();
+    // The two processes accept from the same socket; within 60 connections both answer.
+    for _ in 0..60 {
+        let h = s_client(s.tls, &["-servername", "localhost"], &get_close("/", "localhost"));
+        let pem = h.peer_pem().unwrap_or_else(|| panic!("no certificate: {}", h.dump()));
+        assert_eq!(fingerprint(&pem), printed, "every process serves the printed certificate");
+        let body = h.stdout.lines().find_map(|l| l.strip_prefix("https ")).map(str::to_owned);
+        pids.insert(body.unwrap_or_else(|| panic!("no answer from the app: {}", h.dump())));
+        if pids.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(pids.len(), 2, "both processes answered: {pids:?}");
+}

@@ -16,6 +16,13 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The `--self-signed` certificate could not be written for other processes.
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// A file is not well-formed PEM.
     #[error("{}: malformed PEM", path.display())]
     Pem {

@@ -76,5 +76,6 @@ pub use error::Error;
 pub use names::{cipher_name, protocol_name};
 pub use rustls;
 pub use rustls::pki_types::CertificateDer;
+pub use selfsigned::write_self_signed;
 pub use settings::{CertFiles, MinVersion, Settings};
 pub use tls::Tls;

@@ -30,8 +30,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 /// The variable that tells a child which descriptors are its listening sockets.
 pub const LISTEN_FDS: &str = "POLLUX_LISTEN_FDS";
-/// What a child prints (on stdout) once it serves: the supervisor waits for it.
-pub const READY_MARK: &str = "http://";
+/// What a child prints (on stdout) once it serves, in the URL of each of its listeners
+/// (`http://…` or `https://…`): the supervisor waits for it.
+pub const READY_MARK: &str = "://";
 /// What a child prints when it has served its `--max-requests`.
 pub const RETIRE_LINE: &str = "pollux: retiring";
 
