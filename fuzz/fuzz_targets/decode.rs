@@ -112,6 +112,7 @@ fn respond(
             server: b"pollux",
             server_and_date: b"Server: pollux\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
             encoded: None,
+            extra: b"Strict-Transport-Security: max-age=60\r\n",
         },
     );
     let blank = head.windows(4).position(|w| w == b"\r\n\r\n");
