@@ -14,7 +14,9 @@
 //! reading more records (rustls refuses to buffer more than 16 KiB of it).
 //!
 //! There is no `sendfile` here: this kernel has no kTLS (`tcp_available_ulp` lists only
-//! `mptcp`), so a file body is read with `pread` into a record-sized buffer and encrypted.
+//! `mptcp`), so a file body is read with `pread` into the worker's buffer (`FILE_CHUNK`: four
+//! full records at a time) and encrypted. Large bodies are corked with a short send queue, as
+//! over plain TCP.
 
 use std::io::{self, BufRead, Read, Write};
 use std::sync::Arc;
