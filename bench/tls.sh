@@ -175,6 +175,22 @@ describe() {
 echo "# bench/tls.sh $(date -u +%FT%TZ) at $(git rev-parse --short HEAD); servers: $servers; $(nproc) cores; results in $results"
 echo "# nice: ${nice:-0}; anything else running on the two cores competes with the measured processes (see the load averages and busy_pct)"
 echo "# nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), h2o $(h2o -v | awk 'NR==1{print $3}'), $(openssl version | awk '{print $1, $2}') (the peers' TLS library), wrk $(wrk -v 2>&1 | awk 'NR==1{print $2}'); kTLS: $(cat /proc/sys/net/ipv4/tcp_available_ulp 2>/dev/null | grep -qw tls && echo available || echo no)"
+# memory_scenario NAME CLIENT ARGS...: restarts the servers, runs the client (which opens
+# --idle connections, reads the server's memory before and after, and prints alive=,
+# bytes_per_conn= and pss_bytes_per_conn=) against each, and files the per-connection figures.
+memory_scenario() {
+  local scen=$1; shift
+  stop_all; start_all; sleep 0.5
+  for n in ${servers//,/ }; do
+    out=$("${pin1[@]}" "$@" --addr "127.0.0.1:${PORT[$n]}" --pids "${PID[$n]}" 2>&1)
+    echo "$out" >"$results/run$run-$scen-$n.txt"
+    alive=$(echo "$out" | sed -n 's/.*alive=\([0-9]*\).*/\1/p')
+    [ "${alive:-0}" = "$idle" ] || echo "# $n $scen: only ${alive:-0} of $idle connections open at the reading: $(echo "$out" | tr '\n' ' ')" >&2
+    put "$scen" rss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.* bytes_per_conn=\([-0-9]*\).*/\1/p')"
+    put "$scen" pss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.*pss_bytes_per_conn=\([-0-9]*\).*/\1/p')"
+  done
+}
+
 for run in $(seq "$runs"); do
   echo "# run $run: load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
   start_all
@@ -185,31 +201,12 @@ for run in $(seq "$runs"); do
     has resumed "$only" && conn_scenario resumed "$n" --resume
     has big "$only" && wrk_scenario big "$n" /big.bin 4
   done
-  if has idle "$only"; then
-    # Fresh processes: memory a server kept from the load above would hide what idle connections cost.
-    stop_all; start_all; sleep 0.5
-    for n in ${servers//,/ }; do
-      out=$("${pin1[@]}" "$load" --addr "127.0.0.1:${PORT[$n]}" --path /index.html --hold "$idle" --conns 256 --seconds 120 --pids "${PID[$n]}" 2>&1)
-      echo "$out" >"$results/run$run-idle-$n.txt"
-      alive=$(echo "$out" | sed -n 's/.*alive=\([0-9]*\).*/\1/p')
-      [ "${alive:-0}" = "$idle" ] || echo "# $n idle: only ${alive:-0} of $idle connections open at the reading: $(echo "$out" | tr '\n' ' ')" >&2
-      put idle rss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.* bytes_per_conn=\([-0-9]*\).*/\1/p')"
-      put idle pss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.*pss_bytes_per_conn=\([-0-9]*\).*/\1/p')"
-    done
-  fi
-  if has stalled "$only"; then
-    # Abandoned handshakes (half a ClientHello each), on fresh processes as above. The issue's
-    # bound: no more per connection than an idle keep-alive connection (the idle rows).
-    stop_all; start_all; sleep 0.5
-    for n in ${servers//,/ }; do
-      out=$("${pin1[@]}" python3 bench/tls/stalled.py --addr "127.0.0.1:${PORT[$n]}" --conns "$idle" --pids "${PID[$n]}" 2>&1)
-      echo "$out" >"$results/run$run-stalled-$n.txt"
-      alive=$(echo "$out" | sed -n 's/.*alive=\([0-9]*\).*/\1/p')
-      [ "${alive:-0}" = "$idle" ] || echo "# $n stalled: only ${alive:-0} of $idle connections open at the reading: $(echo "$out" | tr '\n' ' ')" >&2
-      put stalled rss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.*rss_bytes_per_conn=\([-0-9]*\).*/\1/p')"
-      put stalled pss_bytes_per_conn "$n" "$(echo "$out" | sed -n 's/.*pss_bytes_per_conn=\([-0-9]*\).*/\1/p')"
-    done
-  fi
+  # Memory scenarios run on fresh processes: memory a server kept from the load above would
+  # hide what the connections cost. `idle`: 10,000 TLS keep-alive connections after one request
+  # each. `stalled`: as many abandoned handshakes (half a ClientHello each); the issue's bound is
+  # no more per connection than an idle keep-alive connection (the idle rows).
+  has idle "$only" && memory_scenario idle "$load" --path /index.html --hold "$idle" --conns 256 --seconds 120
+  has stalled "$only" && memory_scenario stalled python3 bench/tls/stalled.py --conns "$idle"
   stop_all
   echo "# run $run: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -2,11 +2,12 @@
 //! forms, the response kinds of RFC 3875 §6 (document, local and client redirect, NPH), broken
 //! scripts, and the WSGI example. After every test the server has no zombie children.
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::PathBuf;
 
-use pollux_testkit::{assert_no_zombies, curl, exchange, parse_responses, send, write_scripts, TempRoot};
+use pollux_testkit::{
+    assert_no_zombies, curl, env_map, exchange, parse_responses, send, write_scripts, TempRoot,
+};
 
 /// A site root and a CGI directory of scripts, served with `--cgi /cgi-bin=DIR`.
 struct Site {
@@ -38,15 +39,6 @@ fn site(scripts: &[(&str, &str)], extra: &[&str]) -> Site {
     args.extend_from_slice(extra);
     let server = pollux_testkit::serve(&root.0, &args);
     Site { server, root, _bin: bin }
-}
-
-/// `NAME=value` lines into a map (values never hold newlines in these tests).
-fn env_map(body: &[u8]) -> HashMap<String, String> {
-    String::from_utf8_lossy(body)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 #[test]

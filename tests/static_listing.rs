@@ -5,10 +5,9 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
-use pollux_testkit::{get_with, serve, Server, TempRoot};
+use pollux_testkit::{chromium, get_with, serve, Server, TempRoot};
 
 const HOSTILE: &str = "<script>&\"x.txt";
 
@@ -123,50 +122,6 @@ fn the_root_listing_has_no_parent_link_and_index_html_wins() {
     let html = get_with(fresh.addr, "/", &[]).text();
     assert!(!html.contains("href=\"../\""), "{html}");
     assert_eq!(names(&html), ["files/"]);
-}
-
-fn chromium(args: &[&str]) -> std::process::Output {
-    let profile =
-        std::env::temp_dir().join(format!("pollux-chromium-{}-{:?}", std::process::id(), Instant::now()));
-    let profile = profile.to_string_lossy().replace([' ', '{', '}', ':'], "_");
-    let mut cmd = Command::new("chromium");
-    cmd.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-    ])
-    .arg(format!("--user-data-dir={profile}"))
-    .args(args)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    let child =
-        cmd.spawn().unwrap_or_else(|e| panic!("chromium is needed (scripts/test.sh installs it): {e}"));
-    // Bounded: a wedged browser must not hang the suite.
-    let pid = child.id();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = done.clone();
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while Instant::now() < deadline {
-            if flag.load(std::sync::atomic::Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
-        unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-    });
-    let out = child.wait_with_output().unwrap();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = std::fs::remove_dir_all(&profile);
-    out
 }
 
 #[test]

@@ -5,10 +5,8 @@
 //! cipher to the access log.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::HashMap;
-
 use pollux_testkit::tls::{curl_https, get_close, https_command, s_client, serve_https, spawn_https, Pki};
-use pollux_testkit::{random_bytes, send, write_scripts, TempRoot};
+use pollux_testkit::{env_map, random_bytes, send, write_scripts, TempRoot};
 use sha2::{Digest, Sha256};
 
 /// A compressible text of about 20 KiB (compressed: above the 1 KiB floor, under 2 MiB).
@@ -116,14 +114,6 @@ echo \"sha256=$(sha256sum <\"$tmp\" | cut -d' ' -f1)\"
 rm -f \"$tmp\"
 env | grep -E '^(HTTPS|SSL_[A-Z_]*|SERVER_PORT|REQUEST_SCHEME)=' || true
 ";
-
-fn env_map(body: &[u8]) -> HashMap<String, String> {
-    String::from_utf8_lossy(body)
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
 
 #[test]
 fn an_upload_through_cgi_arrives_whole_and_the_script_sees_https() {

@@ -6,11 +6,10 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pollux_testkit::tls::{https_command, spawn_https, Pki};
-use pollux_testkit::{wait_exit, TempRoot};
+use pollux_testkit::{chromium, TempRoot};
 
 /// The page's background: the screenshot must be mostly this colour.
 const BACKGROUND: [u8; 3] = [0x1e, 0x90, 0xff];
@@ -20,45 +19,6 @@ const PAGE: &str = "<!DOCTYPE html><html><head><meta charset=utf-8><title>over T
 <body><h1 id=t>served over TLS by pollux</h1></body></html>\n";
 
 const STYLE: &str = "html,body{margin:0;height:100%;background:#1e90ff}h1{color:#fff;font:24px sans-serif}\n";
-
-fn chromium(args: &[&str]) -> std::process::Output {
-    let profile = TempRoot::empty("chromium-profile");
-    let mut child = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--ignore-certificate-errors",
-        ])
-        .arg(format!("--user-data-dir={}", profile.0.display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("chromium is needed (scripts/test.sh installs it): {e}"));
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let o = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let e = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    // Bounded: a wedged browser must not hang the suite.
-    let status = wait_exit(&mut child, Duration::from_secs(90)).expect("chromium finished within 90 s");
-    std::process::Output { status, stdout: o.join().unwrap(), stderr: e.join().unwrap() }
-}
 
 /// Decodes an 8-bit, non-interlaced RGB or RGBA PNG: (width, height, RGB pixels).
 fn decode_png(png: &[u8]) -> (u32, u32, Vec<[u8; 3]>) {
@@ -140,8 +100,13 @@ fn headless_chromium_loads_and_renders_a_page_over_https() {
     let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tls-page.png");
     let _ = std::fs::remove_file(&shot);
     let t = Instant::now();
-    let out =
-        chromium(&[resolve, &format!("--screenshot={}", shot.display()), "--window-size=800,600", &url]);
+    let out = chromium(&[
+        "--ignore-certificate-errors",
+        resolve,
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=800,600",
+        &url,
+    ]);
     let png = std::fs::read(&shot).unwrap_or_else(|e| {
         panic!(
             "no screenshot at {} ({e}); chromium said: {}",
@@ -160,7 +125,7 @@ fn headless_chromium_loads_and_renders_a_page_over_https() {
     let white = pixels.iter().filter(|p| **p == [255, 255, 255]).count();
     assert!(white > 100, "the heading's white text is drawn ({white} white pixels)");
 
-    let out = chromium(&[resolve, "--dump-dom", &url]);
+    let out = chromium(&["--ignore-certificate-errors", resolve, "--dump-dom", &url]);
     let dom = String::from_utf8_lossy(&out.stdout);
     assert!(
         dom.contains("<h1 id=\"t\">served over TLS by pollux</h1>"),

@@ -3,7 +3,8 @@
 half of a real ClientHello (made by Python's ssl module, which is what a browser's hello looks
 like to the server: a record header announcing more bytes than arrive), and holds them. Reads
 the server processes' memory before and after (VmRSS and Pss, summed over --pids) and prints
-one line: conns=N alive=A rss_bytes_per_conn=R pss_bytes_per_conn=P secs=S.
+one line: conns=N alive=A bytes_per_conn=R pss_bytes_per_conn=P secs=S (R from VmRSS),
+as tlsload --hold prints it.
 
 The connections are held for well under the servers' handshake timeouts (10 s for pollux and
 h2o, 60 s for nginx): the reading is taken about one second after the last connection opened.
@@ -74,7 +75,7 @@ def main():
     n = a.conns
     print(
         f"conns={n} alive={alive} hello_bytes={len(hello)} sent={len(half)} "
-        f"rss_bytes_per_conn={(after[0] - before[0]) / n:.0f} "
+        f"bytes_per_conn={(after[0] - before[0]) / n:.0f} "
         f"pss_bytes_per_conn={(after[1] - before[1]) / n:.0f} secs={secs:.1f}"
     )
 

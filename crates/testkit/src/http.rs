@@ -265,3 +265,13 @@ impl Conn {
 pub fn fetch(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)]) -> Resp {
     Conn::open(addr).request(method, path, headers)
 }
+
+/// `NAME=value` lines (a CGI or WSGI test app's report of its environment) into a map;
+/// values never hold newlines in these tests.
+pub fn env_map(body: &[u8]) -> std::collections::HashMap<String, String> {
+    String::from_utf8_lossy(body)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}

@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
+pub mod browser;
 pub mod data;
 pub mod http;
 pub mod net;
@@ -33,10 +34,11 @@ pub mod tls;
 pub mod tmux;
 
 pub use app::{start_app, start_app_with, AppServer};
+pub use browser::chromium;
 pub use data::{assert_same_file, byte_pattern, random_bytes, upload_block, upload_sha256, TempRoot};
 pub use http::{
-    connect, curl, exchange, fetch, find, get_with, parse_responses, read_all, request, send, send_body,
-    Conn, Resp,
+    connect, curl, env_map, exchange, fetch, find, get_with, parse_responses, read_all, request, send,
+    send_body, Conn, Resp,
 };
 pub use net::{socat_io, tcp_round_trip};
 pub use process::{
