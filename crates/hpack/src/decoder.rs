@@ -101,8 +101,14 @@ impl Decoder {
                 // §6.1 Indexed Header Field.
                 self.field_allowed(&mut at_start)?;
                 let index = integer::decode(src, &mut pos, 7)?;
-                let (name, value) = self.lookup(index)?;
-                emit(&name, value, false);
+                // The hot path of a repeated request: a lookup and a handle clone, no copy.
+                if index.wrapping_sub(1) < STATIC_LEN {
+                    let (name, value) = STATIC[index - 1];
+                    emit(name, Bytes::from_static(value), false);
+                } else {
+                    let entry = self.dynamic(index)?;
+                    emit(&entry.name, entry.value.clone(), false);
+                }
             } else if first & 0xc0 == 0x40 {
                 // §6.2.1 Literal Header Field with Incremental Indexing.
                 self.field_allowed(&mut at_start)?;
@@ -153,17 +159,21 @@ impl Decoder {
         Ok(())
     }
 
-    /// The name and value at `index` in the combined index space (§2.3.3).
-    fn lookup(&self, index: usize) -> Result<(Bytes, Bytes), DecodeError> {
+    /// The name at `index` in the combined index space (§2.3.3), for a literal's name.
+    fn name(&self, index: usize) -> Result<Bytes, DecodeError> {
         if index == 0 {
             return Err(DecodeError::InvalidIndex(0));
         }
         if index <= STATIC_LEN {
-            let (name, value) = STATIC[index - 1];
-            return Ok((Bytes::from_static(name), Bytes::from_static(value)));
+            return Ok(Bytes::from_static(STATIC[index - 1].0));
         }
-        let entry = self.table.get(index - STATIC_LEN).ok_or(DecodeError::InvalidIndex(index))?;
-        Ok((entry.name.clone(), entry.value.clone()))
+        Ok(self.dynamic(index)?.name.clone())
+    }
+
+    /// The dynamic table entry at combined index `index` (> 61).
+    fn dynamic(&self, index: usize) -> Result<&Entry, DecodeError> {
+        let i = index.checked_sub(STATIC_LEN).filter(|&i| i > 0).ok_or(DecodeError::InvalidIndex(index))?;
+        self.table.get(i).ok_or(DecodeError::InvalidIndex(index))
     }
 
     /// A literal representation after its first byte's pattern: the name (an index with a
@@ -175,7 +185,7 @@ impl Decoder {
         prefix_bits: u8,
     ) -> Result<(Bytes, Bytes), DecodeError> {
         let index = integer::decode(block, pos, prefix_bits)?;
-        let name = if index == 0 { self.string(block, pos)? } else { self.lookup(index)?.0 };
+        let name = if index == 0 { self.string(block, pos)? } else { self.name(index)? };
         let value = self.string(block, pos)?;
         Ok((name, value))
     }
@@ -218,3 +228,7 @@ impl Decoder {
         Ok(string)
     }
 }
+
+#[cfg(test)]
+#[path = "decoder_tests.rs"]
+mod tests;
