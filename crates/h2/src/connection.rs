@@ -291,6 +291,7 @@ impl Connection {
         frame::encode_goaway(&mut self.pending, self.last_processed, code);
         self.phase = Phase::Failed(e.clone());
         self.block = None;
+        self.block_buf = BytesMut::new();
         e
     }
 

@@ -356,11 +356,12 @@ impl Connection {
             return Err(self.fail(ErrorCode::ProtocolError, "SETTINGS on a stream"));
         }
         let pairs = self.conn_violation(frame::settings(head.flags, payload))?;
-        self.budget(Flood::Settings, now)?;
         if head.has(flag::ACK) {
+            // Costs nothing but parsing: not counted.
             self.our_settings_acked();
             return Ok(());
         }
+        self.budget(Flood::Settings, now)?;
         for (id, value) in pairs {
             match self.peer.apply(id, value) {
                 Ok(Applied::Nothing) => {}
@@ -405,11 +406,11 @@ impl Connection {
             return Err(self.fail(ErrorCode::ProtocolError, "PING on a stream"));
         }
         let data = self.conn_violation(frame::ping(payload))?;
-        self.budget(Flood::Ping, now)?;
         if head.has(flag::ACK) {
-            // We send no PINGs; an unsolicited ack is ignored.
+            // We send no PINGs; an unsolicited ack is ignored (and costs nothing but parsing).
             return Ok(());
         }
+        self.budget(Flood::Ping, now)?;
         self.queue_control(|out| frame::encode_ping_ack(out, &data))
     }
 
