@@ -148,6 +148,13 @@ impl Decoder {
         Ok(())
     }
 
+    /// The dynamic table entry at dynamic index `i` (1 = newest), for tests that compare an
+    /// encoder's table with ours.
+    #[cfg(test)]
+    pub(crate) fn dynamic_entry(&self, i: usize) -> Option<&Entry> {
+        self.table.get(i)
+    }
+
     /// A field representation ends the run of size updates a block may start with.
     fn field_allowed(&mut self, at_start: &mut bool) -> Result<(), DecodeError> {
         if *at_start {

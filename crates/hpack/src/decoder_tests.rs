@@ -2,34 +2,7 @@
 //! crafted block for each [`DecodeError`].
 
 use super::*;
-
-/// Bytes from the RFC's hex dumps (whitespace ignored).
-pub(crate) fn hex(s: &str) -> Bytes {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect::<Vec<u8>>()
-        .into()
-}
-
-type Field = (String, String, bool);
-
-fn decode(d: &mut Decoder, block: &Bytes) -> Result<Vec<Field>, DecodeError> {
-    let mut fields = Vec::new();
-    d.decode(block, |name, value, never| {
-        fields.push((
-            String::from_utf8_lossy(name).into_owned(),
-            String::from_utf8_lossy(&value).into_owned(),
-            never,
-        ))
-    })?;
-    Ok(fields)
-}
-
-fn fields(list: &[(&str, &str)]) -> Vec<Field> {
-    list.iter().map(|(n, v)| (n.to_string(), v.to_string(), false)).collect()
-}
+use crate::test_util::{decode, fields, hex};
 
 /// The dynamic table, newest first, as the RFC prints it.
 fn table(d: &Decoder) -> Vec<(String, String)> {

@@ -244,3 +244,7 @@ fn string(s: &[u8], out: &mut Vec<u8>) {
         out.extend_from_slice(s);
     }
 }
+
+#[cfg(test)]
+#[path = "encoder_tests.rs"]
+mod tests;

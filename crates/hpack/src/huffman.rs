@@ -43,6 +43,20 @@ const MAX_LEN: u8 = 30;
 /// The canonical codes, right-aligned in a `u32`.
 const CODES: [u32; 257] = canonical_codes();
 
+/// What the encoder reads at run time: `static`, so that indexing never copies a `const`
+/// array into a temporary (which unoptimised builds do).
+static ENCODE: [(u32, u8); 256] = encode_table();
+
+const fn encode_table() -> [(u32, u8); 256] {
+    let mut table = [(0, 0); 256];
+    let mut sym = 0;
+    while sym < 256 {
+        table[sym] = (CODES[sym], LENGTHS[sym]);
+        sym += 1;
+    }
+    table
+}
+
 const fn canonical_codes() -> [u32; 257] {
     let mut codes = [0u32; 257];
     let mut code = 0u32;
@@ -163,7 +177,7 @@ const fn build_decode() -> [[Step; 16]; 256] {
 
 /// The Huffman-coded length of `src` in bytes, padding included.
 pub fn encoded_len(src: &[u8]) -> usize {
-    let bits: usize = src.iter().map(|&b| usize::from(LENGTHS[usize::from(b)])).sum();
+    let bits: usize = src.iter().map(|&b| usize::from(ENCODE[usize::from(b)].1)).sum();
     bits.div_ceil(8)
 }
 
@@ -175,8 +189,9 @@ pub fn encode(src: &[u8], out: &mut Vec<u8>) {
     let mut acc: u64 = 0;
     let mut pending: u32 = 0;
     for &b in src {
-        let len = u32::from(LENGTHS[usize::from(b)]);
-        acc = (acc << len) | u64::from(CODES[usize::from(b)]);
+        let (code, len) = ENCODE[usize::from(b)];
+        let len = u32::from(len);
+        acc = (acc << len) | u64::from(code);
         pending += len;
         while pending >= 8 {
             pending -= 8;

@@ -12,6 +12,8 @@ mod error;
 pub mod huffman;
 mod integer;
 mod table;
+#[cfg(test)]
+mod test_util;
 
 pub use bytes::Bytes;
 pub use decoder::Decoder;
