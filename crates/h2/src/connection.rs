@@ -328,12 +328,38 @@ impl Connection {
         match self.live(id) {
             Some(i) => {
                 self.drop_stream(i, Closed::ResetByUs);
-                self.events.push_back(Event::Reset { stream: id, code });
+                self.notify_reset(id, code);
             }
             None if id <= self.streams.highest => self.streams.remember(id, Closed::ResetByUs),
             None => {}
         }
         Ok(())
+    }
+
+    /// Tells the server a stream it was given is gone, unless its Request event is still
+    /// queued: then the stream's events are withdrawn and the server never hears of it. A
+    /// request cancelled in the same read that opened it costs the server nothing (the
+    /// Rapid Reset pattern, CVE-2023-44487, sends exactly that).
+    pub(crate) fn notify_reset(&mut self, id: StreamId, code: ErrorCode) {
+        let queued =
+            self.events.iter().rev().any(|e| matches!(e, Event::Request { stream, .. } if *stream == id));
+        if !queued {
+            self.events.push_back(Event::Reset { stream: id, code });
+            return;
+        }
+        let mut map = None;
+        self.events.retain_mut(|e| {
+            if e.stream() != id {
+                return true;
+            }
+            if let Event::Request { head, .. } = e {
+                map = Some(std::mem::take(&mut head.headers));
+            }
+            false
+        });
+        if let Some(map) = map {
+            self.recycle_headers(map);
+        }
     }
 
     /// Takes a stream out of the table; body bytes the server never released go back to the

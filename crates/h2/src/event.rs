@@ -24,3 +24,15 @@ pub enum Event {
     /// sent on it. Only streams the server was told of (a `Request` event) get one.
     Reset { stream: StreamId, code: ErrorCode },
 }
+
+impl Event {
+    /// The stream the event is about.
+    pub fn stream(&self) -> StreamId {
+        match self {
+            Event::Request { stream, .. }
+            | Event::Data { stream, .. }
+            | Event::Trailers { stream, .. }
+            | Event::Reset { stream, .. } => *stream,
+        }
+    }
+}

@@ -344,7 +344,7 @@ impl Connection {
                     self.budget(Flood::RapidReset, now)?;
                 }
                 self.drop_stream(i, Closed::Done);
-                self.events.push_back(Event::Reset { stream: id, code });
+                self.notify_reset(id, code);
                 Ok(())
             }
         }

@@ -255,3 +255,21 @@ fn taking_the_queue_resets_the_count() {
         assert_eq!(c.frames().len(), 9_000);
     }
 }
+
+#[test]
+fn a_request_cancelled_in_the_read_that_opened_it_never_reaches_the_server() {
+    let mut c = Client::new();
+    let f = c.headers(1, false, POST);
+    c.send_all(&[f, data(1, false, b"part"), rst_stream(1, ErrorCode::Cancel)]).expect("valid");
+    assert!(c.events().is_empty(), "Request and Data withdrawn, no Reset");
+    assert_eq!(c.conn.open_streams(), 0);
+    // Once the server has the Request, a reset is reported.
+    c.request(3, false, POST);
+    c.send(&rst_stream(3, ErrorCode::Cancel)).expect("valid");
+    assert!(matches!(c.events().as_slice(), [Event::Reset { stream: 3, code: ErrorCode::Cancel }]));
+    // Other streams' events in the same read are kept.
+    let f5 = c.headers(5, true, GET);
+    let f7 = c.headers(7, true, GET);
+    c.send_all(&[f5, f7, rst_stream(5, ErrorCode::Cancel)]).expect("valid");
+    assert!(matches!(c.events().as_slice(), [Event::Request { stream: 7, .. }]));
+}

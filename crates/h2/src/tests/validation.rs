@@ -201,3 +201,12 @@ fn recycled_header_maps_are_reused_empty() {
     assert_eq!(head.headers.capacity(), capacity);
     assert_eq!(head.headers.len(), 1, "only host: the old fields are gone");
 }
+
+#[test]
+fn a_body_error_in_the_read_that_opened_the_stream_withdraws_the_request() {
+    let mut c = Client::new();
+    let f = c.headers(1, false, &with(&[("content-length", "2")]));
+    let r = c.send_all(&[f, data(1, true, b"abc")]);
+    assert_stream_error(&mut c, r, 1, ErrorCode::ProtocolError);
+    assert!(c.events().is_empty());
+}
