@@ -388,12 +388,18 @@ impl Connection {
     /// Our side of stream `i` ended (END_STREAM sent). If the client is still sending, §8.1
     /// lets us ask it to stop without error: RST_STREAM(NO_ERROR), and the rest of the body
     /// is discarded (the server is not told: it ended the stream itself).
-    pub(crate) fn close_local(&mut self, i: usize) {
+    ///
+    /// The RST_STREAM must reach the client after our END_STREAM, or the client would drop
+    /// the response. So it goes into `out`, right after the frame that ended the stream, when
+    /// that frame is whole there (`send_headers`, `send_data`); after a bare DATA header
+    /// (`data_frame_header`, payload still to come) it waits for the next `poll_transmit`,
+    /// which the server calls before writing the next round's frames.
+    pub(crate) fn close_local(&mut self, i: usize, out: Option<&mut Vec<u8>>) {
         let s = self.streams.get(i);
         let id = s.id;
         if s.state == State::Open {
             self.drop_stream(i, Closed::ResetByUs);
-            frame::encode_rst_stream(&mut self.pending, id, ErrorCode::NoError);
+            frame::encode_rst_stream(out.unwrap_or(&mut self.pending), id, ErrorCode::NoError);
         } else {
             self.drop_stream(i, Closed::Done);
         }
