@@ -1,7 +1,10 @@
 //! Rough timing of the hot paths: decoding a browser-like request block whose fields are
 //! all in the dynamic table already, and encoding a typical static-file response.
 //!
-//! `cargo run --release -p pollux-hpack --example hpack_bench`
+//! `cargo run --release -p pollux-hpack --example hpack_bench [decode|encode [BLOCKS]]`
+//!
+//! On a shared machine, count instructions rather than trusting the times:
+//! `valgrind --tool=callgrind target/release/examples/hpack_bench encode 100000`
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -33,8 +36,17 @@ const RESPONSE: &[(&str, &str)] = &[
 ];
 
 fn main() {
-    const N: u32 = 2_000_000;
+    let only = std::env::args().nth(1);
+    let n = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(2_000_000u32);
+    if only.as_deref() != Some("encode") {
+        decode(n);
+    }
+    if only.as_deref() != Some("decode") {
+        encode(n);
+    }
+}
 
+fn decode(n_blocks: u32) {
     // The client's encoder: the first block is literals, every later one is indexes.
     let mut client = Encoder::new();
     let mut block = Vec::new();
@@ -59,12 +71,12 @@ fn main() {
     decoder.decode(&first, |_, _, _| {}).expect("valid");
     let start = Instant::now();
     let mut total = 0usize;
-    for _ in 0..N {
+    for _ in 0..n_blocks {
         decoder
             .decode(black_box(&steady), |name, value, _| total += name.len() + value.len())
             .expect("valid");
     }
-    let ns = start.elapsed().as_nanos() as f64 / f64::from(N);
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(n_blocks);
     println!(
         "decode, all indexed ({} bytes, {} fields): {ns:.1} ns/block, {:.1} ns/field ({total})",
         steady.len(),
@@ -74,18 +86,20 @@ fn main() {
 
     // The first block again and again on fresh decoders: literals, Huffman, insertions.
     let start = Instant::now();
-    let n = N / 10;
+    let n = n_blocks / 10;
     for _ in 0..n {
         let mut d = Decoder::new(4096);
         d.decode(black_box(&first), |name, value, _| total += name.len() + value.len()).expect("valid");
     }
     let ns = start.elapsed().as_nanos() as f64 / f64::from(n);
     println!("decode, first block on a new decoder ({} bytes): {ns:.1} ns/block", first.len());
+}
 
+fn encode(n_blocks: u32) {
     let mut server = Encoder::new();
     let mut out = Vec::with_capacity(256);
     let start = Instant::now();
-    for _ in 0..N {
+    for _ in 0..n_blocks {
         out.clear();
         server.begin(&mut out);
         server.status(200, &mut out);
@@ -94,7 +108,7 @@ fn main() {
         }
         black_box(&out);
     }
-    let ns = start.elapsed().as_nanos() as f64 / f64::from(N);
+    let ns = start.elapsed().as_nanos() as f64 / f64::from(n_blocks);
     println!(
         "encode, steady response ({} bytes, {} fields): {ns:.1} ns/block, {:.1} ns/field",
         out.len(),

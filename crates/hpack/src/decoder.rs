@@ -210,24 +210,30 @@ impl Decoder {
         }
         let end = pos.checked_add(len).filter(|&end| end <= block.len()).ok_or(DecodeError::Truncated)?;
         let string = if huffman {
-            let need = huffman::max_decoded_len(len);
-            if self.scratch.capacity() < need {
-                self.scratch.reserve(need.max(SCRATCH_CHUNK));
+            // Decoded straight into the scratch chunk, which is then cut to the string and
+            // split off: the next string reuses the rest of the chunk.
+            let room = huffman::buffer_len(len);
+            if self.scratch.capacity() < room {
+                self.scratch.reserve(room.max(SCRATCH_CHUNK));
             }
-            let decoded = huffman::decode_into(&block[*pos..end], &mut self.scratch);
-            let decoded = decoded.and_then(|()| {
-                if self.scratch.len() > self.max_string {
+            self.scratch.resize(room, 0);
+            let decoded = huffman::decode_to_slice(&block[*pos..end], &mut self.scratch).and_then(|n| {
+                if n > self.max_string {
                     Err(DecodeError::StringTooLong)
                 } else {
-                    Ok(())
+                    Ok(n)
                 }
             });
-            if let Err(e) = decoded {
-                // Leave no half-decoded bytes to prefix the next string.
-                self.scratch.clear();
-                return Err(e);
+            match decoded {
+                Ok(n) => {
+                    self.scratch.truncate(n);
+                    self.scratch.split().freeze()
+                }
+                Err(e) => {
+                    self.scratch.clear();
+                    return Err(e);
+                }
             }
-            self.scratch.split().freeze()
         } else {
             block.slice(*pos..end)
         };

@@ -277,6 +277,12 @@ impl DynamicTable {
         self.entries.get(pos)
     }
 
+    /// The entry with insertion number `n`, if it is still in the table.
+    pub(crate) fn by_insertion(&self, n: u64) -> Option<&Entry> {
+        let oldest = self.inserted - self.entries.len() as u64;
+        self.entries.get(usize::try_from(n.checked_sub(oldest)?).ok()?)
+    }
+
     /// The dynamic index (1 = newest) of the entry with insertion number `n`, which must be
     /// live.
     pub(crate) fn index_of(&self, n: u64) -> usize {
