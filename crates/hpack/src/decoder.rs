@@ -42,6 +42,10 @@ pub struct Decoder {
 impl Decoder {
     /// `max_table_size`: the SETTINGS_HEADER_TABLE_SIZE we advertise (default 4096); the
     /// peer's size updates may not exceed it. The table starts at that size.
+    ///
+    /// Until the peer acknowledges our SETTINGS it may use the protocol's default of 4096
+    /// (RFC 9113 §6.5.2), so to advertise less, create the decoder with 4096 and call
+    /// [`Decoder::set_max_table_size`] on the acknowledgement.
     pub fn new(max_table_size: usize) -> Decoder {
         Decoder {
             table: DynamicTable::new(max_table_size),
@@ -115,7 +119,7 @@ impl Decoder {
                 let (name, value) = self.literal(block, &mut pos, 6)?;
                 if entry_size(&name, &value) > self.table.max_size() {
                     // Too big for the table: it empties the table and is not kept (§4.4).
-                    self.table.insert(Entry { name: name.clone(), value: value.clone() }, |_, _| {});
+                    self.table.clear(|_, _| {});
                     emit(&name, value, false);
                 } else {
                     let entry = Entry::copied(&name, &value);

@@ -206,7 +206,8 @@ impl Encoder {
     }
 
     /// Adds a field to the dynamic table and the index, as the peer's decoder will on
-    /// reading the literal we just wrote. The one allocation per new entry is its bytes.
+    /// reading the literal we just wrote: the only allocations of the steady state (see
+    /// [`Entry::copied`]).
     fn insert(&mut self, name: &[u8], value: &[u8], static_name: Option<usize>) {
         let n = self.table.next_insertion();
         let Encoder { table, fields, names, hasher, .. } = self;

@@ -32,8 +32,9 @@
 //! Neither side allocates per field in steady state. The decoder hands out values as
 //! [`Bytes`]: slices of the block for plain literals, clones of table handles for indexed
 //! fields, slices of a reused chunk for Huffman-coded strings. The encoder finds a field in
-//! its table through hash maps rather than a scan. Both allocate when an entry enters the
-//! dynamic table (one allocation for its name and value together).
+//! its table through a hash index (and an array for static names) rather than a scan. Both allocate when an entry enters the
+//! dynamic table (one buffer for its name and value together), and the hash index of the
+//! encoder may grow up to the most entries a table holds. `tests/allocations.rs` counts.
 //!
 //! # Limits
 //!

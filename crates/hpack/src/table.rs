@@ -211,7 +211,7 @@ pub(crate) fn static_find(name: &[u8], value: &[u8]) -> Option<StaticMatch> {
     Some(StaticMatch { name: first, full })
 }
 
-/// One dynamic table entry. The name and value usually share one allocation (see
+/// One dynamic table entry. The name and value usually share one buffer (see
 /// [`Entry::copied`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -220,9 +220,10 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// An entry owning exactly its bytes, in one allocation. Table entries live as long as the
-    /// peer keeps them, so they must not be slices of a larger buffer (a received header block,
-    /// a Huffman scratch chunk): a 40-byte entry would pin kilobytes.
+    /// An entry owning exactly its bytes, in one buffer (two allocations: the buffer, and the
+    /// shared header `bytes` adds when it is split in two). Table entries live as long as the
+    /// peer keeps them, so they must not be slices of a larger buffer (a received header
+    /// block, a Huffman scratch chunk): a 40-byte entry would pin kilobytes.
     pub(crate) fn copied(name: &[u8], value: &[u8]) -> Entry {
         let mut both = Vec::with_capacity(name.len() + value.len());
         both.extend_from_slice(name);
@@ -296,7 +297,7 @@ impl DynamicTable {
     pub(crate) fn insert(&mut self, entry: Entry, evicted: impl FnMut(u64, &Entry)) -> bool {
         let size = entry.size();
         if size > self.max_size {
-            self.evict_to(0, evicted);
+            self.clear(evicted);
             return false;
         }
         self.evict_to(self.max_size - size, evicted);
@@ -309,6 +310,11 @@ impl DynamicTable {
     /// The insertion number the next inserted entry will get.
     pub(crate) fn next_insertion(&self) -> u64 {
         self.inserted
+    }
+
+    /// Evicts every entry (an entry too large for the table was inserted, §4.4).
+    pub(crate) fn clear(&mut self, evicted: impl FnMut(u64, &Entry)) {
+        self.evict_to(0, evicted);
     }
 
     /// A new maximum size (§4.3): evicts the oldest entries until the table fits.
