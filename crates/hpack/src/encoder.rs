@@ -15,11 +15,14 @@
 //! Names go as an index when either table has them. Strings are Huffman-coded when that is
 //! shorter.
 //!
-//! Finding a field must not scan the table: two hash tables map the hash of a field (name
-//! and value) and the hash of a name to the *insertion number* of the newest entry holding
+//! Finding a field must not scan the table. Most response fields have a static name and
+//! repeat the value of the newest entry with that name, so an array indexed by static name
+//! holds that entry: one compare finds it. Otherwise two hash tables map the hash of a field
+//! (name and value) and the hash of a name to the *insertion number* of the entry holding
 //! it, and compare candidates through the dynamic table itself, so they store no keys and a
 //! lookup copies nothing. An entry's insertion number never changes while it lives (its
-//! index does, with every insertion), and eviction removes a map entry only when it still points at the evicted entry.
+//! index does, with every insertion); eviction removes a hash table slot only when it still
+//! points at the evicted entry.
 
 use std::hash::BuildHasher;
 
