@@ -42,6 +42,7 @@
 
 #![forbid(unsafe_code)]
 
+mod block;
 mod connection;
 mod error;
 mod event;
