@@ -1,6 +1,7 @@
 //! The codec alone under an h2load-like load: batches of 16 GET requests on one connection
 //! (HPACK-indexed after the first), each answered with a head and a 1 KiB body; reports the
 //! codec's time per request. No sockets, so the number is the protocol's own cost.
+//! `NO_RESPONSE=1` resets each stream instead of answering: the request side alone.
 //!
 //! ```sh
 //! cargo run --release -p pollux-h2 --example codec_bench
@@ -12,7 +13,6 @@ use bytes::BytesMut;
 use pollux_h2::{Config, Connection, Event};
 
 const BATCH: u32 = 16;
-const ROUNDS: u32 = 50_000;
 
 fn main() {
     let mut conn = Connection::new(Config::default());
@@ -29,6 +29,10 @@ fn main() {
     conn.handle_read(&mut buf, 0).expect("handshake");
     conn.poll_transmit(&mut out);
 
+    let respond = std::env::var_os("NO_RESPONSE").is_none();
+    // `ROUNDS=n`: fewer rounds, e.g. under callgrind, whose instruction counts are stable
+    // where wall time on a shared machine is not.
+    let rounds: u32 = std::env::var("ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(50_000);
     let mut next: u32 = 1;
     // The client's blocks: the first adds the fields to its table; every later one is the
     // same few index octets (as h2load sends them), encoded once here so that only the
@@ -48,7 +52,7 @@ fn main() {
         }
     }
     let start = Instant::now();
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
         for _ in 0..BATCH {
             let block = if next == 1 { &first } else { &steady };
             frame(&mut buf, 1, 0x5, next, block);
@@ -60,6 +64,10 @@ fn main() {
         while let Some(event) = conn.poll_event() {
             if let Event::Request { stream, head, .. } = event {
                 conn.recycle_headers(head.headers);
+                if !respond {
+                    conn.reset(stream, pollux_h2::ErrorCode::NoError);
+                    continue;
+                }
                 conn.send_headers(stream, false, &mut out, |f| {
                     f.status(200);
                     f.field(b"server", b"pollux");
@@ -78,7 +86,7 @@ fn main() {
         buf.reserve(64 * 1024);
     }
     let elapsed = start.elapsed();
-    let requests = u64::from(ROUNDS * BATCH);
+    let requests = u64::from(rounds * BATCH);
     println!(
         "{requests} requests in {elapsed:?}: {:.0} ns per request, {:.0} requests/s (codec only)",
         elapsed.as_nanos() as f64 / requests as f64,
