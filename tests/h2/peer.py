@@ -85,12 +85,17 @@ class Wire:
 
     def handshake(self, conn, wait=5.0):
         """Sends the preface and the SETTINGS of `conn`, waits (at most `wait` seconds) for the
-        server's SETTINGS and acknowledges them. False if they did not come."""
+        server's SETTINGS and acknowledges them, and says so on stdout (`{"event": "connected"}`:
+        a test may start something else then, knowing the attack is under way). False if the
+        SETTINGS did not come."""
         conn.initiate_connection()
         self.send(conn.data_to_send(), time.monotonic() + wait)
         if not self.read_until(lambda: self.counts.get("SETTINGS", 0) > 0, wait):
             return False
-        return self.send(SettingsFrame(0, flags=["ACK"]).serialize(), time.monotonic() + wait)
+        ok = self.send(SettingsFrame(0, flags=["ACK"]).serialize(), time.monotonic() + wait)
+        sys.stdout.write(json.dumps({"event": "connected"}) + "\n")
+        sys.stdout.flush()
+        return ok
 
     def send(self, data, deadline, read_meanwhile=True):
         """Writes all of `data` unless the connection ends or `deadline` passes first (the server
