@@ -13,7 +13,8 @@ use sha2::{Digest, Sha256};
 
 use pollux_testkit::tls::{https_command, spawn_https, Https, Pki};
 use pollux_testkit::{
-    byte_pattern, check, curl_h2, env_map, pollux_bin, random_bytes, run_within, send, write_scripts, TempRoot, Via,
+    byte_pattern, check, curl_h2, env_map, pollux_bin, random_bytes, run_within, send, write_scripts,
+    TempRoot, Via,
 };
 
 fn hex_sha256(b: &[u8]) -> String {
@@ -57,7 +58,10 @@ fn site(extra: &[&str]) -> Site {
     let pki = Pki::new();
     let root = TempRoot::new("h2-curl");
     let bin = TempRoot::empty("h2-curl-bin");
-    write_scripts(&bin.0, &[("sha.sh", SHA_CGI), ("env.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv\n")]);
+    write_scripts(
+        &bin.0,
+        &[("sha.sh", SHA_CGI), ("env.sh", "#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\nenv\n")],
+    );
     std::fs::write(root.path("a.txt"), text_file()).unwrap();
     std::fs::write(root.path("r.bin"), random_bytes(1 << 20, 16)).unwrap();
     std::fs::create_dir(root.path("p")).unwrap();
@@ -89,7 +93,11 @@ fn curl_gets_a_file_as_http2_over_h2c_and_over_tls_and_the_log_says_http_2_0() {
     for via in [site.h2c(), site.tls()] {
         let r = curl_h2(via, "/a.txt", &[]);
         assert!(r.ok, "{via:?}: curl failed: {}", r.stderr);
-        assert_eq!((r.status, r.version.as_str(), r.status_line.as_str()), (200, "2", "HTTP/2 200"), "{via:?}");
+        assert_eq!(
+            (r.status, r.version.as_str(), r.status_line.as_str()),
+            (200, "2", "HTTP/2 200"),
+            "{via:?}"
+        );
         assert_eq!(r.header("content-length"), Some(want.len().to_string().as_str()), "{via:?}");
         assert!(r.body == want, "{via:?}: the body differs ({} bytes, want {})", r.body.len(), want.len());
     }
@@ -124,7 +132,11 @@ fn an_upload_of_several_mib_over_http2_reaches_a_cgi_script_whole() {
     std::fs::write(&file, &upload).unwrap();
     let data = format!("@{}", file.display());
     for (via, https) in [(site.h2c(), ""), (site.tls(), "on")] {
-        let r = curl_h2(via, "/cgi-bin/sha.sh", &["--data-binary", &data, "-H", "Content-Type: application/octet-stream"]);
+        let r = curl_h2(
+            via,
+            "/cgi-bin/sha.sh",
+            &["--data-binary", &data, "-H", "Content-Type: application/octet-stream"],
+        );
         assert_eq!((r.status, r.version.as_str()), (200, "2"), "{via:?}: {}", r.stderr);
         let env = env_map(&r.body);
         assert_eq!(env.get("sha256"), Some(&hex_sha256(&upload)), "{via:?}: {env:#?}");
@@ -246,8 +258,13 @@ fn a_wsgi_app_sees_http2_and_reads_the_request_body() {
         let body = random_bytes(3 << 20, 3);
         let tmp = TempRoot::empty("h2-wsgi-body");
         std::fs::write(tmp.path("b"), &body).unwrap();
-        let r = curl_h2(via, "/hash?piece=10000", &["--data-binary", &format!("@{}", tmp.path("b").display())]);
+        let r =
+            curl_h2(via, "/hash?piece=10000", &["--data-binary", &format!("@{}", tmp.path("b").display())]);
         assert_eq!((r.status, r.version.as_str()), (200, "2"), "{via:?}: {}", r.stderr);
-        assert_eq!(String::from_utf8_lossy(&r.body), format!("{} {}\n", body.len(), hex_sha256(&body)), "{via:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&r.body),
+            format!("{} {}\n", body.len(), hex_sha256(&body)),
+            "{via:?}"
+        );
     }
 }

@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use pollux_testkit::{
-    curl_h2, h2_script, h2_script_command, last_line, random_bytes, serve, wait_exit, write_scripts, Log, RssWatch,
-    Server, TempRoot, Via,
+    curl_h2, h2_script, h2_script_command, last_line, random_bytes, serve, wait_exit, write_scripts, Log,
+    RssWatch, Server, TempRoot, Via,
 };
 
 /// Most the server's resident set may grow while one attack runs.
@@ -206,7 +206,8 @@ fn an_empty_data_flood_ends_in_enhance_your_calm() {
     let site = site(&[]);
     // The POST goes to a script that reads its body to the end: the stream stays open while
     // the empty frames come.
-    let r = attack(&site, "empty-data", &["--path", "/cgi-bin/sink.sh", "--count", "20000", "--seconds", "30"]);
+    let r =
+        attack(&site, "empty-data", &["--path", "/cgi-bin/sink.sh", "--count", "20000", "--seconds", "30"]);
     assert_goaway_then_close(&r, CALM);
 }
 
@@ -246,7 +247,10 @@ fn a_client_window_of_zero_gets_heads_and_no_data_and_costs_no_memory() {
     // Either the connection is still open, or the server gave up on it after the send timeout
     // (not before).
     if let Some(after) = r["ended_after_s"].as_f64() {
-        assert!(after >= 2.5, "the stalled connection was closed after {after} s, before --send-timeout 3s: {r}");
+        assert!(
+            after >= 2.5,
+            "the stalled connection was closed after {after} s, before --send-timeout 3s: {r}"
+        );
     }
 }
 
@@ -276,7 +280,8 @@ fn a_header_list_over_32_kib_is_431_and_the_connection_goes_on() {
 fn an_idle_connection_gets_goaway_no_error_after_the_keepalive_timeout() {
     let site = site(&["--keepalive-timeout", "1s"]);
     let addr = site.server.addr.to_string();
-    let out = h2_script("client.py", &["idle", &addr, "/index.html", "--seconds", "10"], Duration::from_secs(30));
+    let out =
+        h2_script("client.py", &["idle", &addr, "/index.html", "--seconds", "10"], Duration::from_secs(30));
     let r: Value = serde_json::from_str(&last_line(&out)).unwrap();
     assert_eq!(r["status"], 200, "{r}");
     assert_eq!(r["goaway"]["code"].as_u64(), Some(NO_ERROR), "{r}");
@@ -315,7 +320,21 @@ fn sigterm_sends_goaway_no_error_and_the_download_in_flight_completes() {
         hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
     };
     // 64 MiB, the client opening its windows 1 MiB at a time with a pause: a few seconds.
-    let run = start("client.py", &["download", &addr, "/big.bin", "--kib-per-step", "1024", "--step-ms", "40", "--seconds", "40"]);
+    let run = start(
+        "client.py",
+        &[
+            "download",
+            &addr,
+            "/big.bin",
+            "--kib-per-step",
+            "1024",
+            "--step-ms",
+            "40",
+            "--seconds",
+            "40",
+            "--wait-close",
+        ],
+    );
     run.wait_event("headers");
     let pid = site.server.child.id().to_string();
     let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();

@@ -1,5 +1,6 @@
-"""A well-behaved HTTP/2 client (the `h2` package's H2Connection, both ways) for the tests that
-watch what the server does to a normal connection; prints one JSON line at the end.
+"""A well-behaved HTTP/2 client for the tests that watch what the server does to a normal
+connection (the `h2` package's H2Connection both ways; peer.Wire for `download`, see there);
+prints one JSON line at the end.
 
 Usage: client.py MODE HOST:PORT PATH [options]
 
@@ -25,27 +26,23 @@ import time
 import h2.events
 import h2.exceptions
 
-from peer import ERROR_NAMES, SettingCodes, address, client, request_headers
+from hyperframe.frame import WindowUpdateFrame
+
+from peer import ERROR_NAMES, SettingCodes, Wire, address, client, report, request_headers
 
 
 class Session:
-    def __init__(self, addr, timeout, window=None):
-        """`window`: our INITIAL_WINDOW_SIZE, and as much again added to the connection's
-        window; left to the default (65,535) when None."""
+    def __init__(self, addr, timeout):
         self.authority = "%s:%d" % addr
         self.sock = socket.create_connection(addr, timeout=timeout)
-        self.conn = client({SettingCodes.INITIAL_WINDOW_SIZE: window} if window else None)
+        self.conn = client()
         self.streams = {}
         self.goaway = None
         self.goaway_at = None
         self.closed = None
         self.closed_at = None
         self.violations = []
-        self.on_data = None  # (stream, bytes) -> None; the default acknowledges at once
-        self.on_headers = None
         self.conn.initiate_connection()
-        if window:
-            self.conn.increment_flow_control_window(window)
         self.flush()
 
     def flush(self):
@@ -93,15 +90,10 @@ class Session:
         s = self.streams.get(getattr(ev, "stream_id", None) or 0)
         if isinstance(ev, h2.events.ResponseReceived) and s is not None:
             s["status"] = int(dict(ev.headers)[":status"])
-            if self.on_headers:
-                self.on_headers(ev.stream_id)
         elif isinstance(ev, h2.events.DataReceived) and s is not None:
             s["bytes"] += len(ev.data)
             s["sha"].update(ev.data)
-            if self.on_data:
-                self.on_data(ev.stream_id, ev.flow_controlled_length)
-            else:
-                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+            self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded) and s is not None:
             s["ended"] = True
         elif isinstance(ev, h2.events.StreamReset) and s is not None:
@@ -130,38 +122,53 @@ class Session:
         sys.stdout.flush()
 
 
-def download(s, args):
-    acked = {"pending": 0}
-    step_bytes = args.kib_per_step * 1024
-
-    def on_headers(_sid):
-        sys.stdout.write(json.dumps({"event": "headers"}) + "\n")
-        sys.stdout.flush()
-
-    def on_data(sid, n):
+def download(args):
+    """On a Wire, not an H2Connection: the `h2` package closes its connection state when a
+    GOAWAY arrives and refuses the DATA that RFC 9113 §6.8 lets the server go on sending for
+    the streams it kept, which is what this mode is here to watch."""
+    step = args.kib_per_step * 1024
+    wire = Wire(args.addr)
+    conn = client({SettingCodes.INITIAL_WINDOW_SIZE: 2 * step})
+    if not wire.handshake(conn):
+        wire_report(wire, mode="download", error="no SETTINGS from the server")
+        return
+    sha = hashlib.sha256()
+    wire.on_data = lambda _sid, payload: sha.update(payload)
+    deadline = time.monotonic() + args.seconds
+    # The connection window as large as the stream's (it starts at 65,535 whatever SETTINGS say).
+    wire.send(WindowUpdateFrame(0, window_increment=2 * step - 65535).serialize(), deadline)
+    conn.send_headers(1, request_headers(wire.authority, args.path), end_stream=True)
+    wire.send(conn.data_to_send(), deadline)
+    t0 = time.monotonic()
+    done = lambda: 1 in wire.ended or 1 in wire.resets
+    told, given = False, 0
+    while not done() and wire.ending is None and time.monotonic() < deadline:
+        wire.read(0.05)
+        if not told and 1 in wire.statuses:
+            told = True
+            sys.stdout.write(json.dumps({"event": "headers"}) + "\n")
+            sys.stdout.flush()
         # Open the windows (let the server send more) a step's worth at a time, pausing between
         # steps: the transfer lasts long enough for the test to act in the middle of it.
-        acked["pending"] += n
-        if acked["pending"] >= step_bytes:
+        got = wire.data.get(1, 0)
+        if got - given >= step and not done():
             time.sleep(args.step_ms / 1000.0)
-            give(sid)
-
-    def give(sid):
-        if acked["pending"]:
-            s.conn.increment_flow_control_window(acked["pending"])
-            try:
-                s.conn.increment_flow_control_window(acked["pending"], stream_id=sid)
-            except h2.exceptions.StreamClosedError:
-                pass  # that was the last DATA frame
-        acked["pending"] = 0
-
-    s.on_headers, s.on_data = on_headers, on_data
-    sid = s.get(args.path)
-    t0 = time.monotonic()
-    s.run_until(lambda: s.streams[sid]["ended"] or s.streams[sid]["reset"], args.seconds)
+            n = got - given
+            given = got
+            wire.send(WindowUpdateFrame(0, window_increment=n).serialize()
+                      + WindowUpdateFrame(1, window_increment=n).serialize(), deadline)
     took = time.monotonic() - t0
-    s.run_until(lambda: s.closed is not None, args.seconds)
-    s.report(mode="download", seconds=round(took, 3), **s.stream_report(sid))
+    if args.wait_close:
+        wire.read_until(lambda: wire.ending is not None, max(deadline - time.monotonic(), 1))
+    wire_report(wire, mode="download", seconds=round(took, 3), stream=1, status=wire.statuses.get(1),
+                bytes=wire.data.get(1, 0), sha256=sha.hexdigest(), ended=1 in wire.ended,
+                reset=wire.resets.get(1))
+
+
+def wire_report(wire, **extra):
+    s = wire.summary(**extra)
+    s["closed"] = wire.ending
+    report(s)
 
 
 def headers(s, args):
@@ -198,10 +205,13 @@ def main():
     p.add_argument("--kib-per-step", type=int, default=256)
     p.add_argument("--step-ms", type=int, default=20)
     p.add_argument("--sizes", default="0")
+    p.add_argument("--wait-close", action="store_true", help="download: then wait for the server to close")
     args = p.parse_args()
-    window = 2 * args.kib_per_step * 1024 if args.mode == "download" else None
-    s = Session(args.addr, timeout=10, window=window)
-    {"download": download, "headers": headers, "idle": idle}[args.mode](s, args)
+    if args.mode == "download":
+        download(args)
+        return
+    s = Session(args.addr, timeout=10)
+    {"headers": headers, "idle": idle}[args.mode](s, args)
 
 
 if __name__ == "__main__":

@@ -80,6 +80,7 @@ class Wire:
         self.received = 0
         self.sent = 0
         self.violations = []
+        self.on_data = None  # (stream, payload) for every DATA frame, when set
 
     # ---- out ----
 
@@ -112,7 +113,10 @@ class Wire:
             except BlockingIOError:
                 pass
             except (BrokenPipeError, ConnectionResetError):
-                self.ending = "reset"
+                # What the server sent before it reset the connection (its GOAWAY) may still
+                # be waiting to be read.
+                self._recv_available()
+                self.ending = self.ending or "reset"
                 return False
             left = deadline - time.monotonic()
             if left <= 0:
@@ -128,15 +132,15 @@ class Wire:
     # ---- in ----
 
     def read(self, wait):
-        """Takes in whatever arrives within `wait` seconds (returns at once if the connection
-        has ended)."""
+        """Takes in whatever is there, then whatever arrives within `wait` seconds (0: only
+        what is there already)."""
         deadline = time.monotonic() + wait
         while self.ending is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
+            left = max(deadline - time.monotonic(), 0)
             if self.sel.select(left):
                 self._recv_available()
+            elif left == 0:
+                return
 
     def read_until(self, done, wait):
         """Reads until `done()` holds, the connection ends or `wait` seconds pass; `done()`."""
@@ -200,6 +204,8 @@ class Wire:
             self.resets[f.stream_id] = f.error_code
         elif isinstance(f, DataFrame):
             self.data[f.stream_id] = self.data.get(f.stream_id, 0) + len(f.data)
+            if self.on_data:
+                self.on_data(f.stream_id, f.data)
             if "END_STREAM" in f.flags:
                 self.ended.add(f.stream_id)
         elif isinstance(f, HeadersFrame):
