@@ -291,21 +291,51 @@ fn an_idle_connection_gets_goaway_no_error_after_the_keepalive_timeout() {
     assert!((0.8..5.0).contains(&after), "GOAWAY {after} s after the last response, timeout 1 s: {r}");
 }
 
-#[test]
-fn a_connection_that_never_finishes_the_preface_is_closed_after_the_header_timeout() {
-    let site = site(&["--header-timeout", "1s"]);
-    let mut s = TcpStream::connect(site.server.addr).unwrap();
+/// Writes `bytes` on a new connection and reads until the server closes: what came back, and
+/// when the close came.
+fn write_then_wait_for_close(addr: SocketAddr, bytes: &[u8]) -> (Vec<u8>, Duration) {
+    let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let t = Instant::now();
-    s.write_all(b"PRI * HTTP/2.0\r\n").unwrap();
+    s.write_all(bytes).unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
-    let took = t.elapsed();
+    (buf, t.elapsed())
+}
+
+/// The frames in `bytes`: (type, stream, payload).
+fn frames(mut bytes: &[u8]) -> Vec<(u8, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 9 {
+        let len = usize::from(bytes[0]) << 16 | usize::from(bytes[1]) << 8 | usize::from(bytes[2]);
+        let stream = u32::from_be_bytes(bytes[5..9].try_into().unwrap()) & 0x7fff_ffff;
+        let Some(payload) = bytes.get(9..9 + len) else { break };
+        out.push((bytes[3], stream, payload.to_vec()));
+        bytes = &bytes[9 + len..];
+    }
+    out
+}
+
+#[test]
+fn a_connection_that_never_finishes_its_preface_is_closed_after_the_header_timeout() {
+    let site = site(&["--header-timeout", "1s"]);
+    let in_time = |took: Duration| took >= Duration::from_millis(800) && took < Duration::from_secs(8);
+    // Half the connection preface: not yet HTTP/2 nor anything else; closed on time.
+    let (got, took) = write_then_wait_for_close(site.server.addr, b"PRI * HTTP/2.0\r\n");
     assert!(
-        took >= Duration::from_millis(800) && took < Duration::from_secs(8),
+        in_time(took),
         "closed after {took:?} (header timeout 1 s); got {:?}",
-        String::from_utf8_lossy(&buf)
+        String::from_utf8_lossy(&got)
     );
+    // The client magic but never its SETTINGS (RFC 9113 §3.4: the preface ends with them): our
+    // SETTINGS go out at once, then a GOAWAY and the close when the timeout comes.
+    let (got, took) = write_then_wait_for_close(site.server.addr, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+    let f = frames(&got);
+    assert!(in_time(took), "closed after {took:?} (header timeout 1 s); frames {f:?}");
+    assert_eq!(f.first().map(|f| (f.0, f.1)), Some((0x4, 0)), "our SETTINGS first: {f:?}");
+    let last = f.last().unwrap();
+    assert_eq!((last.0, last.1, last.2.len()), (0x7, 0, 8), "a GOAWAY last: {f:?}");
+    assert_eq!(&last.2[..4], &[0, 0, 0, 0], "no stream was processed: {f:?}");
 }
 
 // ---- Graceful shutdown ---------------------------------------------------------------------------

@@ -19,8 +19,6 @@ from h2.settings import SettingCodes, Settings
 from hyperframe.frame import (ContinuationFrame, DataFrame, Frame, GoAwayFrame, HeadersFrame,
                               PingFrame, RstStreamFrame, SettingsFrame, WindowUpdateFrame)
 
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
 # RFC 9113 §7.
 ERROR_NAMES = {0x0: "NO_ERROR", 0x1: "PROTOCOL_ERROR", 0x2: "INTERNAL_ERROR", 0x3: "FLOW_CONTROL_ERROR",
                0x4: "SETTINGS_TIMEOUT", 0x5: "STREAM_CLOSED", 0x6: "FRAME_SIZE_ERROR",
@@ -68,7 +66,7 @@ class Wire:
         self.inbox = bytearray()
         self.decoder = hpack.Decoder(max_header_list_size=1 << 24)
         self.decoder.max_allowed_table_size = decoder_table
-        self.block = None  # (stream, bytearray) while a header block is incomplete
+        self.block = None  # (stream, bytes so far, END_STREAM) while a header block is incomplete
         self.counts = {}
         self.goaway = None
         self.statuses = {}
