@@ -20,7 +20,6 @@ use crate::output::{Output, Sending};
 use crate::service::{timer_durations, timer_kind};
 use crate::transport::{Flushed, Recv, Transport, READ_CHUNK};
 use crate::{AccessLog, Body, ConnInfo, Options, Reply};
-use pollux_http1::RequestHead;
 
 const MS: Duration = Duration::from_millis(1);
 
@@ -112,7 +111,7 @@ struct TestApp {
 }
 
 impl App for TestApp {
-    fn streams_body(&self, _head: &RequestHead) -> bool {
+    fn streams_body(&self, _: &http::Method, _: &http::Uri, _: &http::HeaderMap) -> bool {
         false
     }
 

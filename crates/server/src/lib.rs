@@ -37,6 +37,7 @@ mod conn_tests;
 mod date;
 mod drive;
 mod encode;
+mod h2conn;
 mod handler;
 pub mod headers;
 mod log;
