@@ -170,6 +170,8 @@ impl H2Conn {
             }
         }
         self.release_held(env);
+        // Acknowledgements and window updates go ahead of the answers.
+        self.codec.poll_transmit(&mut self.out.wbuf);
         self.pump(env);
         self.codec.poll_transmit(&mut self.out.wbuf);
         if self.codec.is_done() && self.streams.is_empty() {
@@ -444,7 +446,7 @@ impl H2Conn {
             Reply::Now(resp) => {
                 let (parts, body) = resp.into_parts();
                 self.respond(env, key, parts.status, &parts.headers, None, body);
-                crate::headers::give(parts.headers);
+                self.codec.recycle_headers(parts.headers);
             }
             Reply::Prepared { status, fields, body } => {
                 self.respond(env, key, status, &HeaderMap::new(), Some(&fields), body);
