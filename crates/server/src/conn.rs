@@ -178,6 +178,8 @@ pub(crate) enum Expired {
 pub(crate) struct Env {
     pub(crate) opts: Arc<Options>,
     pub(crate) pool: Pool<Box<Active>>,
+    /// Idle HTTP/2 connections' read and write buffers, for the next busy one.
+    pub(crate) h2_bufs: Pool<(BytesMut, Vec<u8>)>,
     pub(crate) clock: Clock,
     pub(crate) log: Log,
     /// A graceful shutdown is under way: every answer closes its connection.
@@ -207,6 +209,7 @@ impl Env {
         Env {
             opts,
             pool: Pool::new(pool_max),
+            h2_bufs: Pool::new(pool_max),
             clock,
             log,
             draining: false,

@@ -89,8 +89,8 @@ impl Proto for H2Conn {
     fn handle_sent(&mut self, env: &mut Env, all: bool, moved: bool) {
         H2Conn::handle_sent(self, env, all, moved)
     }
-    fn read_buf(&mut self, _env: &mut Env) -> &mut BytesMut {
-        H2Conn::read_buf(self)
+    fn read_buf(&mut self, env: &mut Env) -> &mut BytesMut {
+        H2Conn::read_buf(self, env)
     }
     fn handle_read(&mut self) {
         H2Conn::handle_read(self)
@@ -104,7 +104,9 @@ impl Proto for H2Conn {
     fn handle_write_shut(&mut self) {
         H2Conn::handle_write_shut(self)
     }
-    fn settle(&mut self, _env: &mut Env, _acked: impl FnOnce() -> Option<u64>) {}
+    fn settle(&mut self, env: &mut Env, _acked: impl FnOnce() -> Option<u64>) {
+        H2Conn::settle(self, env)
+    }
 }
 
 /// Readiness bits remembered between events.

@@ -36,6 +36,7 @@ use crate::handler::{Deferred, Reply};
 use crate::mailbox::{Finished, Message};
 use crate::output::{Output, Sending, WBUF_HIGH};
 use crate::task::{Done, TaskState};
+use crate::transport::READ_CHUNK;
 use crate::{Body, PreparedFields};
 
 /// What a stream is doing.
@@ -116,7 +117,7 @@ impl H2Conn {
             max_header_list_size: opts.limits.max_head.min(u32::MAX as usize) as u32,
             ..pollux_h2::Config::default()
         };
-        let mut out = Output::new(16 * 1024);
+        let mut out = Output::new(READ_CHUNK);
         let mut codec = Connection::new(config);
         codec.poll_transmit(&mut out.wbuf);
         H2Conn {
@@ -154,6 +155,9 @@ impl H2Conn {
                 return Step::ShutdownWrite;
             }
             State::Open => {}
+        }
+        if self.out.wbuf.capacity() == 0 {
+            self.take_buffers(env);
         }
         if env.draining && !self.going_away {
             self.going_away = true;
@@ -193,8 +197,48 @@ impl H2Conn {
     }
 
     /// Where the next read goes.
-    pub(crate) fn read_buf(&mut self) -> &mut BytesMut {
+    pub(crate) fn read_buf(&mut self, env: &mut Env) -> &mut BytesMut {
+        if self.rbuf.capacity() == 0 {
+            self.take_buffers(env);
+        }
         &mut self.rbuf
+    }
+
+    /// Buffers from the worker's pool for a connection that has work again.
+    fn take_buffers(&mut self, env: &mut Env) {
+        let (rbuf, wbuf) =
+            env.h2_bufs.take_or(|| (BytesMut::with_capacity(READ_CHUNK), Vec::with_capacity(READ_CHUNK)));
+        if self.rbuf.capacity() == 0 {
+            self.rbuf = rbuf;
+        }
+        if self.out.wbuf.capacity() == 0 {
+            self.out.wbuf = wbuf;
+        }
+    }
+
+    /// After a run: an idle connection (no stream, nothing buffered either way) gives its
+    /// buffers back to the worker's pool, so that thousands of idle HTTP/2 connections hold
+    /// only their protocol state.
+    pub(crate) fn settle(&mut self, env: &mut Env) {
+        if self.state != State::Open
+            || !self.streams.is_empty()
+            || self.out.has_output()
+            || !self.rbuf.is_empty()
+            || self.out.wbuf.capacity() == 0
+        {
+            return;
+        }
+        let mut rbuf = std::mem::take(&mut self.rbuf);
+        let mut wbuf = std::mem::take(&mut self.out.wbuf);
+        self.out.wpos = 0;
+        // A buffer that grew for a burst (or that still shares its memory with a body a
+        // handler kept) is not worth keeping.
+        rbuf.clear();
+        wbuf.clear();
+        if rbuf.capacity() >= READ_CHUNK / 2 && rbuf.capacity() <= 64 * 1024 && wbuf.capacity() <= 256 * 1024
+        {
+            env.h2_bufs.put((rbuf, wbuf));
+        }
     }
 
     pub(crate) fn handle_read(&mut self) {
