@@ -38,6 +38,8 @@ mod date;
 mod drive;
 mod encode;
 mod h2conn;
+#[cfg(test)]
+mod h2conn_tests;
 mod handler;
 pub mod headers;
 mod log;
