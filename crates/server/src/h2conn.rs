@@ -96,6 +96,8 @@ pub(crate) struct H2Conn {
     progress: bool,
     /// A DATA frame header, built before its payload is read into the buffer behind it.
     frame_head: Vec<u8>,
+    /// The streams' keys for a pump round (kept: no allocation per round).
+    keys: Vec<usize>,
 }
 
 /// Fields a server never sends over HTTP/2 (RFC 9113 §8.2.2): they describe an HTTP/1.1
@@ -134,6 +136,7 @@ impl H2Conn {
             going_away: false,
             progress: false,
             frame_head: Vec::with_capacity(9),
+            keys: Vec::new(),
         }
     }
 
@@ -556,7 +559,13 @@ impl H2Conn {
             || status.is_informational()
             || len == Some(0);
         s.status = status;
-        let length = if status == StatusCode::NO_CONTENT || status.is_informational() { None } else { len };
+        // No length on answers that never have a body (RFC 9110 §8.6: a 304's would have to
+        // be the full response's, which the empty body here is not).
+        let length = match status {
+            StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED => None,
+            s if s.is_informational() => None,
+            _ => len,
+        };
         if write_head(
             &mut self.codec,
             env,
@@ -593,7 +602,12 @@ impl H2Conn {
     /// Frames what the streams have to send, round robin, one frame per stream a round,
     /// until the output is full or nothing more can go.
     fn pump(&mut self, env: &mut Env) {
-        let mut keys = Vec::new();
+        let mut keys = std::mem::take(&mut self.keys);
+        self.pump_rounds(env, &mut keys);
+        self.keys = keys;
+    }
+
+    fn pump_rounds(&mut self, env: &mut Env, keys: &mut Vec<usize>) {
         loop {
             if self.out.wbuf.len() >= WBUF_HIGH || self.streams.is_empty() {
                 return;
