@@ -42,6 +42,10 @@ pub struct Decoder {
 impl Decoder {
     /// `max_table_size`: the SETTINGS_HEADER_TABLE_SIZE we advertise (default 4096); the
     /// peer's size updates may not exceed it. The table starts at that size.
+    ///
+    /// Until the peer acknowledges our SETTINGS it may use the protocol's default of 4096
+    /// (RFC 9113 §6.5.2), so to advertise less, create the decoder with 4096 and call
+    /// [`Decoder::set_max_table_size`] on the acknowledgement.
     pub fn new(max_table_size: usize) -> Decoder {
         Decoder {
             table: DynamicTable::new(max_table_size),
@@ -115,7 +119,7 @@ impl Decoder {
                 let (name, value) = self.literal(block, &mut pos, 6)?;
                 if entry_size(&name, &value) > self.table.max_size() {
                     // Too big for the table: it empties the table and is not kept (§4.4).
-                    self.table.insert(Entry { name: name.clone(), value: value.clone() }, |_, _| {});
+                    self.table.clear(|_, _| {});
                     emit(&name, value, false);
                 } else {
                     let entry = Entry::copied(&name, &value);
@@ -210,24 +214,30 @@ impl Decoder {
         }
         let end = pos.checked_add(len).filter(|&end| end <= block.len()).ok_or(DecodeError::Truncated)?;
         let string = if huffman {
-            let need = huffman::max_decoded_len(len);
-            if self.scratch.capacity() < need {
-                self.scratch.reserve(need.max(SCRATCH_CHUNK));
+            // Decoded straight into the scratch chunk, which is then cut to the string and
+            // split off: the next string reuses the rest of the chunk.
+            let room = huffman::buffer_len(len);
+            if self.scratch.capacity() < room {
+                self.scratch.reserve(room.max(SCRATCH_CHUNK));
             }
-            let decoded = huffman::decode_into(&block[*pos..end], &mut self.scratch);
-            let decoded = decoded.and_then(|()| {
-                if self.scratch.len() > self.max_string {
+            self.scratch.resize(room, 0);
+            let decoded = huffman::decode_to_slice(&block[*pos..end], &mut self.scratch).and_then(|n| {
+                if n > self.max_string {
                     Err(DecodeError::StringTooLong)
                 } else {
-                    Ok(())
+                    Ok(n)
                 }
             });
-            if let Err(e) = decoded {
-                // Leave no half-decoded bytes to prefix the next string.
-                self.scratch.clear();
-                return Err(e);
+            match decoded {
+                Ok(n) => {
+                    self.scratch.truncate(n);
+                    self.scratch.split().freeze()
+                }
+                Err(e) => {
+                    self.scratch.clear();
+                    return Err(e);
+                }
             }
-            self.scratch.split().freeze()
         } else {
             block.slice(*pos..end)
         };

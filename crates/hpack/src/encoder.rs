@@ -15,15 +15,19 @@
 //! Names go as an index when either table has them. Strings are Huffman-coded when that is
 //! shorter.
 //!
-//! Finding a field must not scan the table: two hash maps point from a field's bytes and
-//! from a name's bytes to the *insertion number* of the newest entry holding it. An entry's
-//! insertion number never changes while it lives (its index does, with every insertion),
-//! and eviction removes a map entry only when it still points at the evicted entry.
+//! Finding a field must not scan the table. Most response fields have a static name and
+//! repeat the value of the newest entry with that name, so an array indexed by static name
+//! holds that entry: one compare finds it. Otherwise two hash tables map the hash of a field
+//! (name and value) and the hash of a name to the *insertion number* of the entry holding
+//! it, and compare candidates through the dynamic table itself, so they store no keys and a
+//! lookup copies nothing. An entry's insertion number never changes while it lives (its
+//! index does, with every insertion); eviction removes a hash table slot only when it still
+//! points at the evicted entry.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 
-use bytes::Bytes;
 use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use crate::table::{entry_size, static_find, DynamicTable, Entry, STATIC_LEN};
 use crate::{huffman, integer};
@@ -41,15 +45,28 @@ fn is_sensitive(name: &[u8]) -> bool {
 #[derive(Debug)]
 pub struct Encoder {
     table: DynamicTable,
-    /// Field key (see [`field_key`]) → insertion number of the newest entry with it.
-    fields: HashMap<Bytes, u64, RandomState>,
-    /// Name → insertion number of the newest entry with it.
-    names: HashMap<Bytes, u64, RandomState>,
+    /// Hash of (name, value) → the entry with them (each field is in the table at most once:
+    /// we insert only what we did not find).
+    fields: HashTable<Slot>,
+    /// Hash of a name → the newest entry with that name, for names not in the static table
+    /// (a static name is sent as its static index anyway).
+    names: HashTable<Slot>,
+    /// For each static name (by the index of its first static entry): the insertion number
+    /// of the newest dynamic entry with that name. Stale numbers are harmless: they no longer
+    /// name a live entry.
+    newest_by_static_name: [u64; STATIC_LEN + 1],
+    hasher: RandomState,
     /// The smallest table size set since the last size update we sent, when the size
     /// changed since (§4.2).
     pending_update: Option<usize>,
-    /// Reused buffer for building lookup keys.
-    key: Vec<u8>,
+}
+
+/// An index entry: the insertion number of a live table entry, and its hash (kept so the
+/// index can grow without looking entries up again).
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    hash: u64,
+    n: u64,
 }
 
 impl Default for Encoder {
@@ -58,27 +75,16 @@ impl Default for Encoder {
     }
 }
 
-/// Builds the map key of a field into `key`: the name's length, the name, the value. The
-/// length keeps ("ab", "c") and ("a", "bc") apart.
-fn field_key(name: &[u8], value: &[u8], key: &mut Vec<u8>) {
-    key.clear();
-    key.extend_from_slice(&(name.len() as u32).to_le_bytes());
-    key.extend_from_slice(name);
-    key.extend_from_slice(value);
-}
-
-/// The length of the prefix [`field_key`] writes before the name.
-const KEY_PREFIX: usize = 4;
-
 impl Encoder {
     /// Dynamic table of 4096 bytes (the peer's default SETTINGS_HEADER_TABLE_SIZE).
     pub fn new() -> Encoder {
         Encoder {
             table: DynamicTable::new(MAX_TABLE),
-            fields: HashMap::default(),
-            names: HashMap::default(),
+            fields: HashTable::new(),
+            names: HashTable::new(),
+            newest_by_static_name: [u64::MAX; STATIC_LEN + 1],
+            hasher: RandomState::default(),
             pending_update: None,
-            key: Vec::new(),
         }
     }
 
@@ -92,8 +98,8 @@ impl Encoder {
             return;
         }
         self.pending_update = Some(self.pending_update.map_or(size, |p| p.min(size)));
-        let Encoder { table, fields, names, key, .. } = self;
-        table.set_max_size(size, |n, e| forget(fields, names, key, n, e));
+        let Encoder { table, fields, names, hasher, .. } = self;
+        table.set_max_size(size, |n, e| forget(fields, names, hasher, n, e));
     }
 
     /// Starts a header block: writes any pending table size update into `out`. Call it
@@ -149,18 +155,30 @@ impl Encoder {
             return;
         }
         let size = entry_size(name, value);
-        // Only an entry that fits can be in the table.
-        let searchable = !self.fields.is_empty() && size <= self.table.max_size();
-        if searchable {
-            field_key(name, value, &mut self.key);
-            if let Some(&n) = self.fields.get(&self.key[..]) {
+        // Most response fields have a static name, and repeat the value of the newest entry
+        // with that name: found with an array lookup and one compare, no hashing.
+        if let Some(m) = static_match {
+            let n = self.newest_by_static_name[m.name];
+            if self.table.by_insertion(n).is_some_and(|e| e.value == value) {
                 integer::encode(STATIC_LEN + self.table.index_of(n), 7, 0x80, out);
+                return;
+            }
+        }
+        // Only an entry that fits can be in the table; an empty table has nothing to find.
+        if !self.fields.is_empty() && size <= self.table.max_size() {
+            let hash = self.hasher.hash_one((name, value));
+            let table = &self.table;
+            let found = self.fields.find(hash, |s| {
+                s.hash == hash && table.by_insertion(s.n).is_some_and(|e| e.name == name && e.value == value)
+            });
+            if let Some(slot) = found {
+                integer::encode(STATIC_LEN + table.index_of(slot.n), 7, 0x80, out);
                 return;
             }
         }
         let name_index = match static_match {
             Some(m) => Some(m.name),
-            None => self.names.get(name).map(|&n| STATIC_LEN + self.table.index_of(n)),
+            None => self.dynamic_name(name),
         };
         if is_sensitive(name) {
             literal(0x10, 4, name_index, name, value, out);
@@ -168,7 +186,7 @@ impl Encoder {
             literal(0x00, 4, name_index, name, value, out);
         } else {
             literal(0x40, 6, name_index, name, value, out);
-            self.insert(name, value);
+            self.insert(name, value, static_match.map(|m| m.name));
         }
     }
 
@@ -177,39 +195,63 @@ impl Encoder {
         self.table.size()
     }
 
-    /// Adds a field to the dynamic table and the maps, as the peer's decoder will on reading
-    /// the literal we just wrote. The one allocation per new entry: its key, which the name
-    /// and value are slices of.
-    fn insert(&mut self, name: &[u8], value: &[u8]) {
-        let mut key = Vec::with_capacity(KEY_PREFIX + name.len() + value.len());
-        field_key(name, value, &mut key);
-        let key = Bytes::from(key);
-        let name_end = KEY_PREFIX + name.len();
-        let entry = Entry { name: key.slice(KEY_PREFIX..name_end), value: key.slice(name_end..) };
+    /// The index of the newest dynamic entry named `name`.
+    fn dynamic_name(&self, name: &[u8]) -> Option<usize> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let hash = self.hasher.hash_one(name);
+        let table = &self.table;
+        let slot = self
+            .names
+            .find(hash, |s| s.hash == hash && table.by_insertion(s.n).is_some_and(|e| e.name == name))?;
+        Some(STATIC_LEN + table.index_of(slot.n))
+    }
+
+    /// Adds a field to the dynamic table and the index, as the peer's decoder will on
+    /// reading the literal we just wrote: the only allocations of the steady state (see
+    /// [`Entry::copied`]).
+    fn insert(&mut self, name: &[u8], value: &[u8], static_name: Option<usize>) {
         let n = self.table.next_insertion();
-        let entry_name = entry.name.clone();
-        let Encoder { table, fields, names, key: scratch, .. } = self;
-        if table.insert(entry, |n, e| forget(fields, names, scratch, n, e)) {
-            fields.insert(key, n);
-            names.insert(entry_name, n);
+        let Encoder { table, fields, names, hasher, .. } = self;
+        if !table.insert(Entry::copied(name, value), |n, e| forget(fields, names, hasher, n, e)) {
+            return;
+        }
+        let hash = hasher.hash_one((name, value));
+        fields.insert_unique(hash, Slot { hash, n }, |s| s.hash);
+        if let Some(i) = static_name {
+            self.newest_by_static_name[i] = n;
+            return;
+        }
+        let hash = hasher.hash_one(name);
+        // Same name as an older entry: the newer one is the one to point at (it lives longer).
+        let older = names
+            .find_mut(hash, |s| s.hash == hash && table.by_insertion(s.n).is_some_and(|e| e.name == name));
+        match older {
+            Some(slot) => slot.n = n,
+            None => {
+                names.insert_unique(hash, Slot { hash, n }, |s| s.hash);
+            }
         }
     }
 }
 
-/// Drops the map entries that still point at evicted entry `n`.
+/// Drops the index entries that point at evicted entry `n`.
 fn forget(
-    fields: &mut HashMap<Bytes, u64, RandomState>,
-    names: &mut HashMap<Bytes, u64, RandomState>,
-    key: &mut Vec<u8>,
+    fields: &mut HashTable<Slot>,
+    names: &mut HashTable<Slot>,
+    hasher: &RandomState,
     n: u64,
     e: &Entry,
 ) {
-    field_key(&e.name, &e.value, key);
-    if fields.get(&key[..]) == Some(&n) {
-        fields.remove(&key[..]);
+    let hash = hasher.hash_one((&e.name[..], &e.value[..]));
+    if let Ok(slot) = fields.find_entry(hash, |s| s.n == n) {
+        slot.remove();
     }
-    if names.get(&e.name[..]) == Some(&n) {
-        names.remove(&e.name[..]);
+    // Only when no newer entry took over the name.
+    let hash = hasher.hash_one(&e.name[..]);
+    if let Ok(slot) = names.find_entry(hash, |s| s.n == n) {
+        slot.remove();
     }
 }
 

@@ -1,6 +1,8 @@
 //! Encoder tests: exact bytes where the RFC or the policy fixes them, and a decoder reading
 //! back everything the encoder writes.
 
+use std::hash::BuildHasher;
+
 use super::*;
 use crate::test_util::{decode, fields, hex, Field};
 use crate::Decoder;
@@ -25,16 +27,39 @@ fn assert_tables_agree(e: &Encoder, d: &Decoder) {
         i += 1;
     }
     assert!(d.dynamic_entry(i).is_none(), "the decoder has more entries");
-    // One map entry per live table entry: nothing stale, nothing missing.
+    // One index slot per live entry, each with the right hash: nothing stale, nothing missing.
     assert_eq!(e.fields.len(), i - 1);
-    for (key, &n) in &e.fields {
-        let entry = e.table.get(e.table.index_of(n)).expect("a mapped entry is live");
-        let mut expected = Vec::new();
-        field_key(&entry.name, &entry.value, &mut expected);
-        assert_eq!(key[..], expected[..]);
+    for slot in &e.fields {
+        let entry = e.table.by_insertion(slot.n).expect("an indexed entry is live");
+        assert_eq!(slot.hash, e.hasher.hash_one((&entry.name[..], &entry.value[..])));
     }
-    for (name, &n) in &e.names {
-        assert_eq!(e.table.get(e.table.index_of(n)).expect("live").name, name);
+    // One name slot per distinct name not in the static table, pointing at the newest entry
+    // with it.
+    let mut names: Vec<&[u8]> = (1..i)
+        .map(|j| &e.table.get(j).expect("live").name[..])
+        .filter(|name| static_find(name, b"").is_none())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(e.names.len(), names.len());
+    for slot in &e.names {
+        let entry = e.table.by_insertion(slot.n).expect("live");
+        assert_eq!(slot.hash, e.hasher.hash_one(&entry.name[..]));
+        let newest =
+            (1..i).map(|j| e.table.get(j).expect("live")).find(|x| x.name == entry.name).expect("found");
+        assert!(std::ptr::eq(newest, entry), "the name slot points at the newest entry");
+    }
+    // And for static names, the array points at the newest live entry with each.
+    for (first, &n) in e.newest_by_static_name.iter().enumerate() {
+        let newest = (1..i)
+            .map(|j| e.table.get(j).expect("live"))
+            .find(|x| static_find(&x.name, b"").is_some_and(|m| m.name == first));
+        match newest {
+            Some(newest) => {
+                assert!(std::ptr::eq(newest, e.table.by_insertion(n).expect("live")), "static name {first}")
+            }
+            None => assert!(e.table.by_insertion(n).is_none(), "static name {first}"),
+        }
     }
 }
 
@@ -365,4 +390,19 @@ fn default_is_new() {
         block(&mut e, &[(":authority", "www.example.com")]),
         hex("418c f1e3 c2e5 f23a 6ba0 ab90 f4ff")
     );
+}
+
+#[test]
+fn an_older_value_of_a_static_name_is_still_found() {
+    // The newest content-type is text/css; text/html is older, found through the hash index.
+    let mut e = Encoder::new();
+    let mut d = Decoder::new(4096);
+    let first = block(&mut e, &[("content-type", "text/html"), ("content-type", "text/css")]);
+    assert_eq!(first[0], 0x40 | 31);
+    let again = block(&mut e, &[("content-type", "text/html"), ("content-type", "text/css")]);
+    assert_eq!(again, [0xbf, 0xbe]);
+    for bytes in [first, again] {
+        decode(&mut d, &bytes.into()).expect("valid");
+    }
+    assert_tables_agree(&e, &d);
 }

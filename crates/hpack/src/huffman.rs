@@ -12,8 +12,6 @@
 //! bits, so at most one completes per nibble). That is two table lookups per input byte,
 //! against eight branches for a bit-at-a-time tree walk.
 
-use bytes::BufMut;
-
 use crate::DecodeError;
 
 /// Code length in bits of each symbol, RFC 7541 Appendix B; symbol 256 is EOS.
@@ -108,25 +106,26 @@ const fn build_tree() -> [[u16; 2]; 256] {
     tree
 }
 
-/// Flags of a decoding step.
-const EMIT: u8 = 1;
-/// The four bits ran into EOS, which RFC 7541 §5.2 forbids inside a string.
-const FAIL: u8 = 2;
+/// One step of the decoding state machine, packed in a `u32` so a step is one load:
+/// bits 0–7 the symbol completed (if any), bits 8–16 the next state, then two flags.
+const SYM_MASK: u32 = 0xff;
+const NEXT_SHIFT: u32 = 8;
+const NEXT_MASK: u32 = 0x1ff;
+/// The four bits completed a symbol.
+const EMIT: u32 = 1 << 17;
 /// The step ends where a string may end: on the root, or at most seven bits down the
 /// all-ones path (the only valid padding, §5.2).
-const ACCEPT: u8 = 4;
+const ACCEPT: u32 = 1 << 18;
 
-#[derive(Clone, Copy)]
-struct Step {
-    next: u8,
-    flags: u8,
-    sym: u8,
-}
+/// The 256 internal nodes of the tree are states 0–255; state 256 is a sink entered on
+/// running into EOS (which RFC 7541 §5.2 forbids inside a string) and never left, so the
+/// loop needs no branch for it: the end state says whether the string was valid.
+const SINK: usize = 256;
 
-/// `DECODE[state][nibble]`: the nibble-at-a-time state machine (12 KiB).
-static DECODE: [[Step; 16]; 256] = build_decode();
+/// `DECODE[state * 16 + nibble]`: the nibble-at-a-time state machine (16 KiB).
+static DECODE: [u32; 257 * 16] = build_decode();
 
-const fn build_decode() -> [[Step; 16]; 256] {
+const fn build_decode() -> [u32; 257 * 16] {
     // Which nodes may end a string: depth ≤ 7 on the all-ones path from the root.
     let mut accepting = [false; 256];
     accepting[0] = true;
@@ -138,36 +137,38 @@ const fn build_decode() -> [[Step; 16]; 256] {
         depth += 1;
     }
 
-    let mut table = [[Step { next: 0, flags: 0, sym: 0 }; 16]; 256];
+    let mut table = [(SINK as u32) << NEXT_SHIFT; 257 * 16];
     let mut state = 0;
     while state < 256 {
         let mut nibble = 0;
         while nibble < 16 {
             let mut node = state;
-            let mut flags = 0;
-            let mut sym = 0;
+            let mut step = 0;
             let mut i = 0;
             while i < 4 {
                 let bit = (nibble >> (3 - i)) & 1;
                 let child = TREE[node][bit];
                 if child & LEAF != 0 {
-                    let s = (child & !LEAF) as usize;
-                    if s == EOS {
-                        flags |= FAIL;
+                    let sym = (child & !LEAF) as usize;
+                    if sym == EOS {
+                        node = SINK;
                         break;
                     }
-                    flags |= EMIT;
-                    sym = s as u8;
+                    step = EMIT | sym as u32;
                     node = 0;
                 } else {
                     node = child as usize;
                 }
                 i += 1;
             }
-            if flags & FAIL == 0 && accepting[node] {
-                flags |= ACCEPT;
+            if node != SINK && accepting[node] {
+                step |= ACCEPT;
             }
-            table[state][nibble] = Step { next: node as u8, flags, sym };
+            if node == SINK {
+                // Whatever came before the EOS does not count: the string is refused.
+                step = 0;
+            }
+            table[state * 16 + nibble] = step | (node as u32) << NEXT_SHIFT;
             nibble += 1;
         }
         state += 1;
@@ -204,31 +205,51 @@ pub fn encode(src: &[u8], out: &mut Vec<u8>) {
 }
 
 /// Decodes Huffman-coded `src`, appending the symbols to `out`. Refuses EOS inside the
-/// string, padding of eight bits or more, and padding that is not all ones (§5.2). On error
-/// `out` may hold part of the string.
+/// string, padding of eight bits or more, and padding that is not all ones (§5.2); on error
+/// `out` is left as it was.
 pub fn decode(src: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    decode_into(src, out)
-}
-
-/// [`decode`] into any buffer (the decoder uses a `BytesMut` it splits values off).
-pub(crate) fn decode_into(src: &[u8], out: &mut impl BufMut) -> Result<(), DecodeError> {
-    let mut state = 0usize;
-    let mut accept = true;
-    for &byte in src {
-        for nibble in [byte >> 4, byte & 0x0f] {
-            let step = DECODE[state][usize::from(nibble)];
-            if step.flags & FAIL != 0 {
-                return Err(DecodeError::Huffman);
-            }
-            if step.flags & EMIT != 0 {
-                out.put_u8(step.sym);
-            }
-            state = usize::from(step.next);
-            accept = step.flags & ACCEPT != 0;
+    let start = out.len();
+    out.resize(start + buffer_len(src.len()), 0);
+    match decode_to_slice(src, &mut out[start..]) {
+        Ok(n) => {
+            out.truncate(start + n);
+            Ok(())
+        }
+        Err(e) => {
+            out.truncate(start);
+            Err(e)
         }
     }
-    if accept {
-        Ok(())
+}
+
+/// The room [`decode_to_slice`] needs for `n` coded bytes: the most they decode to, plus one
+/// byte it may write without counting (see there).
+pub(crate) fn buffer_len(n: usize) -> usize {
+    max_decoded_len(n).saturating_add(1)
+}
+
+/// Decodes `src` into the start of `out`, which must hold [`buffer_len`] bytes, and returns
+/// the decoded length.
+///
+/// Every step writes its symbol and advances the output only when the step completed one,
+/// so the loop has no branch on "emit"; the write that does not count lands at most one byte
+/// past the decoded length, since each symbol takes at least five of the bits read so far.
+pub(crate) fn decode_to_slice(src: &[u8], out: &mut [u8]) -> Result<usize, DecodeError> {
+    let mut state = 0usize;
+    let mut step = ACCEPT;
+    let mut len = 0;
+    for &byte in src {
+        for nibble in [byte >> 4, byte & 0x0f] {
+            step = DECODE[state * 16 + usize::from(nibble)];
+            // Cannot fail with `out` as long as `buffer_len` says; checked rather than
+            // trusted, a short buffer is an error instead of a panic.
+            *out.get_mut(len).ok_or(DecodeError::Huffman)? = (step & SYM_MASK) as u8;
+            len += usize::from(step & EMIT != 0);
+            state = ((step >> NEXT_SHIFT) & NEXT_MASK) as usize;
+        }
+    }
+    if state != SINK && step & ACCEPT != 0 {
+        Ok(len)
     } else {
         Err(DecodeError::Huffman)
     }
@@ -368,6 +389,25 @@ mod tests {
         assert_eq!(decode(&[0x06], &mut out), Err(DecodeError::Huffman));
         // "00" then padding 111110.
         assert_eq!(decode(&[0x00, 0x3e], &mut out), Err(DecodeError::Huffman));
+    }
+
+    #[test]
+    fn an_error_leaves_the_output_as_it_was() {
+        let mut out = b"kept".to_vec();
+        assert_eq!(decode(&[0x00, 0x3e], &mut out), Err(DecodeError::Huffman));
+        assert_eq!(out, b"kept");
+        assert_eq!(decode(&[0x00, 0x3f], &mut out), Ok(()));
+        assert_eq!(out, b"kept00");
+    }
+
+    #[test]
+    fn a_short_buffer_is_an_error_not_a_panic() {
+        // "00000000" is 40 bits, five bytes; it needs buffer_len(5) = 9 bytes of room.
+        let mut coded = Vec::new();
+        encode(b"00000000", &mut coded);
+        assert_eq!(buffer_len(coded.len()), 9);
+        assert_eq!(decode_to_slice(&coded, &mut [0; 9]), Ok(8));
+        assert_eq!(decode_to_slice(&coded, &mut [0; 7]), Err(DecodeError::Huffman));
     }
 
     #[test]

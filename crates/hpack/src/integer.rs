@@ -18,6 +18,7 @@ const MAX_CONTINUATION: u32 = 5;
 
 /// Appends `value` with an `prefix_bits`-bit prefix; `flags` are the representation's bits above
 /// the prefix in the first byte.
+#[inline]
 pub(crate) fn encode(value: usize, prefix_bits: u8, flags: u8, out: &mut Vec<u8>) {
     debug_assert!((1..=8).contains(&prefix_bits));
     let max_prefix = (1usize << prefix_bits) - 1;
@@ -36,6 +37,7 @@ pub(crate) fn encode(value: usize, prefix_bits: u8, flags: u8, out: &mut Vec<u8>
 
 /// Reads an integer with a `prefix_bits`-bit prefix starting at `src[*pos]`, advancing `pos`
 /// past it.
+#[inline]
 pub(crate) fn decode(src: &[u8], pos: &mut usize, prefix_bits: u8) -> Result<usize, DecodeError> {
     debug_assert!((1..=8).contains(&prefix_bits));
     let max_prefix = ((1u16 << prefix_bits) - 1) as u8;

@@ -94,70 +94,124 @@ pub(crate) struct StaticMatch {
     pub(crate) full: Option<usize>,
 }
 
-/// Looks a field up in the static table without scanning it: the name picks the run of
-/// entries that share it (a `match` on the bytes, which compiles to a length switch and a
-/// few compares), and only that run (at most seven `:status` entries) is compared by value.
+/// Looks a field up in the static table without scanning it: the name's length picks a
+/// handful of candidates, a `match` on the bytes picks the run of entries that share the name,
+/// and only that run (at most seven `:status` entries) is compared by value.
 pub(crate) fn static_find(name: &[u8], value: &[u8]) -> Option<StaticMatch> {
-    let (first, count) = match name {
-        b":authority" => (1, 1),
-        b":method" => (2, 2),
-        b":path" => (4, 2),
-        b":scheme" => (6, 2),
-        b":status" => (8, 7),
-        b"accept-charset" => (15, 1),
-        b"accept-encoding" => (16, 1),
-        b"accept-language" => (17, 1),
-        b"accept-ranges" => (18, 1),
-        b"accept" => (19, 1),
-        b"access-control-allow-origin" => (20, 1),
-        b"age" => (21, 1),
-        b"allow" => (22, 1),
-        b"authorization" => (23, 1),
-        b"cache-control" => (24, 1),
-        b"content-disposition" => (25, 1),
-        b"content-encoding" => (26, 1),
-        b"content-language" => (27, 1),
-        b"content-length" => (28, 1),
-        b"content-location" => (29, 1),
-        b"content-range" => (30, 1),
-        b"content-type" => (31, 1),
-        b"cookie" => (32, 1),
-        b"date" => (33, 1),
-        b"etag" => (34, 1),
-        b"expect" => (35, 1),
-        b"expires" => (36, 1),
-        b"from" => (37, 1),
-        b"host" => (38, 1),
-        b"if-match" => (39, 1),
-        b"if-modified-since" => (40, 1),
-        b"if-none-match" => (41, 1),
-        b"if-range" => (42, 1),
-        b"if-unmodified-since" => (43, 1),
-        b"last-modified" => (44, 1),
-        b"link" => (45, 1),
-        b"location" => (46, 1),
-        b"max-forwards" => (47, 1),
-        b"proxy-authenticate" => (48, 1),
-        b"proxy-authorization" => (49, 1),
-        b"range" => (50, 1),
-        b"referer" => (51, 1),
-        b"refresh" => (52, 1),
-        b"retry-after" => (53, 1),
-        b"server" => (54, 1),
-        b"set-cookie" => (55, 1),
-        b"strict-transport-security" => (56, 1),
-        b"transfer-encoding" => (57, 1),
-        b"user-agent" => (58, 1),
-        b"vary" => (59, 1),
-        b"via" => (60, 1),
-        b"www-authenticate" => (61, 1),
+    let (first, count) = match name.len() {
+        3 => match name {
+            b"age" => (21, 1),
+            b"via" => (60, 1),
+            _ => return None,
+        },
+        4 => match name {
+            b"date" => (33, 1),
+            b"etag" => (34, 1),
+            b"from" => (37, 1),
+            b"host" => (38, 1),
+            b"link" => (45, 1),
+            b"vary" => (59, 1),
+            _ => return None,
+        },
+        5 => match name {
+            b":path" => (4, 2),
+            b"allow" => (22, 1),
+            b"range" => (50, 1),
+            _ => return None,
+        },
+        6 => match name {
+            b"accept" => (19, 1),
+            b"cookie" => (32, 1),
+            b"expect" => (35, 1),
+            b"server" => (54, 1),
+            _ => return None,
+        },
+        7 => match name {
+            b":method" => (2, 2),
+            b":scheme" => (6, 2),
+            b":status" => (8, 7),
+            b"expires" => (36, 1),
+            b"referer" => (51, 1),
+            b"refresh" => (52, 1),
+            _ => return None,
+        },
+        8 => match name {
+            b"if-match" => (39, 1),
+            b"if-range" => (42, 1),
+            b"location" => (46, 1),
+            _ => return None,
+        },
+        10 => match name {
+            b":authority" => (1, 1),
+            b"set-cookie" => (55, 1),
+            b"user-agent" => (58, 1),
+            _ => return None,
+        },
+        11 => match name {
+            b"retry-after" => (53, 1),
+            _ => return None,
+        },
+        12 => match name {
+            b"content-type" => (31, 1),
+            b"max-forwards" => (47, 1),
+            _ => return None,
+        },
+        13 => match name {
+            b"accept-ranges" => (18, 1),
+            b"authorization" => (23, 1),
+            b"cache-control" => (24, 1),
+            b"content-range" => (30, 1),
+            b"if-none-match" => (41, 1),
+            b"last-modified" => (44, 1),
+            _ => return None,
+        },
+        14 => match name {
+            b"accept-charset" => (15, 1),
+            b"content-length" => (28, 1),
+            _ => return None,
+        },
+        15 => match name {
+            b"accept-encoding" => (16, 1),
+            b"accept-language" => (17, 1),
+            _ => return None,
+        },
+        16 => match name {
+            b"content-encoding" => (26, 1),
+            b"content-language" => (27, 1),
+            b"content-location" => (29, 1),
+            b"www-authenticate" => (61, 1),
+            _ => return None,
+        },
+        17 => match name {
+            b"if-modified-since" => (40, 1),
+            b"transfer-encoding" => (57, 1),
+            _ => return None,
+        },
+        18 => match name {
+            b"proxy-authenticate" => (48, 1),
+            _ => return None,
+        },
+        19 => match name {
+            b"content-disposition" => (25, 1),
+            b"if-unmodified-since" => (43, 1),
+            b"proxy-authorization" => (49, 1),
+            _ => return None,
+        },
+        25 => match name {
+            b"strict-transport-security" => (56, 1),
+            _ => return None,
+        },
+        27 => match name {
+            b"access-control-allow-origin" => (20, 1),
+            _ => return None,
+        },
         _ => return None,
     };
     let full = (first..first + count).find(|&i| STATIC[i - 1].1 == value);
     Some(StaticMatch { name: first, full })
 }
 
-/// One dynamic table entry. The name and value usually share one allocation (see
+/// One dynamic table entry. The name and value usually share one buffer (see
 /// [`Entry::copied`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Entry {
@@ -166,9 +220,10 @@ pub(crate) struct Entry {
 }
 
 impl Entry {
-    /// An entry owning exactly its bytes, in one allocation. Table entries live as long as the
-    /// peer keeps them, so they must not be slices of a larger buffer (a received header block,
-    /// a Huffman scratch chunk): a 40-byte entry would pin kilobytes.
+    /// An entry owning exactly its bytes, in one buffer (two allocations: the buffer, and the
+    /// shared header `bytes` adds when it is split in two). Table entries live as long as the
+    /// peer keeps them, so they must not be slices of a larger buffer (a received header
+    /// block, a Huffman scratch chunk): a 40-byte entry would pin kilobytes.
     pub(crate) fn copied(name: &[u8], value: &[u8]) -> Entry {
         let mut both = Vec::with_capacity(name.len() + value.len());
         both.extend_from_slice(name);
@@ -223,6 +278,12 @@ impl DynamicTable {
         self.entries.get(pos)
     }
 
+    /// The entry with insertion number `n`, if it is still in the table.
+    pub(crate) fn by_insertion(&self, n: u64) -> Option<&Entry> {
+        let oldest = self.inserted - self.entries.len() as u64;
+        self.entries.get(usize::try_from(n.checked_sub(oldest)?).ok()?)
+    }
+
     /// The dynamic index (1 = newest) of the entry with insertion number `n`, which must be
     /// live.
     pub(crate) fn index_of(&self, n: u64) -> usize {
@@ -236,7 +297,7 @@ impl DynamicTable {
     pub(crate) fn insert(&mut self, entry: Entry, evicted: impl FnMut(u64, &Entry)) -> bool {
         let size = entry.size();
         if size > self.max_size {
-            self.evict_to(0, evicted);
+            self.clear(evicted);
             return false;
         }
         self.evict_to(self.max_size - size, evicted);
@@ -249,6 +310,11 @@ impl DynamicTable {
     /// The insertion number the next inserted entry will get.
     pub(crate) fn next_insertion(&self) -> u64 {
         self.inserted
+    }
+
+    /// Evicts every entry (an entry too large for the table was inserted, §4.4).
+    pub(crate) fn clear(&mut self, evicted: impl FnMut(u64, &Entry)) {
+        self.evict_to(0, evicted);
     }
 
     /// A new maximum size (§4.3): evicts the oldest entries until the table fits.
