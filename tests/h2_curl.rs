@@ -13,8 +13,8 @@ use sha2::{Digest, Sha256};
 
 use pollux_testkit::tls::{https_command, spawn_https, Https, Pki};
 use pollux_testkit::{
-    byte_pattern, check, curl_h2, env_map, pollux_bin, random_bytes, run_within, send, write_scripts,
-    TempRoot, Via,
+    byte_pattern, check, curl_h2, env_map, h2_script, last_line, pollux_bin, random_bytes, run_within, send,
+    write_scripts, TempRoot, Via,
 };
 
 fn hex_sha256(b: &[u8]) -> String {
@@ -267,4 +267,41 @@ fn a_wsgi_app_sees_http2_and_reads_the_request_body() {
             "{via:?}"
         );
     }
+}
+
+#[test]
+fn a_body_over_max_body_is_413_over_http2_whether_gathered_or_read_by_a_wsgi_app() {
+    let upload = |addr: &str, path: &str, bytes: usize, length: bool| -> serde_json::Value {
+        let n = bytes.to_string();
+        let mut args = vec!["upload", addr, path, "--bytes", &n, "--seconds", "20"];
+        if !length {
+            args.push("--no-length");
+        }
+        let out = h2_script("client.py", &args, Duration::from_secs(40));
+        serde_json::from_str(&last_line(&out)).expect("a JSON report")
+    };
+    // Gathered whole before the handler runs (a static file answers POST once it is in): the
+    // announced length is refused at once, and the rest of the body is not wanted (the stream
+    // is reset with NO_ERROR after the answer, RFC 9113 §8.1).
+    let site = site(&["--max-body", "100000"]);
+    let r = upload(&site.s.plain[0].to_string(), "/a.txt", 300_000, true);
+    assert_eq!((r["status"].as_u64(), r["ended"].as_bool()), (Some(413), Some(true)), "{r}");
+    assert_eq!(r["reset"], "NO_ERROR", "{r}");
+    assert!(r["sent"].as_u64().is_some_and(|n| n < 300_000), "{r}");
+    // Read by a WSGI app as it arrives, with no length to go by: the bytes are counted, and
+    // past the limit the answer is 413, not the app's.
+    let mut cmd = Command::new(pollux_bin());
+    cmd.args(["serve", "--wsgi", "behaviours", "--pythonpath"])
+        .arg(wsgi_apps())
+        .args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off", "--max-body", "100000"])
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("VIRTUAL_ENV");
+    let server = pollux_testkit::spawn(cmd);
+    let addr = server.addr.to_string();
+    let r = upload(&addr, "/hash?piece=10000", 300_000, false);
+    assert_eq!(r["status"].as_u64(), Some(413), "{r}");
+    // Under the limit the app reads all of it (its answer: the length and the SHA-256).
+    let r = upload(&addr, "/hash?piece=10000", 90_000, false);
+    assert_eq!((r["status"].as_u64(), r["sent"].as_u64()), (Some(200), Some(90_000)), "{r}");
+    assert_eq!(r["reset"], serde_json::Value::Null, "{r}");
 }

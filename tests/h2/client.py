@@ -14,6 +14,10 @@ MODE:
              with an `x-big` field of that many characters (0: none). Reports each status.
   idle       GET PATH, then sends nothing: reports how long after the response the server's
              GOAWAY and its close came (within --seconds).
+  upload     POST PATH with --bytes bytes of body (a `content-length` field unless
+             --no-length), sent as the windows allow, until the whole body is out or the
+             server answered or reset the stream. Reports the status, the response body's
+             length, how many body bytes went, and the stream's reset code.
 """
 import argparse
 import hashlib
@@ -196,9 +200,32 @@ def idle(s, args):
              **s.stream_report(sid))
 
 
+def upload(s, args):
+    extra = [] if args.no_length else [("content-length", str(args.bytes))]
+    sid = s.conn.get_next_available_stream_id()
+    s.conn.send_headers(sid, request_headers(s.authority, args.path, method="POST", extra=extra))
+    s.streams[sid] = {"status": None, "bytes": 0, "sha": hashlib.sha256(), "ended": False, "reset": None}
+    s.flush()
+    sent, chunk = 0, b"u" * 16384
+    deadline = time.monotonic() + args.seconds
+    over = lambda: s.streams[sid]["reset"] or s.streams[sid]["ended"] or s.closed is not None
+    while sent < args.bytes and not over() and time.monotonic() < deadline:
+        room = min(s.conn.local_flow_control_window(sid), args.bytes - sent, len(chunk))
+        if room > 0:
+            end = sent + room == args.bytes
+            s.conn.send_data(sid, chunk[:room], end_stream=end)
+            sent += room
+            s.flush()
+            s.step(0.001)
+        else:
+            s.step(0.2)
+    s.run_until(lambda: over(), max(deadline - time.monotonic(), 0.5))
+    s.report(mode="upload", sent=sent, **s.stream_report(sid))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["download", "headers", "idle"])
+    p.add_argument("mode", choices=["download", "headers", "idle", "upload"])
     p.add_argument("addr", type=address)
     p.add_argument("path")
     p.add_argument("--seconds", type=float, default=20.0)
@@ -206,12 +233,14 @@ def main():
     p.add_argument("--step-ms", type=int, default=20)
     p.add_argument("--sizes", default="0")
     p.add_argument("--wait-close", action="store_true", help="download: then wait for the server to close")
+    p.add_argument("--bytes", type=int, default=0, help="upload: body length")
+    p.add_argument("--no-length", action="store_true", help="upload: no content-length field")
     args = p.parse_args()
     if args.mode == "download":
         download(args)
         return
     s = Session(args.addr, timeout=10)
-    {"headers": headers, "idle": idle}[args.mode](s, args)
+    {"headers": headers, "idle": idle, "upload": upload}[args.mode](s, args)
 
 
 if __name__ == "__main__":

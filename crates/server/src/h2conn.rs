@@ -72,6 +72,8 @@ struct Stream {
     remote_done: bool,
     /// A task of this stream is owed `on_room` (its output was taken).
     owe_room: bool,
+    /// Request body bytes received (held to `--max-body` however the body is consumed).
+    received: u64,
 }
 
 /// A server-side HTTP/2 connection.
@@ -390,6 +392,7 @@ impl H2Conn {
             sent: 0,
             remote_done: end_stream,
             owe_room: false,
+            received: 0,
         });
         if head.too_large {
             self.error(env, key, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
@@ -425,10 +428,27 @@ impl H2Conn {
         let max_body = env.opts.limits.max_body;
         let s = &mut self.streams[key];
         s.remote_done |= end;
+        s.received += n as u64;
+        if s.received > max_body {
+            if let Phase::Task { head_sent, slot, .. } = &s.phase {
+                // A body streamed to a task is held to the same limit as a gathered one:
+                // 413 if the task has not answered yet, else the stream is cut.
+                self.codec.release(id, n);
+                if *head_sent || slot.state.h2_head.is_some() {
+                    self.codec.reset(id, ErrorCode::Cancel);
+                    self.finish_stream(env, key);
+                } else {
+                    s.phase = Phase::Discarding;
+                    self.error(env, key, StatusCode::PAYLOAD_TOO_LARGE);
+                }
+                return;
+            }
+        }
         match &mut s.phase {
             Phase::Receiving { body, .. } => {
                 if body.len() as u64 + n as u64 > max_body {
                     self.gathered -= body.len() as u64;
+                    s.phase = Phase::Discarding;
                     self.codec.release(id, n);
                     self.error(env, key, StatusCode::PAYLOAD_TOO_LARGE);
                     return;
