@@ -4,9 +4,10 @@
 
 use std::collections::VecDeque;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use http::HeaderMap;
 
+use crate::block::PendingBlock;
 use crate::error::{ConnError, ErrorCode};
 use crate::event::Event;
 use crate::flood::{self, Budgets};
@@ -34,35 +35,6 @@ pub(crate) enum Phase {
     Ready,
     /// A connection error or [`Connection::abort`]: GOAWAY is queued, nothing more is read.
     Failed(ConnError),
-}
-
-/// A field block being received: the HEADERS frame and the CONTINUATIONs that must follow
-/// it with nothing in between (§4.3, §6.10).
-#[derive(Debug)]
-pub(crate) struct PendingBlock {
-    pub(crate) stream: StreamId,
-    pub(crate) end_stream: bool,
-    pub(crate) purpose: Purpose,
-    pub(crate) continuations: u32,
-    /// The HEADERS fragment: the whole block, without a copy, when no CONTINUATION follows.
-    pub(crate) first: Bytes,
-    pub(crate) len: usize,
-}
-
-/// What a field block will become once decoded (decided by its HEADERS frame). Every block is
-/// decoded, whatever its fate, to keep the HPACK table in step with the peer's (§4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Purpose {
-    /// A new stream's request head.
-    Open,
-    /// The trailers of a live stream.
-    Trailers,
-    /// A stream error with this code once decoded.
-    Reject(ErrorCode),
-    /// A stream refused with REFUSED_STREAM (over SETTINGS_MAX_CONCURRENT_STREAMS).
-    Refuse,
-    /// Dropped: a stream we reset, or a new one after GOAWAY (§6.8).
-    Ignore,
 }
 
 /// One HTTP/2 connection, server side. See the crate documentation for how to drive it.
@@ -388,12 +360,18 @@ impl Connection {
     /// Our side of stream `i` ended (END_STREAM sent). If the client is still sending, §8.1
     /// lets us ask it to stop without error: RST_STREAM(NO_ERROR), and the rest of the body
     /// is discarded (the server is not told: it ended the stream itself).
-    pub(crate) fn close_local(&mut self, i: usize) {
+    ///
+    /// The RST_STREAM must reach the client after our END_STREAM, or the client would drop
+    /// the response. So it goes into `out`, right after the frame that ended the stream, when
+    /// that frame is whole there (`send_headers`, `send_data`); after a bare DATA header
+    /// (`data_frame_header`, payload still to come) it waits for the next `poll_transmit`,
+    /// which the server calls before writing the next round's frames.
+    pub(crate) fn close_local(&mut self, i: usize, out: Option<&mut Vec<u8>>) {
         let s = self.streams.get(i);
         let id = s.id;
         if s.state == State::Open {
             self.drop_stream(i, Closed::ResetByUs);
-            frame::encode_rst_stream(&mut self.pending, id, ErrorCode::NoError);
+            frame::encode_rst_stream(out.unwrap_or(&mut self.pending), id, ErrorCode::NoError);
         } else {
             self.drop_stream(i, Closed::Done);
         }

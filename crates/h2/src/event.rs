@@ -7,6 +7,10 @@ use crate::headers::RequestHead;
 use crate::StreamId;
 
 /// Something the client did that the server acts on.
+///
+/// Events of one read are queued together, so a stream the server ends or resets while
+/// draining them may still have `Data` or `Trailers` behind: ignore those (releasing their
+/// bytes is a no-op then, the connection window already has them back).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Event {

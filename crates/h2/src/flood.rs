@@ -15,7 +15,8 @@
 /// dozen streams when a page is left, and sends PRIORITY, if at all, once per request), yet a
 /// peer held to 100 cheap frames a second per kind costs the server less than it costs the
 /// peer. WINDOW_UPDATE is the exception that legitimately scales with traffic: its bucket is
-/// also refilled by every DATA frame we send (see [`Budgets::credit_window_updates`]).
+/// also refilled by every DATA frame we send (two tokens each: one stream and one
+/// connection update may answer it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flood {
     pub burst: u32,

@@ -146,15 +146,15 @@ impl Block {
 
     fn regular(&mut self, name: &[u8], value: Bytes) {
         self.regular_seen = true;
-        // §8.2.1: lowercase only (HeaderName would fold uppercase silently, so refuse first);
-        // HeaderName itself refuses everything that is not a token character.
-        if name.iter().any(u8::is_ascii_uppercase) {
-            return self.fail("uppercase field name");
-        }
         if connection_specific(name) {
             return self.fail("connection-specific field");
         }
-        let Ok(header) = HeaderName::from_bytes(name) else {
+        // §8.2.1: lowercase token characters only. `from_lowercase` refuses uppercase, where
+        // `from_bytes` would fold it silently.
+        let Ok(header) = HeaderName::from_lowercase(name) else {
+            if name.iter().any(u8::is_ascii_uppercase) {
+                return self.fail("uppercase field name");
+            }
             return self.fail("invalid field name");
         };
         // §8.2.1: no leading or trailing whitespace; HeaderValue refuses NUL, CR, LF and the

@@ -16,6 +16,25 @@
 //!   body consumed ──► release ──► WINDOW_UPDATE (via poll_transmit)
 //! ```
 //!
+//! # Driving a connection
+//!
+//! Once per round, after bytes arrived (the clock is any monotonic milliseconds):
+//!
+//! 1. [`Connection::handle_read`]. On `Err` the connection is over: take
+//!    [`Connection::poll_transmit`] (it holds the GOAWAY), write it, close.
+//! 2. [`Connection::poll_transmit`] into the output, *before* this round's response frames:
+//!    SETTINGS and PING acks then precede responses that depend on them.
+//! 3. Drain [`Connection::poll_event`]: a `Request` starts a handler (or a 431 when
+//!    `too_large`); `Data` feeds its body, and [`Connection::release`] once the bytes are
+//!    consumed, or flow control stalls the upload; `Trailers` end it; `Reset` drops the
+//!    stream's work. Hand header maps back with [`Connection::recycle_headers`].
+//! 4. Write responses: [`Connection::send_headers`], then [`Connection::send_data`] or
+//!    [`Connection::data_frame_header`] (a file read straight after it) within
+//!    [`Connection::send_capacity`]. A stream held back by flow control is retried after
+//!    every `handle_read`: WINDOW_UPDATE and SETTINGS frames open windows.
+//! 5. When [`Connection::is_done`], flush and close. [`Connection::go_away`] starts a
+//!    graceful shutdown, [`Connection::abort`] a fatal one.
+//!
 //! # What the crate owns
 //!
 //! The protocol: the connection preface, frames and their size and padding rules, SETTINGS,
@@ -42,6 +61,7 @@
 
 #![forbid(unsafe_code)]
 
+mod block;
 mod connection;
 mod error;
 mod event;

@@ -43,6 +43,10 @@ impl Connection {
     /// `fields` adds `:status` first, then the regular fields. Several calls are fine (1xx
     /// heads, then the final one, then trailers).
     ///
+    /// Ending the stream while the client is still sending its body also appends
+    /// RST_STREAM(NO_ERROR) after the frame (§8.1: the rest of the body is not wanted); the
+    /// same holds for [`Connection::send_data`].
+    ///
     /// `Err(StreamClosed)` if the stream is not open for sending (reset meanwhile): then
     /// nothing is written.
     pub fn send_headers(
@@ -80,7 +84,7 @@ impl Connection {
             }
         }
         if end_stream {
-            self.close_local(i);
+            self.close_local(i, Some(out));
         }
         Ok(())
     }
@@ -116,7 +120,7 @@ impl Connection {
         if data.is_empty() {
             if end_stream {
                 frame::encode_head(out, 0, kind::DATA, end, stream);
-                self.close_local(i);
+                self.close_local(i, Some(out));
             }
             return Ok(());
         }
@@ -130,7 +134,7 @@ impl Connection {
         }
         self.debit(i, data.len(), count);
         if end_stream {
-            self.close_local(i);
+            self.close_local(i, Some(out));
         }
         Ok(())
     }
@@ -139,6 +143,10 @@ impl Connection {
     /// the caller appends exactly `len` payload octets right after it (a file read straight
     /// into the output buffer). `len` must be at most [`Connection::send_capacity`]
     /// (`Err(FlowControl)`) and the peer's maximum frame size (`Err(FrameSize)`).
+    ///
+    /// With `end_stream` while the client is still sending, the RST_STREAM(NO_ERROR) that
+    /// follows cannot be written here (the payload must come first): the next
+    /// [`Connection::poll_transmit`] has it.
     pub fn data_frame_header(
         &mut self,
         stream: StreamId,
@@ -159,7 +167,8 @@ impl Connection {
             self.debit(i, len, 1);
         }
         if end_stream {
-            self.close_local(i);
+            // The payload is still to come: any RST_STREAM(NO_ERROR) waits for poll_transmit.
+            self.close_local(i, None);
         }
         Ok(())
     }

@@ -20,34 +20,37 @@ pub(crate) mod id {
 /// HPACK's default dynamic table size (RFC 7541 §4.2, RFC 9113 §6.5.2).
 pub(crate) const DEFAULT_HEADER_TABLE_SIZE: u32 = 4096;
 
-/// Limits and our SETTINGS. Defaults in brackets.
+/// Limits and our SETTINGS. Each field says its default.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// [100] SETTINGS_MAX_CONCURRENT_STREAMS: a HEADERS opening one more stream is refused
-    /// with RST_STREAM(REFUSED_STREAM) (§5.1.2).
+    /// SETTINGS_MAX_CONCURRENT_STREAMS (default 100): a HEADERS opening one more stream is
+    /// refused with RST_STREAM(REFUSED_STREAM) (§5.1.2).
     pub max_concurrent_streams: u32,
-    /// [256 KiB] Our SETTINGS_INITIAL_WINDOW_SIZE: each stream's receive window. At most 2^31-1.
+    /// Our SETTINGS_INITIAL_WINDOW_SIZE (default 256 KiB): each stream's receive window. At
+    /// most 2^31-1.
     pub initial_window_size: u32,
-    /// [1 MiB] The connection's receive window, raised from 65,535 by a WINDOW_UPDATE right after
-    /// our SETTINGS. At least 65,535 (a connection window cannot be shrunk, §6.9.2).
+    /// The connection's receive window (default 1 MiB), raised from 65,535 by a WINDOW_UPDATE
+    /// right after our SETTINGS. At least 65,535 (a connection window cannot shrink, §6.9.2).
     pub connection_window: u32,
-    /// [16,384] The largest frame payload we accept. Announced as SETTINGS_MAX_FRAME_SIZE only
-    /// when it differs from the default; kept within 16,384..=2^24-1.
+    /// The largest frame payload we accept (default 16,384). Announced as
+    /// SETTINGS_MAX_FRAME_SIZE only when it differs from the default; kept within
+    /// 16,384..=2^24-1.
     pub max_frame_size: u32,
-    /// [32 KiB] SETTINGS_MAX_HEADER_LIST_SIZE, sized as RFC 7541 §4.1 does (name + value + 32 per
-    /// field). A request above it is passed on with `too_large` set, for a 431.
+    /// SETTINGS_MAX_HEADER_LIST_SIZE (default 32 KiB), sized as RFC 7541 §4.1 does (name +
+    /// value + 32 per field). A request above it is passed on with `too_large` set, for a 431.
     pub max_header_list_size: u32,
-    /// [64 KiB] Compressed octets of one field block across HEADERS and CONTINUATION; beyond it
-    /// the connection ends with ENHANCE_YOUR_CALM (HPACK can inflate each octet into a whole
-    /// table entry, so the block itself must be bounded).
+    /// Compressed octets of one field block across HEADERS and CONTINUATION (default 64 KiB);
+    /// beyond it the connection ends with ENHANCE_YOUR_CALM (HPACK can inflate each octet
+    /// into a whole table entry, so the block itself must be bounded).
     pub max_header_block: usize,
-    /// [16] CONTINUATION frames in one field block; beyond it GOAWAY(ENHANCE_YOUR_CALM) (the
-    /// CONTINUATION flood, CVE-2024-27316 and relatives).
+    /// CONTINUATION frames in one field block (default 16); beyond it
+    /// GOAWAY(ENHANCE_YOUR_CALM) (the CONTINUATION flood, CVE-2024-27316 and relatives).
     pub max_continuations: u32,
-    /// [4096] SETTINGS_HEADER_TABLE_SIZE for our HPACK decoder: a dynamic table size update above
-    /// it is a COMPRESSION_ERROR. Announced only when it differs from the default.
+    /// SETTINGS_HEADER_TABLE_SIZE for our HPACK decoder (default 4096): a dynamic table size
+    /// update above it is a COMPRESSION_ERROR. Announced only when it differs from the
+    /// default, and binding once the client acknowledged it.
     pub header_table_size: u32,
-    /// Token buckets against floods of cheap frames.
+    /// Token buckets against floods of cheap frames (default 1,000 at once, 100 a second).
     pub flood: Flood,
 }
 

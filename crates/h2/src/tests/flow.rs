@@ -268,3 +268,22 @@ fn empty_data_with_end_stream_is_one_empty_frame_and_without_it_nothing() {
     assert_eq!(data_frames(&parse_frames(&out)), [(1, 0, true)]);
     assert_eq!(c.conn.send_data(1, b"", true, &mut out), Err(SendError::StreamClosed));
 }
+
+#[test]
+fn body_events_behind_a_finished_stream_were_already_given_back() {
+    let mut c = Client::with(Config { connection_window: 65_536, ..Config::default() });
+    let f = c.headers(1, false, POST);
+    c.send_all(&[f, data(1, false, &[0; 16_384]), data(1, false, &[0; 16_384])]).expect("valid");
+    let mut events = c.events().into_iter();
+    assert!(matches!(events.next(), Some(Event::Request { stream: 1, .. })));
+    // The server answers at once, before looking at the body.
+    let mut out = Vec::new();
+    c.conn.send_headers(1, true, &mut out, |f| f.status(413)).expect("open");
+    assert_eq!(resets_of(&parse_frames(&out)), [(1, ErrorCode::NoError)]);
+    assert_eq!(window_updates_of(&c.frames()), [(0, 32_768)], "the unread body went back at once");
+    for event in events {
+        let Event::Data { stream, data, .. } = event else { panic!("{event:?}") };
+        c.conn.release(stream, data.len());
+    }
+    assert!(c.frames().is_empty(), "not twice");
+}

@@ -10,3 +10,12 @@ mod rules;
 mod send;
 mod streams;
 mod validation;
+
+/// A connection can move to another thread (a worker handing it over, a test runner).
+#[test]
+fn connections_and_events_are_send() {
+    fn send<T: Send>() {}
+    send::<crate::Connection>();
+    send::<crate::Event>();
+    send::<crate::ConnError>();
+}

@@ -85,12 +85,19 @@ fn informational_then_final_then_trailers() {
     let kinds: Vec<_> = frames.iter().map(|f| (f.kind, f.has(flag::END_STREAM))).collect();
     assert_eq!(
         kinds,
-        [(kind::HEADERS, false), (kind::HEADERS, false), (kind::DATA, false), (kind::HEADERS, true)]
+        [
+            (kind::HEADERS, false),
+            (kind::HEADERS, false),
+            (kind::DATA, false),
+            (kind::HEADERS, true),
+            (kind::RST_STREAM, false)
+        ]
     );
     assert_eq!(c.decode(&frames[0].payload), fields(&[(":status", "100")]));
     assert_eq!(c.decode(&frames[3].payload), fields(&[("x-checksum", "1")]));
-    // The client was still sending: it is told to stop, without error.
-    assert_eq!(resets_of(&c.frames()), [(1, ErrorCode::NoError)]);
+    // The client was still sending: it is told to stop, without error, after the end.
+    assert_eq!(resets_of(&frames), [(1, ErrorCode::NoError)]);
+    assert!(c.frames().is_empty());
 }
 
 #[test]

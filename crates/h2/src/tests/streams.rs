@@ -37,13 +37,28 @@ fn ending_the_response_closes_a_half_closed_stream() {
 fn ending_the_response_before_the_body_sends_rst_stream_no_error() {
     let mut c = Client::new();
     c.request(1, false, POST);
-    respond(&mut c, 1, true);
+    let out = respond(&mut c, 1, true);
     assert_eq!(c.conn.stream_state(1), State::Closed);
-    assert_eq!(resets_of(&c.frames()), [(1, ErrorCode::NoError)]);
+    // Right after the HEADERS that ended the stream, in the same output: never before it.
+    let frames = parse_frames(&out);
+    assert_eq!(frames.iter().map(|f| f.kind).collect::<Vec<_>>(), [kind::HEADERS, kind::RST_STREAM]);
+    assert_eq!(resets_of(&frames), [(1, ErrorCode::NoError)]);
+    assert!(c.frames().is_empty());
     // The rest of the body, already in flight, is dropped quietly.
     c.send(&data(1, true, b"late")).expect("ignored");
     assert!(c.events().is_empty());
     assert!(resets_of(&c.frames()).is_empty());
+}
+
+#[test]
+fn a_body_ended_by_a_bare_data_header_leaves_the_rst_stream_to_poll_transmit() {
+    let mut c = Client::new();
+    c.request(1, false, POST);
+    let mut out = respond(&mut c, 1, false);
+    c.conn.data_frame_header(1, 4, true, &mut out).expect("fits");
+    out.extend_from_slice(b"body");
+    assert_eq!(parse_frames(&out).len(), 2, "HEADERS and DATA only: the payload had to come first");
+    assert_eq!(resets_of(&c.frames()), [(1, ErrorCode::NoError)]);
 }
 
 #[test]
