@@ -49,6 +49,8 @@ step python3 scripts/module-cycles.py
 step cargo clippy --workspace --all-targets -- -D warnings
 # The fuzz targets' door into pollux-fs (`fuzzing` feature, off in every other build).
 step cargo clippy -p pollux-fs --features fuzzing -- -D warnings
+# pollux-tls as pollux-server uses it: names only, no crypto provider (`config` off).
+step cargo clippy -p pollux-tls --no-default-features --all-targets -- -D warnings
 
 step cargo build --workspace --all-targets
 step tests --workspace --all-targets -- --test-threads 4
