@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux setpriv:util-linux \
     unshare:util-linux chromium:chromium tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa tmux:tmux \
-    wrk:wrk strace:strace openssl:openssl testssl:testssl.sh; do
+    wrk:wrk strace:strace openssl:openssl testssl:testssl.sh nghttp:nghttp2-client h2load:nghttp2-client; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -22,6 +22,16 @@ fi
 # The WSGI tests' Python packages (Flask, Django) in a virtualenv under target/; the tests make
 # it themselves when it is missing, this only does it once, up front, with its output visible.
 scripts/python-env.sh >/dev/null
+# The HTTP/2 scripts' Python package (h2, tests/h2/requirements.txt) in a virtualenv of their own.
+scripts/python-env.sh target/h2-venv $(grep -v '^#' tests/h2/requirements.txt) >/dev/null
+
+# httpwg-cli, the RFC 9113 conformance cases (tests/h2_conformance.rs), at the version the test
+# was written against; built from crates.io once.
+httpwg_version=0.2.5
+if ! cargo install --list | grep -qx "httpwg-cli v$httpwg_version:"; then
+  echo "test.sh: installing httpwg-cli $httpwg_version"
+  cargo install --locked httpwg-cli --version "$httpwg_version"
+fi
 
 # Each step's wall time, printed at the end; every test runner's output is also kept, for the
 # totals on the last line.
@@ -39,6 +49,8 @@ step python3 scripts/module-cycles.py
 step cargo clippy --workspace --all-targets -- -D warnings
 # The fuzz targets' door into pollux-fs (`fuzzing` feature, off in every other build).
 step cargo clippy -p pollux-fs --features fuzzing -- -D warnings
+# pollux-tls as pollux-server uses it: names only, no crypto provider (`config` off).
+step cargo clippy -p pollux-tls --no-default-features --all-targets -- -D warnings
 
 step cargo build --workspace --all-targets
 step tests --workspace --all-targets -- --test-threads 4

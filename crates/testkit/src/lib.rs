@@ -8,6 +8,7 @@
 //!              ▼                                                  ▼
 //!   http::{send, request, Conn} ── raw HTTP/1.1 bytes ──►  the server under test
 //!   tftp::{hpa, atftp, in_tftpd} ── real TFTP clients/servers ──►
+//!   h2::{curl_h2, nghttp, h2load, h2_script} ── real HTTP/2 clients ──►
 //!   retry::{ReadRetry, recv_from} ── blocking socket calls that retry EINTR
 //! ```
 //!
@@ -24,6 +25,7 @@
 pub mod app;
 pub mod browser;
 pub mod data;
+pub mod h2;
 pub mod http;
 pub mod net;
 pub mod process;
@@ -36,6 +38,10 @@ pub mod tmux;
 pub use app::{start_app, start_app_with, AppServer};
 pub use browser::chromium;
 pub use data::{assert_same_file, byte_pattern, random_bytes, upload_block, upload_sha256, TempRoot};
+pub use h2::{
+    curl_h2, h2_python, h2_script, h2_script_command, h2load, httpwg_bin, last_line, nghttp, H2Resp, H2load,
+    RssWatch, Trace, TraceFrame, Via,
+};
 pub use http::{
     connect, curl, env_map, exchange, fetch, find, get_with, parse_responses, read_all, request, send,
     send_body, Conn, Resp,

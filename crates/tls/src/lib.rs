@@ -56,26 +56,42 @@
 //! `"TLS_AES_128_GCM_SHA256"` (rustls's own `as_str()` names are `"TLSv1_3"` and
 //! `"TLS13_AES_128_GCM_SHA256"`). `conn.peer_certificates()` gives the verified client chain,
 //! leaf first, for [`subject_dn`].
+//!
+//! **Features.** `config` (default) is everything above; without it only the names remain
+//! (what `pollux-server` needs), and no crypto provider is compiled.
 
 #![forbid(unsafe_code)]
 
 mod dn;
+#[cfg(feature = "config")]
 mod error;
+#[cfg(feature = "config")]
 mod load;
 mod names;
+#[cfg(feature = "config")]
 mod provider;
+#[cfg(feature = "config")]
 mod resolve;
+#[cfg(feature = "config")]
 mod selfsigned;
+#[cfg(feature = "config")]
 mod settings;
+#[cfg(feature = "config")]
 mod table;
+#[cfg(feature = "config")]
 mod tls;
+#[cfg(feature = "config")]
 mod watch;
 
 pub use dn::subject_dn;
+#[cfg(feature = "config")]
 pub use error::Error;
 pub use names::{cipher_name, protocol_name};
 pub use rustls;
 pub use rustls::pki_types::CertificateDer;
+#[cfg(feature = "config")]
 pub use selfsigned::write_self_signed;
+#[cfg(feature = "config")]
 pub use settings::{CertFiles, MinVersion, Settings};
+#[cfg(feature = "config")]
 pub use tls::Tls;
