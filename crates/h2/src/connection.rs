@@ -7,12 +7,12 @@ use std::collections::VecDeque;
 use bytes::{Buf, BytesMut};
 use http::HeaderMap;
 
-use crate::block::PendingBlock;
 use crate::error::{ConnError, ErrorCode};
 use crate::event::Event;
 use crate::flood::{self, Budgets};
 use crate::flow::{RecvWindow, SendWindow};
 use crate::frame::{self, Head, DEFAULT_WINDOW, HEADER_LEN, PREFACE};
+use crate::pending::PendingBlock;
 use crate::settings::{Config, PeerSettings, DEFAULT_HEADER_TABLE_SIZE};
 use crate::stream::{Closed, Lookup, State, Streams};
 use crate::StreamId;

@@ -69,6 +69,7 @@ mod flood;
 mod flow;
 mod frame;
 mod headers;
+mod pending;
 mod recv;
 mod send;
 mod settings;
