@@ -48,6 +48,13 @@ pub(crate) struct ServeArgs {
     /// Largest request body in bytes (413 beyond it).
     #[arg(long, default_value_t = 16 * 1024 * 1024)]
     max_body: u64,
+    /// Speak only HTTP/1.1: no `h2` in TLS's ALPN, no HTTP/2 with prior knowledge on plain
+    /// listeners.
+    #[arg(long)]
+    no_http2: bool,
+    /// HTTP/2 streams a connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    h2_max_streams: u32,
     /// Access log in Common Log Format: `off`, `-` (stderr) or a file path.
     #[arg(long, default_value = "-")]
     access_log: String,
@@ -318,7 +325,7 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
     // Every process presents the same --self-signed certificate, made here.
     let shared = args.tls.share_self_signed()?;
     // The certificates are loaded here once so that a bad one stops the start, not every child.
-    args.tls.options(listen.tls.clone())?;
+    args.tls.options(listen.tls.clone(), !args.no_http2)?;
     let addrs = listen.all();
     let mut listeners = Vec::new();
     for addr in &addrs {
@@ -388,7 +395,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         None if args.wsgi.processes > 1 => 1,
         None => defaults.workers,
     };
-    let tls = args.tls.options(listen.tls.clone())?;
+    let tls = args.tls.options(listen.tls.clone(), !args.no_http2)?;
     let redirect = (!listen.redirect.is_empty())
         .then(|| pollux_server::RedirectOptions { addrs: listen.redirect.clone(), https_port: None });
     if let Some((_, certs)) = &tls {
@@ -411,6 +418,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         grace: args.grace,
         task_timeout: args.cgi.timeout,
         limits: Limits { max_body: args.max_body, ..Limits::default() },
+        http2: !args.no_http2,
+        h2_max_streams: args.h2_max_streams,
         access_log: match args.access_log.as_str() {
             "off" => AccessLog::Off,
             "-" => AccessLog::Stderr,

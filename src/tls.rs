@@ -120,6 +120,7 @@ impl TlsArgs {
     pub(crate) fn options(
         &self,
         addrs: Vec<std::net::SocketAddr>,
+        http2: bool,
     ) -> anyhow::Result<Option<(pollux_server::TlsOptions, Arc<pollux_tls::Tls>)>> {
         if self.tls_bind.is_empty() {
             if self.any_tls_flag() || !self.redirect_http.is_empty() || self.hsts.is_some() {
@@ -136,7 +137,9 @@ impl TlsArgs {
                 .parse()
                 .map_err(|_| anyhow::anyhow!("--tls-min {}: use 1.2 or 1.3", self.tls_min))?,
             client_ca: self.client_ca.clone(),
-            alpn: vec![b"http/1.1".to_vec()],
+            // HTTP/2 first: a client that offers both gets it (RFC 7301 leaves the choice to
+            // the server, and rustls takes our order).
+            alpn: if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] },
         };
         if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
             settings.default = Some(pollux_tls::CertFiles { cert: cert.clone(), key: key.clone() });

@@ -63,6 +63,11 @@ pub struct Options {
     pub redirect: Option<RedirectOptions>,
     /// Add the TLS version and cipher to each access log line (`-` for plain connections).
     pub log_tls: bool,
+    /// Speak HTTP/2: over TLS when ALPN chooses `h2`, and on plain listeners to clients that
+    /// open with the HTTP/2 preface (h2c with prior knowledge).
+    pub http2: bool,
+    /// HTTP/2 streams one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`).
+    pub h2_max_streams: u32,
 }
 
 /// HTTPS listeners and how they speak TLS.
@@ -115,6 +120,8 @@ impl Default for Options {
             tls_handshake_timeout: Duration::from_secs(10),
             redirect: None,
             log_tls: false,
+            http2: true,
+            h2_max_streams: 100,
         }
     }
 }

@@ -117,7 +117,7 @@ impl Wait {
 pub(crate) trait App {
     /// Whether the application takes this request's body as it arrives (see
     /// [`crate::Handler::streams_body`]); then it is called at the end of the head.
-    fn streams_body(&self, head: &RequestHead) -> bool;
+    fn streams_body(&self, method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool;
     /// Answers a request.
     fn call(&mut self, req: Request<Body>) -> Reply;
     /// The transport's TLS handshake finished; `info` is what it settled.
@@ -139,6 +139,9 @@ pub(crate) enum Step {
     Wait,
     /// Done: drop the connection.
     Close,
+    /// The connection speaks HTTP/2 from here (the client's preface arrived, or ALPN chose
+    /// `h2`): the driver hands [`Conn::take_read_buf`] to an HTTP/2 connection.
+    Upgrade,
 }
 
 /// When a timer is due: milliseconds since the worker's epoch, wrapping. Four bytes where an
@@ -175,6 +178,8 @@ pub(crate) enum Expired {
 pub(crate) struct Env {
     pub(crate) opts: Arc<Options>,
     pub(crate) pool: Pool<Box<Active>>,
+    /// Idle HTTP/2 connections' read and write buffers, for the next busy one.
+    pub(crate) h2_bufs: Pool<(BytesMut, Vec<u8>)>,
     pub(crate) clock: Clock,
     pub(crate) log: Log,
     /// A graceful shutdown is under way: every answer closes its connection.
@@ -183,6 +188,8 @@ pub(crate) struct Env {
     epoch: Instant,
     /// `Strict-Transport-Security: …\r\n`, or empty (`TlsOptions::hsts`).
     hsts: Vec<u8>,
+    /// The worker's time for this turn (the HTTP/2 codec's flood budgets run on it).
+    pub(crate) now: Instant,
     /// The connection being run is over TLS (set by the worker before it runs one): its
     /// responses carry `hsts`.
     pub(crate) secure: bool,
@@ -202,13 +209,26 @@ impl Env {
         Env {
             opts,
             pool: Pool::new(pool_max),
+            h2_bufs: Pool::new(pool_max),
             clock,
             log,
             draining: false,
             epoch: Instant::now(),
             hsts,
             secure: false,
+            now: Instant::now(),
         }
+    }
+
+    /// [`Env::now`] in milliseconds since the worker started.
+    pub(crate) fn now_ms(&self) -> u64 {
+        self.now.saturating_duration_since(self.epoch).as_millis() as u64
+    }
+
+    /// The `Strict-Transport-Security` value for this connection's responses, if any.
+    pub(crate) fn hsts_value(&self) -> Option<&[u8]> {
+        const NAME: &[u8] = b"Strict-Transport-Security: ";
+        (self.secure && !self.hsts.is_empty()).then(|| &self.hsts[NAME.len()..self.hsts.len() - 2])
     }
 
     /// `now` in milliseconds since the epoch, wrapping (see [`Deadline`]).
@@ -260,7 +280,14 @@ pub(crate) enum Layer {
     Handshake,
     /// An established TLS session: responses may carry `Strict-Transport-Security`.
     Tls,
+    /// An established TLS session whose ALPN chose `h2`: HTTP/2 from the first byte.
+    TlsH2,
+    /// Handed over to HTTP/2 (see [`Step::Upgrade`]): this connection is no longer run.
+    H2,
 }
+
+/// The client connection preface (RFC 9113 §3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// The parts of a connection that only a busy connection needs.
 pub(crate) struct Active {
@@ -410,8 +437,33 @@ impl Conn {
     }
 
     /// The transport finished its handshake: requests may come, under the header timeout.
-    pub(crate) fn handle_handshake_done(&mut self) {
-        self.layer = Layer::Tls;
+    /// `h2`: ALPN chose HTTP/2.
+    pub(crate) fn handle_handshake_done(&mut self, h2: bool) {
+        self.layer = if h2 { Layer::TlsH2 } else { Layer::Tls };
+    }
+
+    /// The bytes read so far, for the HTTP/2 connection taking over (see [`Step::Upgrade`]);
+    /// the connection's buffers go back to the pool.
+    pub(crate) fn take_read_buf(&mut self, env: &mut Env) -> BytesMut {
+        let Some(mut a) = self.active.take() else { return BytesMut::new() };
+        let buf = std::mem::take(&mut a.rbuf);
+        a.rbuf = BytesMut::with_capacity(READ_CHUNK);
+        env.put_active(a, false);
+        buf
+    }
+
+    /// Whether a fresh connection's first bytes are (or may still become) the HTTP/2
+    /// preface: `Some(true)` all of it is in, `Some(false)` a prefix so far.
+    fn preface(&self, env: &Env) -> Option<bool> {
+        if !env.opts.http2 || self.layer == Layer::Redirect || self.written_before != 0 {
+            return None;
+        }
+        let a = self.active.as_ref()?;
+        if a.out.written != 0 || a.out.has_output() || !a.decoder.is_idle() || a.request.is_some() {
+            return None;
+        }
+        let n = a.rbuf.len().min(PREFACE.len());
+        (a.rbuf[..n] == PREFACE[..n]).then_some(n == PREFACE.len())
     }
 
     /// Arms the first timer (the head timeout runs from the accept).
@@ -540,6 +592,19 @@ impl Conn {
                 }
                 State::Open => {}
             }
+            if self.layer == Layer::TlsH2 {
+                self.layer = Layer::H2;
+                return Step::Upgrade;
+            }
+            match self.preface(env) {
+                Some(true) => {
+                    self.layer = Layer::H2;
+                    return Step::Upgrade;
+                }
+                // Wait for the rest before the HTTP/1.1 decoder takes `PRI` for a method.
+                Some(false) if !self.peer_done => return Step::Read,
+                _ => {}
+            }
             let Some(a) = self.active.as_mut() else { return Step::Read };
             if let Some((req, asked)) = a.redispatch.take() {
                 self.redispatched(env, app, *req, asked);
@@ -598,7 +663,7 @@ impl Conn {
                     // request). A body the application takes as it arrives: answered now too,
                     // and the body follows to its task. Otherwise the body is gathered first.
                     let body_ended = head.body == BodyKind::Empty;
-                    if body_ended || app.streams_body(&head) {
+                    if body_ended || app.streams_body(&head.method, &head.uri, &head.headers) {
                         let asked = asked(env, &head);
                         let reply = app.call(request(head, Body::Empty));
                         if answer(env, a, &self.peer, asked, reply, body_ended) {
@@ -679,7 +744,20 @@ impl Conn {
         progress: bool,
         now: Instant,
     ) -> TimerChange {
-        let after = match self.wait() {
+        let after = self.wait();
+        self.update_timer_to(env, before, after, progress, now)
+    }
+
+    /// [`Conn::update_timer`] for a wait that the connection's HTTP/2 successor decided.
+    pub(crate) fn update_timer_to(
+        &mut self,
+        env: &Env,
+        before: Wait,
+        after: Wait,
+        progress: bool,
+        now: Instant,
+    ) -> TimerChange {
+        let after = match after {
             Wait::Idle if env.draining => Wait::Drain,
             Wait::Head if env.draining && self.active.is_none() => Wait::Drain,
             w => w,
@@ -727,13 +805,7 @@ impl Conn {
     /// Time has come to `now`: a due header or body timeout answers 408 and closes; a due
     /// keep-alive, send, drain or linger timeout closes; a task's is the task's to handle.
     pub(crate) fn handle_timeout(&mut self, env: &mut Env, now: Instant) -> Expired {
-        let (Some(wait), Deadline(at)) = (self.timer, self.deadline) else { return Expired::No };
-        // Wrapping difference, as TCP compares sequence numbers: right for any timeout under
-        // 24 days, whenever the 49-day counter wraps.
-        if at.wrapping_sub(env.ms(now)) as i32 > TIMER_SLACK_MS {
-            return Expired::No;
-        }
-        self.timer = None;
+        let Some(wait) = self.take_expired(env, now) else { return Expired::No };
         match wait {
             Wait::Task => Expired::Task,
             Wait::Head | Wait::Body => {
@@ -745,6 +817,18 @@ impl Conn {
                 Expired::Handled
             }
         }
+    }
+
+    /// The timer that ran out by `now`, if one did (it is then disarmed).
+    pub(crate) fn take_expired(&mut self, env: &Env, now: Instant) -> Option<Wait> {
+        let (Some(wait), Deadline(at)) = (self.timer, self.deadline) else { return None };
+        // Wrapping difference, as TCP compares sequence numbers: right for any timeout under
+        // 24 days, whenever the 49-day counter wraps.
+        if at.wrapping_sub(env.ms(now)) as i32 > TIMER_SLACK_MS {
+            return None;
+        }
+        self.timer = None;
+        Some(wait)
     }
 
     /// The header or body timer ran out: 408, then close.

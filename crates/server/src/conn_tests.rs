@@ -20,23 +20,22 @@ use crate::output::{Output, Sending};
 use crate::service::{timer_durations, timer_kind};
 use crate::transport::{Flushed, Recv, Transport, READ_CHUNK};
 use crate::{AccessLog, Body, ConnInfo, Options, Reply};
-use pollux_http1::RequestHead;
 
-const MS: Duration = Duration::from_millis(1);
+pub(crate) const MS: Duration = Duration::from_millis(1);
 
 /// The peer, in memory: what it sent that we have not read, what we sent it, and how many
 /// more bytes it takes before our sends block (its receive window).
 #[derive(Default)]
-struct Peer {
-    inbound: VecDeque<u8>,
-    eof: bool,
-    sent: Vec<u8>,
-    window: usize,
+pub(crate) struct Peer {
+    pub(crate) inbound: VecDeque<u8>,
+    pub(crate) eof: bool,
+    pub(crate) sent: Vec<u8>,
+    pub(crate) window: usize,
     /// Sends that moved bytes: pipelined answers should go out in one.
-    writes: usize,
-    shut: bool,
+    pub(crate) writes: usize,
+    pub(crate) shut: bool,
     /// A TLS handshake is under way (the transport, not the connection, knows when it ends).
-    handshaking: bool,
+    pub(crate) handshaking: bool,
 }
 
 impl Transport for Peer {
@@ -102,17 +101,17 @@ impl Transport for Peer {
     }
 }
 
-type Handler = Box<dyn FnMut(Request<Body>, &ConnInfo) -> Reply>;
+pub(crate) type Handler = Box<dyn FnMut(Request<Body>, &ConnInfo) -> Reply>;
 
 /// The test's application: its handler, and the paths it was called for, in order.
-struct TestApp {
-    handler: Handler,
-    info: ConnInfo,
-    calls: Vec<String>,
+pub(crate) struct TestApp {
+    pub(crate) handler: Handler,
+    pub(crate) info: ConnInfo,
+    pub(crate) calls: Vec<String>,
 }
 
 impl App for TestApp {
-    fn streams_body(&self, _head: &RequestHead) -> bool {
+    fn streams_body(&self, _: &http::Method, _: &http::Uri, _: &http::HeaderMap) -> bool {
         false
     }
 
@@ -134,7 +133,7 @@ struct Sim {
     removed: bool,
 }
 
-fn options() -> Options {
+pub(crate) fn options() -> Options {
     Options {
         header_timeout: Duration::from_secs(10),
         keepalive_timeout: Duration::from_secs(75),
@@ -150,7 +149,7 @@ fn options() -> Options {
 }
 
 /// Answers every request with its path.
-fn echo_path() -> Handler {
+pub(crate) fn echo_path() -> Handler {
     Box::new(|req, _| Response::new(Body::from(format!("path {}", req.uri().path()))).into())
 }
 
@@ -411,7 +410,7 @@ fn a_client_that_does_not_read_is_not_read_either() {
 
 /// A handler that defers `/slow` (keeping the shared half to answer it later) and answers
 /// the rest at once.
-fn deferring(slot: Arc<std::sync::Mutex<Option<Arc<Shared>>>>) -> Handler {
+pub(crate) fn deferring(slot: Arc<std::sync::Mutex<Option<Arc<Shared>>>>) -> Handler {
     Box::new(move |req, info| {
         if req.uri().path() == "/slow" {
             let (later, responder) = info.defer();

@@ -37,6 +37,9 @@ mod conn_tests;
 mod date;
 mod drive;
 mod encode;
+mod h2conn;
+#[cfg(test)]
+mod h2conn_tests;
 mod handler;
 pub mod headers;
 mod log;

@@ -15,14 +15,14 @@ use slab::Slab;
 
 use crate::conn::{panicked, App, Conn, Env, Expired, Layer, State, TimerChange, Wait};
 use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP, YIELDED};
+use crate::h2conn::{H2Conn, Owed};
 use crate::handler::TlsInfo;
 use crate::log::Log;
 use crate::mailbox::{Finished, Message};
-use crate::task::split_token;
+use crate::task::{h2_task_conn, split_conn, split_token};
 use crate::tls::{TlsSession, TlsStream};
 use crate::{AccessLog, Body, ConnInfo, Handler, Options, Reply, TaskCx};
 use http::Request;
-use pollux_http1::RequestHead;
 
 // One timer queue per thing a connection can wait for (see `Wait`); the durations come from
 // `Options` in this order.
@@ -127,6 +127,7 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             sessions: Vec::new(),
             https_port: https_port.load(std::sync::atomic::Ordering::Relaxed),
             scratch: Vec::new(),
+            h2: Vec::new(),
         }
     })
 }
@@ -166,8 +167,8 @@ struct Caller<'a, H> {
 
 impl<H: Handler> App for Caller<'_, H> {
     #[inline(always)]
-    fn streams_body(&self, head: &RequestHead) -> bool {
-        self.handler.streams_body(&head.method, &head.uri, &head.headers)
+    fn streams_body(&self, method: &http::Method, uri: &http::Uri, headers: &http::HeaderMap) -> bool {
+        self.handler.streams_body(method, uri, headers)
     }
 
     #[inline(always)]
@@ -222,25 +223,40 @@ struct HttpService<H> {
     /// File bytes on their way into TLS records (one per worker, `tls::FILE_CHUNK`, made on
     /// first use).
     scratch: Vec<u8>,
+    /// Connections that speak HTTP/2, by token: a side table like `sessions` (their `Conn`
+    /// stays in the slab for its timer and address, and no longer runs).
+    h2: Vec<Option<Box<H2Conn>>>,
 }
 
 impl<H: Handler> HttpService<H> {
     /// Runs a connection, then sets its timer from what it now waits for.
     fn drive(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         let Some(link) = self.conns.get_mut(token) else { return };
-        let before = link.conn.wait();
+        let h2 = self.h2.get_mut(token).and_then(|h| h.as_deref_mut());
+        let before = h2.map_or_else(|| link.conn.wait(), |h| h.wait());
         self.env.draining = cx.draining;
+        self.env.now = cx.now;
         let mut progress = self.run(token);
         // Tasks are rare; the common request pays one check for them.
         if self.conns.get(token).is_some_and(|l| l.conn.has_task()) {
             progress |= self.task_rounds(cx, token);
+        }
+        if self.h2.get(token).and_then(|h| h.as_deref()).is_some_and(H2Conn::has_task) {
+            progress |= self.h2_task_rounds(cx, token);
         }
         let Some(link) = self.conns.get_mut(token) else { return };
         if link.ready & YIELDED != 0 {
             link.ready &= !YIELDED;
             self.yielded.push(token);
         }
-        match link.conn.update_timer(&self.env, before, progress, cx.now) {
+        let change = match self.h2.get_mut(token).and_then(|h| h.as_deref_mut()) {
+            Some(h) => {
+                let progress = progress | h.take_progress();
+                link.conn.update_timer_to(&self.env, before, h.wait(), progress, cx.now)
+            }
+            None => link.conn.update_timer(&self.env, before, progress, cx.now),
+        };
+        match change {
             TimerChange::Keep => {}
             TimerChange::Arm(w) => {
                 if let Some(kind) = timer_kind(w) {
@@ -252,9 +268,58 @@ impl<H: Handler> HttpService<H> {
         }
     }
 
-    /// One run of the connection's driver.
+    /// One run of the connection's driver; a connection that turns out to speak HTTP/2 is
+    /// handed over and run again as that.
     #[inline(always)]
     fn run(&mut self, token: usize) -> bool {
+        if self.h2.get(token).is_some_and(Option::is_some) {
+            return self.run_h2(token);
+        }
+        let progress = self.run_h1(token);
+        if self.conns.get(token).is_some_and(|l| l.conn.layer == Layer::H2) {
+            return progress | self.start_h2(token);
+        }
+        progress
+    }
+
+    /// Hands connection `token` over to HTTP/2 with what it read so far, and runs it.
+    #[cold]
+    #[inline(never)]
+    fn start_h2(&mut self, token: usize) -> bool {
+        let Some(link) = self.conns.get_mut(token) else { return false };
+        let rbuf = link.conn.take_read_buf(&mut self.env);
+        let h = H2Conn::new(&self.env, link.conn.peer, rbuf);
+        if self.h2.len() <= token {
+            self.h2.resize_with(token + 1, || None);
+        }
+        self.h2[token] = Some(Box::new(h));
+        self.run_h2(token)
+    }
+
+    /// One run of an HTTP/2 connection's driver.
+    fn run_h2(&mut self, token: usize) -> bool {
+        let Some(Link { stream, conn, ready }) = self.conns.get_mut(token) else { return false };
+        let Some(h) = self.h2.get_mut(token).and_then(|h| h.as_deref_mut()) else { return false };
+        let fd = stream.as_raw_fd();
+        enter(&mut self.env, session(&self.sessions, token));
+        let tls = self.sessions.get_mut(token).and_then(|s| s.as_deref_mut());
+        let (handler, info, peer) = (&*self.handler, &mut self.info, conn.peer);
+        match tls {
+            None => {
+                let mut app = Caller { handler, info, peer, token, fd, tls: None, redirect: None };
+                drive(h, stream, ready, &mut self.env, &mut app)
+            }
+            Some(session) => {
+                let (mut t, slot) = TlsStream::new(stream, session, &mut self.scratch);
+                let mut app = Caller { handler, info, peer, token, fd, tls: Some(slot), redirect: None };
+                drive(h, &mut t, ready, &mut self.env, &mut app)
+            }
+        }
+    }
+
+    /// One run of an HTTP/1.1 connection's driver.
+    #[inline(always)]
+    fn run_h1(&mut self, token: usize) -> bool {
         let Some(Link { stream, conn, ready }) = self.conns.get_mut(token) else { return false };
         let fd = stream.as_raw_fd();
         enter(&mut self.env, session(&self.sessions, token));
@@ -289,6 +354,75 @@ impl<H: Handler> HttpService<H> {
             progress |= self.run(token);
         }
         progress
+    }
+
+    /// [`Self::task_rounds`] for an HTTP/2 connection: each round calls one stream's task
+    /// for what it is owed, then runs the connection (which frames what the task produced).
+    #[cold]
+    #[inline(never)]
+    fn h2_task_rounds(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) -> bool {
+        let mut progress = false;
+        for _ in 0..TASK_ROUNDS * 4 {
+            let Some(h) = self.h2.get_mut(token).and_then(|h| h.as_deref_mut()) else { break };
+            let Some((key, owed)) = h.owed_task() else { break };
+            let call = match owed {
+                Owed::Start => TaskCall::Start,
+                Owed::Body => TaskCall::Body,
+                Owed::Room => TaskCall::Room,
+            };
+            progress |= self.run_task_h2(cx, token, key, call).unwrap_or(false);
+            progress |= self.run(token);
+        }
+        progress
+    }
+
+    /// Calls the task of HTTP/2 stream `key` on connection `token`, then files how it ended.
+    fn run_task_h2(
+        &mut self,
+        cx: &mut Ctx<'_, Finished>,
+        token: usize,
+        key: usize,
+        call: TaskCall<'_>,
+    ) -> Option<bool> {
+        let link = self.conns.get_mut(token)?;
+        let h = self.h2.get_mut(token)?.as_deref_mut()?;
+        enter(&mut self.env, session(&self.sessions, token));
+        let peer = link.conn.peer;
+        let fd = link.stream.as_raw_fd();
+        let (slot, out) = h.task_mut(key)?;
+        if slot.state.done.is_some() {
+            return None;
+        }
+        let env = &self.env;
+        let mut tcx = TaskCx {
+            registry: cx.registry,
+            conn: h2_task_conn(token, key),
+            state: &mut slot.state,
+            out,
+            asked: &slot.asked,
+            stamp: env.stamp(),
+            peer,
+            remote: self.info.remote(),
+            turn_end: &mut self.turn_end,
+        };
+        match call {
+            TaskCall::Start => {
+                tcx.state.owe_start = false;
+                slot.task.start(&mut tcx);
+            }
+            TaskCall::Body => {
+                tcx.state.owe_body = false;
+                slot.task.on_body(&mut tcx);
+            }
+            TaskCall::Room | TaskCall::Owed => slot.task.on_room(&mut tcx),
+            TaskCall::Ready(id, ev) => slot.task.on_ready(&mut tcx, id, ev),
+            TaskCall::Wake => slot.task.on_wake(&mut tcx),
+            TaskCall::Timeout => slot.task.on_timeout(&mut tcx),
+        }
+        let tls = self.sessions.get_mut(token).and_then(|s| s.as_deref_mut()).map(|s| s.info_slot());
+        let mut app =
+            Caller { handler: &*self.handler, info: &mut self.info, peer, token, fd, tls, redirect: None };
+        Some(h.task_ran(&mut self.env, &mut app, key))
     }
 
     /// Calls the connection's task: for `call`, or for what it is owed (start, body, room).
@@ -346,6 +480,9 @@ impl<H: Handler> HttpService<H> {
         self.info.forget(token);
         if let Some(mut link) = self.conns.try_remove(token) {
             enter(&mut self.env, session(&self.sessions, token));
+            if let Some(mut h) = self.h2.get_mut(token).and_then(Option::take) {
+                h.close(&mut self.env);
+            }
             // The session goes with the connection (its memory with it).
             let plain = self.sessions.get_mut(token).and_then(Option::take).is_none();
             let stream = &link.stream;
@@ -403,7 +540,11 @@ impl<H: Handler> Service for HttpService<H> {
         if let Some((conn, id)) = split_token(token) {
             // A source of the connection's task (a pipe of its CGI script).
             self.env.clock.refresh();
-            if self.run_task(cx, conn, TaskCall::Ready(id, ev)).is_some() {
+            let ran = match split_conn(conn) {
+                (conn, None) => self.run_task(cx, conn, TaskCall::Ready(id, ev)).map(|_| conn),
+                (conn, Some(key)) => self.run_task_h2(cx, conn, key, TaskCall::Ready(id, ev)).map(|_| conn),
+            };
+            if let Some(conn) = ran {
                 self.drive(cx, conn);
             }
             return;
@@ -426,6 +567,25 @@ impl<H: Handler> Service for HttpService<H> {
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
         enter(&mut self.env, session(&self.sessions, token));
+        if let Some(h) = self.h2.get_mut(token).and_then(|h| h.as_deref_mut()) {
+            match link.conn.take_expired(&self.env, cx.now) {
+                None => {
+                    cx.timers.arm(token, kind, cx.now);
+                    return;
+                }
+                Some(Wait::Task) => {
+                    for key in h.task_keys() {
+                        self.run_task_h2(cx, token, key, TaskCall::Timeout);
+                    }
+                }
+                Some(w) => {
+                    h.handle_timeout(&mut self.env, w);
+                    link.ready |= CAN_WRITE;
+                }
+            }
+            self.drive(cx, token);
+            return;
+        }
         match link.conn.handle_timeout(&mut self.env, cx.now) {
             Expired::No => {
                 // The wheel and the connection arm together, so this is rounding beyond the
@@ -445,9 +605,26 @@ impl<H: Handler> Service for HttpService<H> {
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Finished>, done: Finished) {
-        let token = done.shared.token;
+        let (token, stream) = split_conn(done.shared.token);
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
+        if let Some(key) = stream {
+            // A wake for an HTTP/2 stream's task (deferred answers carry the plain token).
+            let h = self.h2.get(token).and_then(|h| h.as_deref());
+            let mine = h.and_then(|h| h.task_waker(key)).is_some_and(|w| Arc::ptr_eq(w, &done.shared));
+            done.shared.queued.store(false, std::sync::atomic::Ordering::Release);
+            if mine && self.run_task_h2(cx, token, key, TaskCall::Wake).is_some() {
+                self.drive(cx, token);
+            }
+            return;
+        }
+        if let Some(h) = self.h2.get_mut(token).and_then(|h| h.as_deref_mut()) {
+            enter(&mut self.env, session(&self.sessions, token));
+            if h.handle_finished(&mut self.env, done) {
+                self.drive(cx, token);
+            }
+            return;
+        }
         if let Message::Wake = done.what {
             // Only the current task's waker counts: the slot may have been reused since.
             let mine = link.conn.task_waker().is_some_and(|w| Arc::ptr_eq(w, &done.shared));

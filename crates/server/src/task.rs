@@ -48,6 +48,21 @@ pub(crate) fn task_token(conn: usize, id: usize) -> usize {
     TASK_BIT | conn << 3 | id
 }
 
+/// The `conn` part of the task tokens of HTTP/2 stream `key`'s task on connection `conn`
+/// (one connection has a task per stream): the stream's slot above bit 32.
+pub(crate) fn h2_task_conn(conn: usize, key: usize) -> usize {
+    conn | (key + 1) << 32
+}
+
+/// A task token's `conn` part split into the connection and, for an HTTP/2 stream's task,
+/// the stream's slot.
+pub(crate) fn split_conn(conn: usize) -> (usize, Option<usize>) {
+    (conn & 0xffff_ffff, (conn >> 32).checked_sub(1))
+}
+
+// Task tokens carry a stream slot above bit 32.
+const _: () = assert!(usize::BITS == 64);
+
 /// Which connection and source a task token names.
 pub(crate) fn split_token(token: usize) -> Option<(usize, usize)> {
     (token & TASK_BIT != 0).then_some(((token & !TASK_BIT) >> 3, token & 7))
@@ -120,6 +135,9 @@ pub(crate) struct TaskState {
     pub(crate) owe_body: bool,
     /// The task's waker, once it asked for one; marked cancelled when the task goes.
     pub(crate) wake: Option<Arc<Shared>>,
+    /// Over HTTP/2: the head the task sent, for the connection to encode (HPACK is the
+    /// connection's, so the head cannot be encoded into the task's output).
+    pub(crate) h2_head: Option<Box<(StatusCode, http::HeaderMap, Option<u64>)>>,
 }
 
 impl Drop for TaskState {
@@ -149,6 +167,7 @@ impl TaskState {
             owe_start: true,
             owe_body: false,
             wake: None,
+            h2_head: None,
         }
     }
 
@@ -254,6 +273,16 @@ impl TaskCx<'_> {
         }
         let (parts, ()) = head.into_parts();
         self.state.status = parts.status;
+        if self.asked.version == http::Version::HTTP_2 {
+            // The stream's frames carry the body: no chunks, and the length is a promise the
+            // body is held to.
+            self.state.framing = len.map_or(Framing::Close, Framing::Length);
+            self.state.left = len.unwrap_or(0);
+            self.state.h2_head = Some(Box::new((parts.status, parts.headers, len)));
+            self.state.head_sent = true;
+            self.state.progress = true;
+            return;
+        }
         let h =
             encode::head(&mut self.out.wbuf, self.stamp, self.asked, parts.status, &parts.headers, len, None);
         self.state.framing = h.framing;
@@ -266,6 +295,11 @@ impl TaskCx<'_> {
     /// Takes over the response completely (a CGI "non-parsed header" script): `send` writes
     /// bytes as they are, and the connection closes after.
     pub fn send_raw(&mut self) {
+        if self.asked.version == http::Version::HTTP_2 {
+            // A raw HTTP/1.1 response cannot be carried by HTTP/2 frames.
+            self.fail(StatusCode::BAD_GATEWAY);
+            return;
+        }
         if !self.state.head_sent {
             self.state.head_sent = true;
             self.state.raw = true;

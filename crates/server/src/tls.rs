@@ -73,6 +73,11 @@ impl TlsSession {
     pub(crate) fn info(&self) -> Option<&TlsInfo> {
         self.info.as_ref()
     }
+
+    /// Where the session's facts for handlers live (lent to the application).
+    pub(crate) fn info_slot(&mut self) -> &mut Option<TlsInfo> {
+        &mut self.info
+    }
 }
 
 /// What the handshake settled, for handlers.
@@ -335,6 +340,10 @@ impl Transport for TlsStream<'_> {
 
     fn tls_info(&self) -> Option<TlsInfo> {
         Some(settled(self.conn))
+    }
+
+    fn alpn_h2(&self) -> bool {
+        self.conn.alpn_protocol() == Some(b"h2")
     }
 
     fn shutdown_write(&mut self) {

@@ -86,6 +86,10 @@ pub(crate) trait Transport {
     fn tls_info(&self) -> Option<crate::TlsInfo> {
         None
     }
+    /// Whether the TLS handshake's ALPN chose HTTP/2.
+    fn alpn_h2(&self) -> bool {
+        false
+    }
     /// Ends our direction (FIN) while the peer's stays open (lingering close).
     fn shutdown_write(&mut self);
     /// Whether the peer reset the connection (checked when it hung up while we wait).

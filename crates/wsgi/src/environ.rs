@@ -42,6 +42,7 @@ pub(crate) struct Keys {
     http: Py<PyString>,
     http_1_1: Py<PyString>,
     http_1_0: Py<PyString>,
+    http_2: Py<PyString>,
     empty: Py<PyString>,
     software: Py<PyString>,
     script: Py<PyString>,
@@ -92,6 +93,8 @@ impl Keys {
             http: s("http"),
             http_1_1: s("HTTP/1.1"),
             http_1_0: s("HTTP/1.0"),
+            // As granian and hypercorn give it.
+            http_2: s("HTTP/2"),
             empty: s(""),
             software: s(concat!("pollux/", env!("CARGO_PKG_VERSION"))),
             script: PyString::new(py, script_name).unbind(),
@@ -217,6 +220,7 @@ pub(crate) fn build<'py>(
         k.server_protocol.bind(py),
         match parts.version {
             Version::HTTP_10 => k.http_1_0.bind(py),
+            Version::HTTP_2 => k.http_2.bind(py),
             _ => k.http_1_1.bind(py),
         },
     )?;
