@@ -134,12 +134,12 @@ fn headless_chromium_loads_and_renders_a_page_over_https() {
     );
     eprintln!("two headless Chromium runs over HTTPS: {:?}", t.elapsed());
 
-    // The page and its stylesheet came over TLS.
+    // The page and its stylesheet came over TLS, as HTTP/2 (ALPN offers h2 first).
     let log = s.server.wait_log("GET /style.css", 10);
     for path in ["/ ", "/style.css "] {
         let line = log
             .lines()
-            .find(|l| l.contains(&format!("\"GET {path}HTTP/1.1\" 200 ")))
+            .find(|l| l.contains(&format!("\"GET {path}HTTP/2.0\" 200 ")))
             .unwrap_or_else(|| panic!("no 200 for {path} in:\n{log}"));
         assert!(line.contains(" TLSv1.3 TLS_"), "{line}\nthe whole log:\n{log}");
     }

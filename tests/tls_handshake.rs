@@ -65,20 +65,33 @@ fn without_a_default_certificate_an_unknown_name_is_refused_with_an_alert() {
 }
 
 #[test]
-fn alpn_agrees_on_http_1_1_and_nothing_else() {
+fn alpn_chooses_h2_when_offered_and_http_1_1_otherwise() {
     let pki = Pki::new();
     let (_root, s) = sni_server(&pki, &[]);
     let h = s_client(s.tls, &["-servername", "localhost", "-alpn", "http/1.1"], &get_close("/", "localhost"));
     assert_eq!(h.alpn.as_deref(), Some("http/1.1"), "{}", h.dump());
-    // A client offering both gets http/1.1 (h2 is not served yet).
-    let h =
-        s_client(s.tls, &["-servername", "localhost", "-alpn", "h2,http/1.1"], &get_close("/", "localhost"));
-    assert_eq!(h.alpn.as_deref(), Some("http/1.1"), "{}", h.dump());
-    // No ALPN offered: none agreed, the request is served.
+    // A client offering both gets h2: ours is the order that counts, and h2 comes first.
+    let h = s_client_brief(
+        s.tls,
+        &["-servername", "localhost", "-alpn", "http/1.1,h2"],
+        Duration::from_millis(500),
+    );
+    assert_eq!(h.alpn.as_deref(), Some("h2"), "{}", h.dump());
+    // No ALPN offered: none agreed, and the connection speaks HTTP/1.1.
     let h = s_client(s.tls, &["-servername", "localhost"], &get_close("/", "localhost"));
     assert_eq!(h.alpn, None, "{}", h.dump());
     assert!(h.stdout.contains("No ALPN negotiated") && h.stdout.contains("HTTP/1.1 200 OK"), "{}", h.dump());
-    // h2 only: RFC 7301 §3.2, the server refuses with no_application_protocol (120).
+    // Nothing we speak: RFC 7301 §3.2, the server refuses with no_application_protocol (120).
+    let h =
+        s_client_brief(s.tls, &["-servername", "localhost", "-alpn", "spdy/3"], Duration::from_millis(500));
+    assert!(!h.established(), "{}", h.dump());
+    assert_eq!(h.alert().as_deref(), Some("no application protocol"), "{}", h.dump());
+
+    // --no-http2: h2 is not offered, so h2 alone is refused and h2 with http/1.1 gets http/1.1.
+    let (_root, s) = sni_server(&pki, &["--no-http2"]);
+    let h =
+        s_client(s.tls, &["-servername", "localhost", "-alpn", "h2,http/1.1"], &get_close("/", "localhost"));
+    assert_eq!(h.alpn.as_deref(), Some("http/1.1"), "{}", h.dump());
     let h = s_client_brief(s.tls, &["-servername", "localhost", "-alpn", "h2"], Duration::from_millis(500));
     assert!(!h.established(), "{}", h.dump());
     assert_eq!(h.alert().as_deref(), Some("no application protocol"), "{}", h.dump());
