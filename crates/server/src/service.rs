@@ -405,20 +405,7 @@ impl<H: Handler> HttpService<H> {
             remote: self.info.remote(),
             turn_end: &mut self.turn_end,
         };
-        match call {
-            TaskCall::Start => {
-                tcx.state.owe_start = false;
-                slot.task.start(&mut tcx);
-            }
-            TaskCall::Body => {
-                tcx.state.owe_body = false;
-                slot.task.on_body(&mut tcx);
-            }
-            TaskCall::Room | TaskCall::Owed => slot.task.on_room(&mut tcx),
-            TaskCall::Ready(id, ev) => slot.task.on_ready(&mut tcx, id, ev),
-            TaskCall::Wake => slot.task.on_wake(&mut tcx),
-            TaskCall::Timeout => slot.task.on_timeout(&mut tcx),
-        }
+        call_task(&mut *slot.task, &mut tcx, call);
         let tls = self.sessions.get_mut(token).and_then(|s| s.as_deref_mut()).map(|s| s.info_slot());
         let mut app =
             Caller { handler: &*self.handler, info: &mut self.info, peer, token, fd, tls, redirect: None };
@@ -454,20 +441,7 @@ impl<H: Handler> HttpService<H> {
             remote: self.info.remote(),
             turn_end: &mut self.turn_end,
         };
-        match call {
-            TaskCall::Start => {
-                tcx.state.owe_start = false;
-                slot.task.start(&mut tcx);
-            }
-            TaskCall::Body => {
-                tcx.state.owe_body = false;
-                slot.task.on_body(&mut tcx);
-            }
-            TaskCall::Room | TaskCall::Owed => slot.task.on_room(&mut tcx),
-            TaskCall::Ready(id, ev) => slot.task.on_ready(&mut tcx, id, ev),
-            TaskCall::Wake => slot.task.on_wake(&mut tcx),
-            TaskCall::Timeout => slot.task.on_timeout(&mut tcx),
-        }
+        call_task(&mut *slot.task, &mut tcx, call);
         let moved = std::mem::take(&mut slot.state.progress);
         if slot.state.done.is_some() {
             link.conn.task_done(&mut self.env);
@@ -673,6 +647,25 @@ impl<H: Handler> Service for HttpService<H> {
 
     fn connections(&self) -> usize {
         self.conns.len()
+    }
+}
+
+/// Calls `task` for `call`, marking a start or body call it was owed as paid. The one place a
+/// task is called, for HTTP/1.1 connections and HTTP/2 streams alike.
+fn call_task(task: &mut dyn crate::Task, cx: &mut TaskCx<'_>, call: TaskCall<'_>) {
+    match call {
+        TaskCall::Start => {
+            cx.state.owe_start = false;
+            task.start(cx);
+        }
+        TaskCall::Body => {
+            cx.state.owe_body = false;
+            task.on_body(cx);
+        }
+        TaskCall::Room | TaskCall::Owed => task.on_room(cx),
+        TaskCall::Ready(id, ev) => task.on_ready(cx, id, ev),
+        TaskCall::Wake => task.on_wake(cx),
+        TaskCall::Timeout => task.on_timeout(cx),
     }
 }
 
