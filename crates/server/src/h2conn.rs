@@ -408,10 +408,10 @@ impl H2Conn {
         *req.version_mut() = Version::HTTP_2;
         *req.headers_mut() = head.headers;
         if end_stream {
-            let reply = call(app, req);
+            let reply = app.call(req);
             self.answer(env, key, reply, true);
         } else if app.streams_body(req.method(), req.uri(), req.headers()) {
-            let reply = call(app, req);
+            let reply = app.call(req);
             self.answer(env, key, reply, false);
         } else {
             self.streams[key].phase = Phase::Receiving { req: Box::new(req), body: BytesMut::new() };
@@ -468,7 +468,7 @@ impl H2Conn {
                     };
                     self.gathered -= body.len() as u64;
                     *req.body_mut() = Body::Bytes(body.freeze());
-                    let reply = call(app, *req);
+                    let reply = app.call(*req);
                     self.answer(env, key, reply, true);
                 }
             }
@@ -819,7 +819,7 @@ impl H2Conn {
                 }
             }
             Some(Done::Redispatch(req)) => {
-                let reply = call(app, *req);
+                let reply = app.call(*req);
                 self.answer(env, key, reply, true);
             }
         }
@@ -833,11 +833,6 @@ pub(crate) enum Owed {
     Start,
     Body,
     Room,
-}
-
-/// Calls the application; a panic is a 500.
-fn call(app: &mut impl App, req: Request<Body>) -> Reply {
-    app.call(req)
 }
 
 /// `uri`'s path and query alone.
@@ -870,8 +865,7 @@ fn write_head(
         }
         f.field(b"date", date);
         if let (Some(n), true) = (len, own_length) {
-            let mut digits = itoa_buf(n);
-            f.field(b"content-length", digits.as_bytes_mut());
+            f.field(b"content-length", itoa::Buffer::new().format(n).as_bytes());
         }
         for (n, v) in headers {
             if !connection_specific(n) {
@@ -889,30 +883,6 @@ fn write_head(
             f.field(b"strict-transport-security", v);
         }
     })
-}
-
-/// A number's decimal digits without allocating.
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_bytes_mut(&mut self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(mut n: u64) -> Digits {
-    let mut d = Digits { buf: [0; 20], start: 20 };
-    loop {
-        d.start -= 1;
-        d.buf[d.start] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            return d;
-        }
-    }
 }
 
 /// Payload bytes the next DATA frame may carry for the output to reach exactly `WBUF_HIGH`.
