@@ -230,11 +230,13 @@ for run in $(seq "$runs"); do
   la=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "# run $run: load average at start: $la"
   start_all
-  for n in ${servers//,/ }; do
-    has rps "$only" && measure rps "$n" /index.html -c 32 -m 16
-    has cpu "$only" && measure cpu "$n" /index.html -c 32 -m 1
-    has big "$only" && measure big "$n" /big.bin -c 1 -m 1
-  done
+  # Servers take turns within each scenario, first one rotating from run to run, so that a
+  # disturbance (someone's compile starting) does not always fall on the same server.
+  read -r -a order <<<"${servers//,/ }"
+  order=("${order[@]:$(((run - 1) % ${#order[@]}))}" "${order[@]:0:$(((run - 1) % ${#order[@]}))}")
+  for n in "${order[@]}"; do has rps "$only" && measure rps "$n" /index.html -c 32 -m 16; done
+  for n in "${order[@]}"; do has cpu "$only" && measure cpu "$n" /index.html -c 32 -m 1; done
+  for n in "${order[@]}"; do has big "$only" && measure big "$n" /big.bin -c 1 -m 1; done
   stop_all
   echo "# run $run: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 done
