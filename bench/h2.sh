@@ -6,7 +6,7 @@
 # bench/README.md ("h2.sh"). HTTP/2 idle memory is out of scope here.
 #
 # Usage: bench/h2.sh [--runs N] [--seconds N] [--big-seconds N] [--only rps,cpu,big]
-#                    [--servers pollux,nginx,h2o] [--results DIR] [--nice N]
+#                    [--servers pollux,nginx,h2o] [--results DIR] [--nice N] [--wait-idle N]
 #   --runs N         repeat everything N times; the table shows per-cell medians and each run's
 #                    pollux/best ratio (default 1)
 #   --seconds N      measured window of rps and cpu (h2load -D; default 5), each after a 1 s
@@ -21,6 +21,8 @@
 #   --results D      where raw numbers, every h2load output and the table go
 #                    (default target/bench-h2/DATE)
 #   --nice N         run servers and client at nice N (e.g. -5, as root); off by default
+#   --wait-idle N    before each run, wait up to N seconds for a 5-second stretch in which
+#                    everything on the machine used under 10% of one core (default 0: no wait)
 # POLLUX_CMD overrides pollux's command line; {port} {root} {cert} {key} are replaced. Default:
 #   target/release/pollux serve {root} --tls-bind 127.0.0.1:{port} --cert {cert} --key {key}
 #     --workers 1 --access-log off
@@ -31,12 +33,12 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-runs=1 secs=5 big_secs=4 only=rps,cpu,big servers=pollux,nginx,h2o results="" nice=""
+runs=1 secs=5 big_secs=4 only=rps,cpu,big servers=pollux,nginx,h2o results="" nice="" wait_idle=0
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2;; --seconds) secs=$2; shift 2;; --big-seconds) big_secs=$2; shift 2;;
     --only) only=$2; shift 2;; --servers) servers=$2; shift 2;;
-    --results) results=$2; shift 2;; --nice) nice=$2; shift 2;;
+    --results) results=$2; shift 2;; --nice) nice=$2; shift 2;; --wait-idle) wait_idle=$2; shift 2;;
     -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0;;
     *) echo "bench/h2.sh: unknown argument $1" >&2; exit 2;;
   esac
@@ -117,6 +119,9 @@ start_all() { for n in ${servers//,/ }; do start "$n"; done; }
 tree() { echo "$1"; for c in $(pgrep -P "$1"); do tree "$c"; done; }
 ticks() { local t=0 p; for p in $(tree "$1"); do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
 hz=$(getconf CLK_TCK)
+# Busy ticks of the whole machine (user nice system irq softirq steal of the "cpu" line), to
+# tell what else ran during a window: other people's compiles on this shared machine.
+machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9; exit}' /proc/stat; }
 raw=$results/raw.tsv
 [ -s "$raw" ] || printf "run\tscenario\tmetric\tserver\tvalue\n" >"$raw"
 put() { printf "%s\t%s\t%s\t%s\t%s\n" "$run" "$1" "$2" "$3" "$4" >>"$raw"; }
@@ -155,7 +160,7 @@ declare -A H2LOAD  # scenario -> the measured h2load command, for the report
 # CPU read around it; files the scenario's figures (none when the run failed).
 measure() {
   local sc=$1 n=$2 path=$3; shift 3
-  local url="https://127.0.0.1:${PORT[$n]}$path" out why t0 t1 w0 w1 ctk k=""
+  local url="https://127.0.0.1:${PORT[$n]}$path" out why t0 t1 m0 m1 w0 w1 ctk k=""
   if [ "${PID[$n]}" = 0 ]; then note "$n $sc: n/a (not running)"; return; fi
   # Warm-up on connections of its own, so the measured window holds no cold caches and only
   # its own 32 (or 1) handshakes. For big it also sizes -n: about --big-seconds of transfer.
@@ -176,9 +181,9 @@ measure() {
   fi
   H2LOAD[$sc]="${cli[*]} h2load ${args[*]} https://127.0.0.1:PORT$path"
   [ "$sc" = big ] && H2LOAD[$sc]=${H2LOAD[$sc]/-n $k/-n K}
-  t0=$(ticks "${PID[$n]}"); w0=$(date +%s.%N)
+  t0=$(ticks "${PID[$n]}"); m0=$(machine_ticks); w0=$(date +%s.%N)
   out=$(client $((secs * 4 + big_secs * 10 + 60)) "${args[@]}" "$url")
-  t1=$(ticks "${PID[$n]}"); w1=$(date +%s.%N)
+  t1=$(ticks "${PID[$n]}"); m1=$(machine_ticks); w1=$(date +%s.%N)
   echo "$out" >"$results/run$run-$sc-$n.txt"
   if ! why=$(check "$out" "$k"); then note "$n $sc: n/a ($why)"; return; fi
   local done fin bytes cpu_us
@@ -197,21 +202,41 @@ measure() {
   fi
   put "$sc" busy_pct "$n" "$(awk -v c="$cpu_us" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", c/1e6/(b-a)*100}')"
   put "$sc" client_busy_pct "$n" "$(awk -v c="$ctk" -v h="$hz" -v a="$w0" -v b="$w1" 'BEGIN{printf "%.0f", c/h/(b-a)*100}')"
+  # Everything else: the machine's busy time less the server's and h2load's. It includes the
+  # loopback's softirq time not charged to either, so a few % is normal; tens of % mean
+  # someone else's work shared the cores and the window's figures are disturbed.
+  local others; others=$(awk -v m="$((m1 - m0))" -v s="$((t1 - t0))" -v c="$ctk" -v h="$hz" -v a="$w0" -v b="$w1" \
+    'BEGIN{o=(m-s-c)/h/(b-a)*100; if(o<0)o=0; printf "%.0f", o}')
+  put "$sc" others_pct "$n" "$others"
+  # The load average cannot say this: it lags by a minute and counts the benchmark's own work.
+  [ "$others" -lt 15 ] || note "run $run $n $sc: everything else used $others% of one core during the window: a disturbed figure"
 }
 
 echo "# bench/h2.sh $(date -u +%FT%TZ) at $(git rev-parse --short HEAD); servers: $servers; $(nproc) cores; results in $results"
-echo "# servers on CPU 1, h2load on CPU 0; nice: ${nice:-0}; anything else running on the two cores competes with the measured processes (see the load averages and busy_pct)"
+echo "# servers on CPU 1, h2load on CPU 0; nice: ${nice:-0}; anything else running on the two cores competes with the measured processes (see others_pct)"
 echo "# nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), h2o $(h2o -v | awk 'NR==1{print $3}'), $(openssl version | awk '{print $1, $2}') (the peers' TLS library), h2load $(h2load --version | awk '{print $2}' | sed 's/.*\///')"
+# wait_idle: up to --wait-idle seconds for 5 quiet seconds (under 10% of one core busy).
+wait_idle() {
+  local end=$((SECONDS + wait_idle)) m0 m1 pct t=$SECONDS
+  while :; do
+    m0=$(machine_ticks); sleep 5; m1=$(machine_ticks)
+    pct=$(awk -v d="$((m1 - m0))" -v h="$hz" 'BEGIN{printf "%.0f", d/h/5*100}')
+    [ "$pct" -lt 10 ] && { echo "# run $run: waited $((SECONDS - t)) s for idle cores (last 5 s: $pct% of one core busy)"; return; }
+    [ $SECONDS -ge $end ] && { note "run $run: the cores never went idle in $wait_idle s (last 5 s: $pct% of one core busy); measuring anyway"; return; }
+  done
+}
 for run in $(seq "$runs"); do
+  [ "$wait_idle" -gt 0 ] && wait_idle
   la=$(cut -d' ' -f1-3 /proc/loadavg)
   echo "# run $run: load average at start: $la"
-  awk -v l="${la%% *}" 'BEGIN{exit !(l >= 0.5)}' && note "run $run: load >= 0.5: others are using the cores; these figures are noisy"
   start_all
-  for n in ${servers//,/ }; do
-    has rps "$only" && measure rps "$n" /index.html -c 32 -m 16
-    has cpu "$only" && measure cpu "$n" /index.html -c 32 -m 1
-    has big "$only" && measure big "$n" /big.bin -c 1 -m 1
-  done
+  # Servers take turns within each scenario, first one rotating from run to run, so that a
+  # disturbance (someone's compile starting) does not always fall on the same server.
+  read -r -a order <<<"${servers//,/ }"
+  order=("${order[@]:$(((run - 1) % ${#order[@]}))}" "${order[@]:0:$(((run - 1) % ${#order[@]}))}")
+  for n in "${order[@]}"; do has rps "$only" && measure rps "$n" /index.html -c 32 -m 16; done
+  for n in "${order[@]}"; do has cpu "$only" && measure cpu "$n" /index.html -c 32 -m 1; done
+  for n in "${order[@]}"; do has big "$only" && measure big "$n" /big.bin -c 1 -m 1; done
   stop_all
   echo "# run $run: load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

@@ -17,14 +17,17 @@ ROWS = {
     ("rps", "cpu_us_per_req"): ("server CPU µs per request", "lower", None),
     ("rps", "busy_pct"): ("server CPU use, %", None, None),
     ("rps", "client_busy_pct"): ("h2load CPU use, %", None, None),
+    ("rps", "others_pct"): ("everything else's CPU use, % of one core", None, None),
     ("cpu", "cpu_us_per_req"): ("h2load -c 32 -m 1, 1 KiB: server CPU µs per request", "lower", 1.0),
     ("cpu", "req_per_s"): ("requests/s", "higher", None),
     ("cpu", "busy_pct"): ("server CPU use, %", None, None),
     ("cpu", "client_busy_pct"): ("h2load CPU use, %", None, None),
+    ("cpu", "others_pct"): ("everything else's CPU use, % of one core", None, None),
     ("big", "bytes_per_s"): ("h2load -c 1 -m 1, 32 MiB: bytes/s", "higher", 1.0),
     ("big", "cpu_us_per_mib"): ("server CPU µs per MiB", "lower", None),
     ("big", "busy_pct"): ("server CPU use, %", None, None),
     ("big", "client_busy_pct"): ("h2load CPU use, %", None, None),
+    ("big", "others_pct"): ("everything else's CPU use, % of one core", None, None),
     ("big", "requests"): ("32 MiB downloads measured (h2load -n)", None, None),
 }
 
