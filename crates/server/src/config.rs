@@ -68,6 +68,9 @@ pub struct Options {
     pub http2: bool,
     /// HTTP/2 streams one connection may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`).
     pub h2_max_streams: u32,
+    /// Draining and configuration generation, shared with whatever reports them (the admin
+    /// listener) and whatever changes them (signals, reloads).
+    pub lifecycle: std::sync::Arc<crate::Lifecycle>,
 }
 
 /// HTTPS listeners and how they speak TLS.
@@ -122,6 +125,7 @@ impl Default for Options {
             log_tls: false,
             http2: true,
             h2_max_streams: 100,
+            lifecycle: std::sync::Arc::new(crate::Lifecycle::new()),
         }
     }
 }
