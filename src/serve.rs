@@ -96,6 +96,8 @@ pub(crate) struct ServeArgs {
     /// HTTPS.
     #[command(flatten)]
     tls: Box<crate::tls::TlsArgs>,
+    #[command(flatten)]
+    edge: Box<crate::edge::EdgeArgs>,
 }
 
 /// Every address `serve` listens on, by kind, in the order the server takes its listeners.
@@ -427,6 +429,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..defaults
     };
+    let opts = args.edge.apply(opts)?;
     let what = match &args.wsgi.app {
         Some(spec) => format!("the WSGI app {spec}"),
         None => root.display().to_string(),

@@ -29,12 +29,14 @@
 // The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
 #![forbid(unsafe_code)]
 
+mod acl;
 mod body;
 mod config;
 mod conn;
 #[cfg(test)]
 mod conn_tests;
 mod date;
+mod door;
 mod drive;
 mod encode;
 mod h2conn;
@@ -48,16 +50,21 @@ mod mailbox;
 mod output;
 mod page;
 mod prepared;
+pub mod proxy;
 mod redirect;
 mod service;
 mod task;
 mod tls;
 mod transport;
 
+pub use acl::{canonical_net, parse_cidr, AccessList, AccessRule, PerIpLimit};
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options, RedirectOptions, TlsOptions};
 pub use date::civil_from_days;
+pub use door::DoorCounts;
 pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder, TlsInfo};
+/// CIDR networks (`--allow`, `--deny`, `--proxy-trusted`), so callers build them with the same version.
+pub use ipnet;
 pub use lifecycle::Lifecycle;
 pub use mailbox::Finished;
 pub use page::{status_page, status_text};
