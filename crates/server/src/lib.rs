@@ -37,6 +37,8 @@ mod conn;
 mod conn_tests;
 mod date;
 mod door;
+#[cfg(test)]
+mod door_tests;
 mod drive;
 mod encode;
 mod h2conn;
