@@ -63,7 +63,7 @@ pub use acl::{canonical_net, parse_cidr, AccessList, AccessRule, PerIpLimit};
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options, RedirectOptions, TlsOptions};
 pub use date::civil_from_days;
-pub use door::DoorCounts;
+pub use door::Refused;
 pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder, TlsInfo};
 /// CIDR networks (`--allow`, `--deny`, `--proxy-trusted`), so callers build them with the same version.
 pub use ipnet;
