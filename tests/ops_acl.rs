@@ -173,6 +173,16 @@ fn with_proxy_protocol_the_rules_see_the_proxied_client() {
     assert!(ask("PROXY TCP4 198.51.100.3 127.0.0.1 1000 80\r\n"));
 }
 
+/// A keep-alive connection from `from`, answered once; `None` if it was closed instead.
+fn try_hold(from: &str, to: SocketAddr) -> Option<TcpStream> {
+    let mut c = connect_from(from, to);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut head = [0u8; 12];
+    c.read_exact(&mut head).ok()?;
+    assert_eq!(&head, b"HTTP/1.1 200");
+    Some(c)
+}
+
 /// Open keep-alive connections from `from`, each answered once (so each is surely accepted
 /// and counted).
 fn hold(from: &str, to: SocketAddr, n: usize) -> Vec<TcpStream> {
@@ -210,8 +220,13 @@ fn max_conns_per_ip_across_workers_is_exact() {
         tries += 1;
         served("127.0.0.1", s.addr)
     });
-    // Exactly one place was freed: with it taken again, the next is refused.
-    let _again = hold("127.0.0.1", s.addr, 1);
+    // Exactly one place was freed: with it taken again (once the server saw the served
+    // connection close too), the next is refused.
+    let mut again = None;
+    wait_until(5, "the served connection's place", || {
+        again = try_hold("127.0.0.1", s.addr);
+        again.is_some()
+    });
     assert!(!served("127.0.0.1", s.addr));
     assert!(tries < 500);
 }
