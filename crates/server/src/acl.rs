@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use ipnet::{IpNet, Ipv4Net};
@@ -171,6 +172,29 @@ impl Drop for IpSlot {
             }
         }
     }
+}
+
+/// Connections refused at the door, by reason, across all workers (`Options::refused`):
+/// what the admin listener's `/metrics` reports (as, say,
+/// `pollux_connections_refused_total{reason="denied"}`). Counted once per refused connection,
+/// never per request; read with relaxed loads.
+#[derive(Debug, Default)]
+pub struct Refused {
+    /// `--deny`, or not in an `--allow` list.
+    pub denied: AtomicU64,
+    /// Over `--max-conns-per-ip`.
+    pub over_limit: AtomicU64,
+    /// A PROXY listener's peer that is no trusted balancer.
+    pub untrusted: AtomicU64,
+    /// Not a PROXY header, or a broken one.
+    pub bad_header: AtomicU64,
+    /// No whole header within `proxy::HEADER_TIMEOUT`.
+    pub header_timeout: AtomicU64,
+}
+
+/// One more refusal of a kind.
+pub(crate) fn count(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
 }
 
 #[cfg(test)]

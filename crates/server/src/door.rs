@@ -17,7 +17,6 @@
 //! branch at accept and nothing per request.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,7 +26,7 @@ use rustix::io::Errno;
 use rustix::net::RecvFlags;
 use socket2::{SockRef, TcpKeepalive};
 
-use crate::acl::{in_any, AccessList, IpSlot, PerIpLimit};
+use crate::acl::{count, in_any, AccessList, IpSlot, PerIpLimit, Refused};
 use crate::proxy::{self, Parsed, Pending, Source};
 use crate::Options;
 
@@ -36,29 +35,6 @@ use crate::Options;
 /// about two and a quarter minutes after the idle time.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE_PROBES: u32 = 9;
-
-/// Connections refused at the door, by reason, across all workers (`Options::refused`):
-/// what the admin listener's `/metrics` reports (as, say,
-/// `pollux_connections_refused_total{reason="denied"}`). Counted once per refused connection,
-/// never per request; read with relaxed loads.
-#[derive(Debug, Default)]
-pub struct Refused {
-    /// `--deny`, or not in an `--allow` list.
-    pub denied: AtomicU64,
-    /// Over `--max-conns-per-ip`.
-    pub over_limit: AtomicU64,
-    /// A PROXY listener's peer that is no trusted balancer.
-    pub untrusted: AtomicU64,
-    /// Not a PROXY header, or a broken one.
-    pub bad_header: AtomicU64,
-    /// No whole header within `proxy::HEADER_TIMEOUT`.
-    pub header_timeout: AtomicU64,
-}
-
-/// One more refusal of a kind.
-fn count(c: &AtomicU64) {
-    c.fetch_add(1, Ordering::Relaxed);
-}
 
 /// What the accept decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

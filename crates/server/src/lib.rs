@@ -59,11 +59,10 @@ mod task;
 mod tls;
 mod transport;
 
-pub use acl::{canonical_net, parse_cidr, AccessList, AccessRule, PerIpLimit};
+pub use acl::{canonical_net, parse_cidr, AccessList, AccessRule, PerIpLimit, Refused};
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options, RedirectOptions, TlsOptions};
 pub use date::civil_from_days;
-pub use door::Refused;
 pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder, TlsInfo};
 /// CIDR networks (`--allow`, `--deny`, `--proxy-trusted`), so callers build them with the same version.
 pub use ipnet;
