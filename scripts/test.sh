@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 need=()
 for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux setpriv:util-linux \
     unshare:util-linux chromium:chromium tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa tmux:tmux \
-    wrk:wrk strace:strace openssl:openssl testssl:testssl.sh nghttp:nghttp2-client h2load:nghttp2-client; do
+    wrk:wrk strace:strace openssl:openssl testssl:testssl.sh nghttp:nghttp2-client h2load:nghttp2-client \
+    haproxy:haproxy; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -62,7 +63,9 @@ step tests --workspace --all-targets -- --test-threads 4
 ignored() { tests "$@" -- --test-threads 4 --ignored; }
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
   step ignored --test serve_lan --test tftp_netns --test tools_udp     # network namespaces
-else echo "test.sh: NOT RUN (need root and iproute2): the ignored tests of serve_lan, tftp_netns, tools_udp" >&2; fi
+  # The fleet behind HAProxy (namespaces too): ~25 s a scenario.
+  step ignored --test ops_fleet
+else echo "test.sh: NOT RUN (need root and iproute2): the ignored tests of serve_lan, tftp_netns, tools_udp, ops_fleet" >&2; fi
 if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then                       # ::1 is configured
   step ignored --test serve --test tftp_server --test tools_echo
 else echo "test.sh: NOT RUN (need an IPv6 loopback): the ignored tests of serve, tftp_server, tools_echo" >&2; fi
