@@ -9,7 +9,7 @@ need=()
 for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux setpriv:util-linux \
     unshare:util-linux chromium:chromium tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa tmux:tmux \
     wrk:wrk strace:strace openssl:openssl testssl:testssl.sh nghttp:nghttp2-client h2load:nghttp2-client \
-    haproxy:haproxy; do
+    systemd-socket-activate:systemd haproxy:haproxy; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done

@@ -96,6 +96,8 @@ pub(crate) struct ServeArgs {
     /// HTTPS.
     #[command(flatten)]
     tls: Box<crate::tls::TlsArgs>,
+    #[command(flatten)]
+    life: Box<crate::life::LifeArgs>,
 }
 
 /// Every address `serve` listens on, by kind, in the order the server takes its listeners.
@@ -291,53 +293,62 @@ fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux
     Ok(app)
 }
 
-/// How this process takes part in serving a WSGI app.
+/// How this process takes part in serving.
 enum Role {
     /// One process does everything.
     Alone,
-    /// A supervisor of several processes (it never loads Python).
+    /// A supervisor of serving processes (it never loads Python, never serves a request).
     Supervisor,
     /// One of a supervisor's processes, on the listening sockets it inherited.
     Child(Vec<std::sync::Arc<std::net::TcpListener>>),
 }
 
-fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
-    if let Some(fds) = std::env::var_os(pollux_wsgi::supervisor::LISTEN_FDS) {
+fn role(args: &ServeArgs) -> anyhow::Result<Role> {
+    use pollux_supervisor::LISTEN_FDS;
+    if let Some(fds) = std::env::var_os(LISTEN_FDS) {
         let mut ls = Vec::new();
         for fd in fds.to_string_lossy().split(',').filter(|f| !f.is_empty()) {
-            let fd: i32 =
-                fd.parse().with_context(|| format!("{}: {fd:?}", pollux_wsgi::supervisor::LISTEN_FDS))?;
+            let fd: i32 = fd.parse().with_context(|| format!("{LISTEN_FDS}: {fd:?}"))?;
             ls.push(std::sync::Arc::new(pollux_reactor::adopt_listener(fd).context("inherited socket")?));
         }
         // A supervisor killed outright still stops its children (gracefully).
         let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
         return Ok(Role::Child(ls));
     }
-    if w.processes > 1 || w.max_requests.is_some() || w.reload {
+    let w = &args.wsgi;
+    let wsgi_many = w.app.is_some() && (w.processes > 1 || w.max_requests.is_some() || w.reload);
+    if wsgi_many || args.life.supervise || crate::life::handed_sockets() {
         return Ok(Role::Supervisor);
     }
     Ok(Role::Alone)
 }
 
-/// `--processes`: bind here, then keep the children running (each runs this same command).
-fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
+/// The listeners `listen` asks for, as the supervisor keeps them across reloads.
+fn wants(listen: &Listen) -> Vec<pollux_supervisor::Want> {
+    use pollux_supervisor::Want;
+    let plain = listen.plain.iter().map(|a| Want::new("http", *a));
+    let tls = listen.tls.iter().map(|a| Want::new("https", *a));
+    plain.chain(tls).chain(listen.redirect.iter().map(|a| Want::new("redirect", *a))).collect()
+}
+
+/// The supervisor: bind here (or take the sockets systemd or the previous supervisor
+/// passed), then keep the children running (each runs this same command).
+fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
     let listen = Listen::resolve(args)?;
     // Every process presents the same --self-signed certificate, made here.
     let shared = args.tls.share_self_signed()?;
     // The certificates are loaded here once so that a bad one stops the start, not every child.
     args.tls.options(listen.tls.clone(), !args.no_http2)?;
     let addrs = listen.all();
-    let mut listeners = Vec::new();
-    for addr in &addrs {
-        let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
-        listeners.push(pollux_reactor::bind_shared(*addr, cfg).map_err(|e| addr::listen_error(e, &addrs))?);
-    }
+    let mut inherited = pollux_supervisor::inherited().context("inherited sockets")?;
+    let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
+    let sockets = pollux_supervisor::Sockets::open(&wants(&listen), cfg, &mut inherited)
+        .map_err(|e| addr::listen_error(e, &addrs))?;
     let program = std::env::current_exe().context("cannot find the pollux binary to start processes")?;
-    let mut sup = pollux_wsgi::supervisor::Supervisor::new(
-        program,
-        std::env::args_os().skip(1).collect(),
-        args.wsgi.processes,
-    );
+    let processes = if args.wsgi.app.is_some() { args.wsgi.processes } else { 1 };
+    let mut sup =
+        pollux_supervisor::Supervisor::new(program, std::env::args_os().skip(1).collect(), processes);
+    sup.generation = crate::life::generation().unwrap_or(1);
     if args.wsgi.reload {
         sup.watch = match (&args.wsgi.pythonpath, &args.root) {
             (dirs, _) if !dirs.is_empty() => dirs.clone(),
@@ -345,9 +356,18 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
             _ => vec![PathBuf::from(".")],
         };
     }
-    let n = args.wsgi.processes;
-    let what = format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" });
-    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound, &listen));
+    let what = match &args.wsgi.app {
+        Some(spec) => {
+            let n = args.wsgi.processes;
+            format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" })
+        }
+        None => args.root.clone().unwrap_or_else(|| PathBuf::from(".")).display().to_string(),
+    };
+    let lifecycle = std::sync::Arc::new(pollux_server::Lifecycle::new());
+    // admin: obs — the admin listener is served here (`pollux_server::admin::spawn`), with
+    // `sockets.listeners()` and this `lifecycle`.
+    let hooks = crate::life::hooks(lifecycle, |args| Ok(wants(&Listen::resolve(args)?)));
+    let code = pollux_supervisor::supervise(sup, sockets, hooks, |bound| print_urls(&what, bound, &listen));
     if let Some(dir) = shared {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -363,10 +383,15 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addrs = listen.all();
     let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
     let mut inherited = Vec::new();
+    let role = role(&args)?;
+    match role {
+        Role::Supervisor => return supervise(&args),
+        Role::Alone => crate::life::single_process_signals(false)?,
+        Role::Child(_) => crate::life::single_process_signals(true)?,
+    }
     let wsgi = match &args.wsgi.app {
-        Some(spec) => match role(&args.wsgi)? {
-            Role::Supervisor => return supervise(&args, spec),
-            Role::Alone => Some(wsgi_app(&args, &args.wsgi, spec)?),
+        Some(spec) => match role {
+            Role::Supervisor | Role::Alone => Some(wsgi_app(&args, &args.wsgi, spec)?),
             Role::Child(ls) => {
                 inherited = ls;
                 let app = wsgi_app(&args, &args.wsgi, spec)?;
@@ -377,13 +402,18 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
                         ^ std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos() as u64);
                     let limit = n + if jitter == 0 { 0 } else { seed % (jitter + 1) };
                     app.retire_after(limit, move || {
-                        println!("{} after {limit} requests", pollux_wsgi::supervisor::RETIRE_LINE);
+                        println!("{} after {limit} requests", pollux_supervisor::RETIRE_LINE);
                     });
                 }
                 Some(app)
             }
         },
-        None => None,
+        None => {
+            if let Role::Child(ls) = role {
+                inherited = ls;
+            }
+            None
+        }
     };
     let handler = serve_dir(&args, &root_dir)?;
     let root = handler.root().to_path_buf();
@@ -416,6 +446,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_timeout: args.body_timeout,
         send_timeout: args.send_timeout,
         grace: args.grace,
+        drain_delay: args.life.drain_delay,
         task_timeout: args.cgi.timeout,
         limits: Limits { max_body: args.max_body, ..Limits::default() },
         http2: !args.no_http2,
@@ -427,6 +458,9 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         ..defaults
     };
+    if let Some(g) = crate::life::generation() {
+        opts.lifecycle.set_generation(g);
+    }
     let what = match &args.wsgi.app {
         Some(spec) => format!("the WSGI app {spec}"),
         None => root.display().to_string(),

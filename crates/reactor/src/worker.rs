@@ -139,7 +139,7 @@ pub fn default_max_conns() -> usize {
 /// (print them there), `make` builds each worker's service from its index and the
 /// [`Remote`] other threads use to reach it.
 pub fn run<S, F>(
-    cfg: RunConfig,
+    mut cfg: RunConfig,
     shutdown: Shutdown,
     on_bound: impl FnOnce(&[SocketAddr]),
     make: F,
@@ -165,6 +165,10 @@ where
             per_worker[w].push(l);
         }
     }
+    // The workers hold the only descriptors of the inherited sockets in this process from
+    // now on, so that once they stop accepting nothing here keeps a socket listening (the
+    // supervisor decides whether it stays open).
+    cfg.inherited.clear();
     on_bound(&bound);
     let make = Arc::new(make);
     let per_conns = (cfg.max_conns / workers).max(1);
@@ -172,9 +176,9 @@ where
     for (id, listeners) in per_worker.into_iter().enumerate() {
         let make = make.clone();
         let shutdown = shutdown.clone();
-        let cfg = cfg.clone();
+        let (timers, grace) = (cfg.timers.clone(), cfg.grace);
         let h = std::thread::Builder::new().name(format!("worker-{id}")).spawn(move || {
-            let worker = Worker::new(id, listeners, &cfg, per_conns, shutdown)?;
+            let worker = Worker::new(id, listeners, &timers, grace, per_conns, shutdown)?;
             let mailbox = Mailbox::new(worker.waker.clone());
             let service = make(id, mailbox.remote());
             worker.run(service, mailbox)
@@ -207,7 +211,8 @@ impl Worker {
     fn new(
         id: usize,
         listeners: Vec<std::net::TcpListener>,
-        cfg: &RunConfig,
+        timers: &[Duration],
+        grace: Duration,
         max_conns: usize,
         shutdown: Shutdown,
     ) -> io::Result<Worker> {
@@ -220,16 +225,7 @@ impl Worker {
             ls.push(l);
         }
         shutdown.register(waker.clone());
-        Ok(Worker {
-            id,
-            poll,
-            listeners: ls,
-            timers: Timers::new(&cfg.timers),
-            max_conns,
-            grace: cfg.grace,
-            shutdown,
-            waker,
-        })
+        Ok(Worker { id, poll, listeners: ls, timers: Timers::new(timers), max_conns, grace, shutdown, waker })
     }
 
     fn run<S: Service>(mut self, mut service: S, mailbox: Mailbox<S::Message>) -> io::Result<()> {
@@ -238,6 +234,9 @@ impl Worker {
         // connections produce no new edge, so we must try again ourselves.
         let mut accept_wanted = true;
         let mut paused_until: Option<Instant> = None;
+        // A graceful shutdown: while the drain delay runs (`accept_until`, in the future) the
+        // listeners still accept; once over, `drain_deadline` is when the worker gives up.
+        let mut accept_until: Option<Instant> = None;
         let mut drain_deadline: Option<Instant> = None;
         {
             let mut cx = Ctx {
@@ -256,7 +255,7 @@ impl Worker {
             if let Some(p) = paused_until {
                 timeout = Some(timeout.map_or(p - now.min(p), |t| t.min(p.saturating_duration_since(now))));
             }
-            if let Some(d) = drain_deadline {
+            if let Some(d) = drain_deadline.or(accept_until) {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
@@ -281,7 +280,7 @@ impl Worker {
                 timers: &mut self.timers,
                 now,
                 worker: self.id,
-                draining: drain_deadline.is_some(),
+                draining: accept_until.is_some(),
                 mailbox: &mailbox,
             };
             for ev in events.iter() {
@@ -295,17 +294,28 @@ impl Worker {
                 for m in mailbox.drain() {
                     service.on_message(&mut cx, m);
                 }
-                if self.shutdown.is_begun() && drain_deadline.is_none() {
-                    // Take what the kernel already accepted for us: those clients connected
-                    // before we stopped, and their requests deserve answers.
-                    accept_all(&mut self.listeners, &mut service, &mut cx, usize::MAX, &mut None);
-                    for mut l in self.listeners.drain(..) {
-                        let _ = cx.registry.deregister(&mut l);
-                    }
-                    drain_deadline = Some(now + self.grace);
+                if accept_until.is_none() && self.shutdown.is_begun() {
+                    // Draining: the service closes idle connections and answers the others
+                    // with `Connection: close`; the listeners accept on during the delay.
+                    accept_until = self.shutdown.accept_until();
                     cx.draining = true;
                     service.on_shutdown(&mut cx);
                 }
+                if drain_deadline.is_none() && accept_until.is_some() {
+                    // A second signal may have cut the delay short.
+                    accept_until = self.shutdown.accept_until();
+                }
+            }
+            if drain_deadline.is_none() && accept_until.is_some_and(|t| now >= t) {
+                // Take what the kernel already accepted for us: those clients connected
+                // before we stopped, and their requests deserve answers.
+                accept_all(&mut self.listeners, &mut service, &mut cx, usize::MAX, &mut None);
+                for mut l in self.listeners.drain(..) {
+                    let _ = cx.registry.deregister(&mut l);
+                }
+                drain_deadline = Some(now + self.grace);
+                // Read what the last accepted connections sent.
+                service.on_shutdown(&mut cx);
             }
             if let Some(p) = paused_until {
                 if now >= p {

@@ -71,6 +71,10 @@ pub struct Options {
     /// Draining and configuration generation, shared with whatever reports them (the admin
     /// listener) and whatever changes them (signals, reloads).
     pub lifecycle: std::sync::Arc<crate::Lifecycle>,
+    /// After SIGTERM/SIGINT (with `handle_signals`): how long the listeners keep accepting,
+    /// every answer with `Connection: close`, before they close, so that a load balancer
+    /// notices the failing health check first. Zero closes them at once.
+    pub drain_delay: Duration,
 }
 
 /// HTTPS listeners and how they speak TLS.
@@ -126,6 +130,7 @@ impl Default for Options {
             http2: true,
             h2_max_streams: 100,
             lifecycle: std::sync::Arc::new(crate::Lifecycle::new()),
+            drain_delay: Duration::ZERO,
         }
     }
 }

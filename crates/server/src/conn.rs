@@ -726,7 +726,10 @@ impl Conn {
         let Some(w) = a.waiting.take_if(|w| Arc::ptr_eq(&w.deferred.shared, &done.shared)) else {
             return false;
         };
-        if finish(env, a, w.asked, response.into(), &self.peer) {
+        let mut asked = w.asked;
+        // Draining since the request arrived: this answer closes the connection.
+        asked.keep_alive &= !env.draining;
+        if finish(env, a, asked, response.into(), &self.peer) {
             self.state = State::Closing;
         }
         true

@@ -73,9 +73,17 @@ const POOL_MAX: usize = 256;
 
 /// Runs the server until a graceful shutdown completes. `on_bound` receives the bound
 /// addresses (with real ports when port 0 was asked for) before the first request is served.
-pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[SocketAddr])) -> io::Result<()> {
+pub fn serve<H: Handler>(
+    mut opts: Options,
+    handler: H,
+    on_bound: impl FnOnce(&[SocketAddr]),
+) -> io::Result<()> {
+    // Health checks fail from the first moment of a graceful shutdown, while the listeners
+    // still accept (the drain delay), so that a load balancer sends no more.
+    let lifecycle = opts.lifecycle.clone();
+    opts.shutdown.on_begin(move || lifecycle.begin_draining());
     if opts.handle_signals {
-        opts.shutdown.install_signal_handlers()?;
+        opts.shutdown.install_draining_signal_handlers(opts.drain_delay)?;
     }
     let max_conns = opts.max_conns.unwrap_or_else(pollux_reactor::default_max_conns);
     // Listeners in order: plain, TLS, redirecting (`on_accept` tells them apart by index).
@@ -88,7 +96,9 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         workers: opts.workers,
         listener: ListenerConfig { backlog: opts.backlog },
         max_conns,
-        inherited: opts.listeners.clone(),
+        // Taken, not cloned: once the workers stop accepting, no descriptor of an inherited
+        // socket is left open here (the supervisor decides whether it stays open).
+        inherited: std::mem::take(&mut opts.listeners),
         grace: opts.grace,
         timers: timer_durations(&opts),
     };
@@ -422,6 +432,9 @@ impl<H: Handler> HttpService<H> {
         let a = link.conn.active.as_mut()?;
         let slot = a.task.as_mut()?;
         let owe_room = std::mem::take(&mut a.owe_room);
+        // A head written from now on closes the connection if the server began draining
+        // since the request arrived (a CGI script answering across the signal).
+        slot.asked.keep_alive &= !cx.draining;
         let call = match call {
             TaskCall::Owed if slot.state.owe_start => TaskCall::Start,
             TaskCall::Owed if slot.state.owe_body => TaskCall::Body,
@@ -579,6 +592,7 @@ impl<H: Handler> Service for HttpService<H> {
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Finished>, done: Finished) {
+        self.env.draining = cx.draining;
         let (token, stream) = split_conn(done.shared.token);
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();

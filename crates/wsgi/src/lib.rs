@@ -35,7 +35,6 @@ mod job;
 mod objects;
 mod pool;
 mod run;
-pub mod supervisor;
 mod task;
 
 pub use config::{AppSpec, Config, DEFAULT_THREADS};

@@ -1,0 +1,122 @@
+//! The listening sockets the supervisor holds, one per address of the configuration, and how
+//! a reload changes them: the sockets of addresses that stay are the same objects (no queued
+//! connection lost, the same inode), new addresses are bound, removed ones are handed back
+//! to be closed once the children that accept on them have gone.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::os::fd::{AsFd, AsRawFd};
+
+use pollux_reactor::ListenerConfig;
+
+use crate::Inherited;
+
+/// One listener the configuration asks for: its kind as the server orders them (`http`,
+/// `https`, `redirect`) and the address as written (port 0 included: a reload that asks
+/// for `127.0.0.1:0` again keeps the socket it had).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Want {
+    pub kind: String,
+    pub addr: SocketAddr,
+}
+
+impl Want {
+    pub fn new(kind: &str, addr: SocketAddr) -> Want {
+        Want { kind: kind.to_owned(), addr }
+    }
+
+    /// How an upgrade names the socket to its successor: `http:127.0.0.1:8080`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.kind, self.addr)
+    }
+}
+
+/// The sockets, in the configuration's order (the order children take them in).
+#[derive(Debug)]
+pub struct Sockets {
+    held: Vec<(Want, TcpListener)>,
+    cfg: ListenerConfig,
+}
+
+impl Sockets {
+    /// Takes the inherited sockets that match `wants` (systemd's, or an upgrading
+    /// supervisor's) and binds the others.
+    pub fn open(wants: &[Want], cfg: ListenerConfig, inherited: &mut Inherited) -> io::Result<Sockets> {
+        let mut held = Vec::with_capacity(wants.len());
+        let mut from_env: Vec<Option<TcpListener>> = wants.iter().map(|w| inherited.take_named(w)).collect();
+        for slot in from_env.iter_mut().filter(|s| s.is_none()) {
+            *slot = inherited.take_any();
+        }
+        for (w, got) in wants.iter().zip(from_env) {
+            let sock = match got {
+                Some(s) => s,
+                None => pollux_reactor::bind_shared(w.addr, cfg)?,
+            };
+            held.push((w.clone(), sock));
+        }
+        inherited.warn_unused();
+        Ok(Sockets { held, cfg })
+    }
+
+    /// Moves to the listeners `wants` asks for: the same socket for a listener that stays,
+    /// a new one for a new address. Returns the removed sockets (to close once the children
+    /// that accept on them exited); on an error (an address in use, say) nothing changed.
+    pub fn apply(&mut self, wants: &[Want]) -> io::Result<Vec<TcpListener>> {
+        let mut fresh = Vec::new();
+        for w in wants.iter().filter(|w| !self.held.iter().any(|(h, _)| h == *w)) {
+            fresh.push((w.clone(), pollux_reactor::bind_shared(w.addr, self.cfg)?));
+        }
+        let mut old = std::mem::take(&mut self.held);
+        for w in wants {
+            match old.iter().position(|(h, _)| h == w) {
+                Some(i) => self.held.push(old.remove(i)),
+                None => {
+                    let i = fresh.iter().position(|(h, _)| h == w).unwrap_or(0);
+                    self.held.push(fresh.remove(i));
+                }
+            }
+        }
+        let removed: Vec<TcpListener> = old.into_iter().map(|(_, s)| s).collect();
+        // Children started from now on must not inherit them.
+        for s in &removed {
+            rustix::io::fcntl_setfd(s.as_fd(), rustix::io::FdFlags::CLOEXEC)?;
+        }
+        Ok(removed)
+    }
+
+    /// The descriptors for children to inherit, in order (`3,4`), made inheritable.
+    pub fn child_fds(&self) -> io::Result<String> {
+        let mut fds = Vec::with_capacity(self.held.len());
+        for (_, s) in &self.held {
+            rustix::io::fcntl_setfd(s.as_fd(), rustix::io::FdFlags::empty())?;
+            fds.push(s.as_raw_fd().to_string());
+        }
+        Ok(fds.join(","))
+    }
+
+    /// [`crate::UPGRADE_FDS`]'s value: `FD=KEY` by socket, comma-separated.
+    pub fn upgrade_fds(&self) -> io::Result<String> {
+        self.child_fds()?;
+        Ok(self
+            .held
+            .iter()
+            .map(|(w, s)| format!("{}={}", s.as_raw_fd(), w.key()))
+            .collect::<Vec<_>>()
+            .join(","))
+    }
+
+    /// The addresses really bound (ports chosen by the kernel included).
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.held.iter().filter_map(|(_, s)| s.local_addr().ok()).collect()
+    }
+
+    /// The sockets as they are (for whoever reports on them: the admin listener).
+    pub fn listeners(&self) -> impl Iterator<Item = (&Want, &TcpListener)> {
+        self.held.iter().map(|(w, s)| (w, s))
+    }
+
+    /// Closes every socket of ours (the children's copies keep them open while they accept).
+    pub fn close_all(&mut self) {
+        self.held.clear();
+    }
+}

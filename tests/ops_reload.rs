@@ -1,0 +1,219 @@
+//! SIGHUP reload and SIGUSR2 binary upgrade under `--supervise`, through the real binary:
+//! clients hammering (bounded) across the signal see no error, the listening socket is the
+//! same one (its inode), the generation goes up, the old processes are gone. Without a
+//! supervisor, SIGHUP and SIGUSR2 leave the process serving.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pollux_testkit::{children_of, parse_responses, read_all, wait_exit, Server, TempRoot};
+
+fn signal(pid: u32, sig: &str) {
+    let st = std::process::Command::new("kill").args([&format!("-{sig}"), &pid.to_string()]).status();
+    assert!(st.is_ok_and(|s| s.success()), "kill -{sig} {pid}");
+}
+
+fn site(extra: &[&str]) -> (Server, TempRoot) {
+    let root = TempRoot::new("reload-www");
+    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
+    let mut args = vec!["--drain-delay", "300ms"];
+    args.extend_from_slice(extra);
+    (pollux_testkit::serve(&root.0, &args).gather_stderr(), root)
+}
+
+/// The inode of the socket listening on `port` (from /proc/net/tcp, state 0A = LISTEN).
+fn listening_inode(port: u16) -> u64 {
+    let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+    let want = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 9 && f[1].ends_with(&want) && f[3] == "0A")
+        .and_then(|f| f[9].parse().ok())
+        .unwrap_or_else(|| panic!("nothing listens on port {port}"))
+}
+
+/// Whether process `pid` holds socket `inode` among its descriptors.
+fn holds(pid: u32, inode: u64) -> bool {
+    let target = format!("socket:[{inode}]");
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| {
+            d.flatten().any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == target))
+        })
+        .unwrap_or(false)
+}
+
+/// One request on a new connection; `Err` says what went wrong.
+fn get(addr: SocketAddr) -> Result<(), String> {
+    let mut c = TcpStream::connect(addr).map_err(|e| format!("connect: {e}"))?;
+    c.write_all(b"GET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("write: {e}"))?;
+    let data = read_all(&mut c, Duration::from_secs(10));
+    match parse_responses(&data, &[false]).0.first() {
+        Some(r) if r.status == 200 && r.body == b"hello\n" => Ok(()),
+        Some(r) => Err(format!("status {}", r.status)),
+        None => Err(format!("no answer: {:?}", String::from_utf8_lossy(&data))),
+    }
+}
+
+/// Clients requesting in a loop until stopped (or 20 s, or 100,000 requests: bounded).
+struct Hammer {
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+    threads: Vec<std::thread::JoinHandle<Vec<String>>>,
+}
+
+impl Hammer {
+    fn start(addr: SocketAddr, clients: usize) -> Hammer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let threads = (0..clients)
+            .map(|_| {
+                let (stop, done) = (stop.clone(), done.clone());
+                std::thread::spawn(move || {
+                    let t = Instant::now();
+                    let mut errors = Vec::new();
+                    while !stop.load(Ordering::Relaxed) && t.elapsed() < Duration::from_secs(20) {
+                        if done.fetch_add(1, Ordering::Relaxed) > 100_000 {
+                            break;
+                        }
+                        if let Err(e) = get(addr) {
+                            errors.push(e);
+                        }
+                    }
+                    errors
+                })
+            })
+            .collect();
+        let h = Hammer { stop, done, threads };
+        h.wait_for(50);
+        h
+    }
+
+    /// Waits until `n` more requests went out.
+    fn wait_for(&self, n: u64) {
+        let start = self.done.load(Ordering::Relaxed);
+        let t = Instant::now();
+        while self.done.load(Ordering::Relaxed) < start + n {
+            assert!(t.elapsed() < Duration::from_secs(10), "the clients are stuck");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Stops the clients: every error they saw.
+    fn stop(self) -> (u64, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let errors = self.threads.into_iter().flat_map(|t| t.join().expect("client")).collect();
+        (self.done.load(Ordering::Relaxed), errors)
+    }
+}
+
+#[test]
+fn sighup_under_load_starts_generation_2_on_the_same_socket_with_zero_errors() {
+    let (s, _root) = site(&["--supervise"]);
+    let sup = s.child.id();
+    let inode = listening_inode(s.addr.port());
+    assert!(holds(sup, inode), "the supervisor holds the listening socket");
+    let old = children_of(sup);
+    assert_eq!(old.len(), 1, "{old:?}");
+    let hammer = Hammer::start(s.addr, 4);
+    signal(sup, "HUP");
+    let log = s.wait_log("pollux: generation 2 serving", 20);
+    assert!(log.contains("pollux: generation 2 serving"), "{log}");
+    // The old child drains (300 ms) and exits; the clients go on meanwhile.
+    let t = Instant::now();
+    while children_of(sup).contains(&old[0]) {
+        assert!(t.elapsed() < Duration::from_secs(10), "the old child did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    hammer.wait_for(200);
+    let (requests, errors) = hammer.stop();
+    assert!(
+        errors.is_empty(),
+        "{} of {requests} requests failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    let now = children_of(sup);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now, old, "a new child serves");
+    assert_eq!(listening_inode(s.addr.port()), inode, "the same listening socket");
+    assert!(holds(sup, inode) && holds(now[0], inode));
+    // The child knows its generation (what /metrics reports once the admin listener is in).
+    let env = std::fs::read(format!("/proc/{}/environ", now[0])).expect("environ");
+    assert!(
+        env.split(|&b| b == 0).any(|v| v == b"POLLUX_GENERATION=2"),
+        "generation 2 in the child's environment"
+    );
+}
+
+#[test]
+fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
+    let (mut s, root) = site(&["--supervise"]);
+    let old_sup = s.child.id();
+    let inode = listening_inode(s.addr.port());
+    let hammer = Hammer::start(s.addr, 4);
+    signal(old_sup, "USR2");
+    // The old supervisor exits once the new one serves and its own child drained.
+    let status = wait_exit(&mut s.child, Duration::from_secs(20)).expect("the old supervisor exits");
+    assert!(status.success(), "{status}");
+    hammer.wait_for(200);
+    let (requests, errors) = hammer.stop();
+    // The new supervisor: the process that holds the socket now, not the old one's pid.
+    let holders: Vec<u32> = pollux_testkit::processes()
+        .into_iter()
+        .map(|(pid, ..)| pid)
+        .filter(|&pid| holds(pid, inode))
+        .collect();
+    let new_sup = holders
+        .iter()
+        .copied()
+        .find(|&p| !children_of(p).is_empty())
+        .unwrap_or_else(|| panic!("no new supervisor among {holders:?}"));
+    // Whatever happens below, the new supervisor is stopped.
+    let _stop = Stop(new_sup);
+    assert!(
+        errors.is_empty(),
+        "{} of {requests} requests failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    assert_ne!(new_sup, old_sup);
+    assert_eq!(listening_inode(s.addr.port()), inode, "the same listening socket");
+    assert!(!std::path::Path::new(&format!("/proc/{old_sup}")).exists(), "the old supervisor is gone");
+    get(s.addr).expect("the new supervisor's child answers");
+    let log = s.log();
+    assert!(log.contains("pollux: upgraded: process"), "{log}");
+    drop(root);
+}
+
+/// SIGTERMs a process when dropped (one this test did not start as a child).
+struct Stop(u32);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        signal(self.0, "TERM");
+        let t = Instant::now();
+        while std::path::Path::new(&format!("/proc/{}", self.0)).exists()
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn without_a_supervisor_sighup_and_sigusr2_say_so_and_serving_goes_on() {
+    let (s, _root) = site(&[]);
+    signal(s.child.id(), "HUP");
+    let log = s.wait_log("pollux: SIGHUP: reloading the configuration needs --supervise; serving on", 10);
+    assert!(log.contains("SIGHUP: reloading the configuration needs --supervise"), "{log}");
+    signal(s.child.id(), "USR2");
+    let log = s.wait_log("pollux: SIGUSR2: a binary upgrade needs --supervise; serving on", 10);
+    assert!(log.contains("SIGUSR2"), "{log}");
+    get(s.addr).expect("still serving");
+}
