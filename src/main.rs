@@ -6,6 +6,7 @@ mod duration;
 mod echo;
 mod lab;
 mod lan;
+mod observe;
 mod serve;
 mod tftp;
 mod tls;

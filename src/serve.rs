@@ -96,6 +96,8 @@ pub(crate) struct ServeArgs {
     /// HTTPS.
     #[command(flatten)]
     tls: Box<crate::tls::TlsArgs>,
+    #[command(flatten)]
+    observe: Box<crate::observe::ObserveArgs>,
 }
 
 /// Every address `serve` listens on, by kind, in the order the server takes its listeners.
@@ -291,17 +293,19 @@ fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux
     Ok(app)
 }
 
-/// How this process takes part in serving a WSGI app.
+/// How this process takes part in serving.
 enum Role {
     /// One process does everything.
     Alone,
-    /// A supervisor of several processes (it never loads Python).
+    /// A supervisor of one or more serving processes (it never loads Python): several WSGI
+    /// processes, or `--admin`, which the supervisor serves.
     Supervisor,
     /// One of a supervisor's processes, on the listening sockets it inherited.
     Child(Vec<std::sync::Arc<std::net::TcpListener>>),
 }
 
-fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
+fn role(args: &ServeArgs) -> anyhow::Result<Role> {
+    let w = &args.wsgi;
     if let Some(fds) = std::env::var_os(pollux_wsgi::supervisor::LISTEN_FDS) {
         let mut ls = Vec::new();
         for fd in fds.to_string_lossy().split(',').filter(|f| !f.is_empty()) {
@@ -313,14 +317,15 @@ fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
         let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
         return Ok(Role::Child(ls));
     }
-    if w.processes > 1 || w.max_requests.is_some() || w.reload {
+    if w.processes > 1 || w.max_requests.is_some() || w.reload || args.observe.admin.is_some() {
         return Ok(Role::Supervisor);
     }
     Ok(Role::Alone)
 }
 
-/// `--processes`: bind here, then keep the children running (each runs this same command).
-fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
+/// `--processes` or `--admin`: bind here, then keep the children running (each runs this same
+/// command); with `--admin`, serve the admin listener from here.
+fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
     let listen = Listen::resolve(args)?;
     // Every process presents the same --self-signed certificate, made here.
     let shared = args.tls.share_self_signed()?;
@@ -332,12 +337,37 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
         let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
         listeners.push(pollux_reactor::bind_shared(*addr, cfg).map_err(|e| addr::listen_error(e, &addrs))?);
     }
+    let lifecycle = std::sync::Arc::new(pollux_server::Lifecycle::new());
+    let mut metrics = None;
+    if args.observe.admin.is_some() {
+        // A slot per child, and as many again for replacements that overlap them.
+        let workers = match args.workers {
+            Some(n) => n,
+            None if args.wsgi.processes > 1 => 1,
+            None => Options::default().workers,
+        };
+        let area = pollux_server::metrics::Area::create(args.wsgi.processes * 2 + 1, workers)
+            .context("cannot make the shared metrics area")?;
+        let area = std::sync::Arc::new(area);
+        let labelled = listeners
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                let a = l.local_addr().ok()?;
+                Some((format!("{}://{a}", listen.scheme(i).0), std::sync::Arc::new(l.try_clone().ok()?)))
+            })
+            .collect();
+        args.observe.start_admin(labelled, lifecycle.clone(), area.clone())?;
+        metrics = Some(area);
+    }
     let program = std::env::current_exe().context("cannot find the pollux binary to start processes")?;
     let mut sup = pollux_wsgi::supervisor::Supervisor::new(
         program,
         std::env::args_os().skip(1).collect(),
         args.wsgi.processes,
     );
+    sup.metrics = metrics;
+    sup.lifecycle = Some(lifecycle);
     if args.wsgi.reload {
         sup.watch = match (&args.wsgi.pythonpath, &args.root) {
             (dirs, _) if !dirs.is_empty() => dirs.clone(),
@@ -346,7 +376,10 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
         };
     }
     let n = args.wsgi.processes;
-    let what = format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" });
+    let what = match &args.wsgi.app {
+        Some(spec) => format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" }),
+        None => args.root.clone().unwrap_or_else(|| PathBuf::from(".")).display().to_string(),
+    };
     let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound, &listen));
     if let Some(dir) = shared {
         let _ = std::fs::remove_dir_all(dir);
@@ -359,16 +392,27 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    args.observe.check()?;
     let listen = Listen::resolve(&args)?;
     let addrs = listen.all();
     let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let role = role(&args)?;
     let mut inherited = Vec::new();
+    let mut metrics = None;
+    match role {
+        Role::Supervisor => return supervise(&args),
+        Role::Child(ref ls) => {
+            inherited = ls.clone();
+            metrics = pollux_server::metrics::Area::from_env()
+                .context(pollux_server::metrics::METRICS_FD)?
+                .map(std::sync::Arc::new);
+        }
+        Role::Alone => {}
+    }
     let wsgi = match &args.wsgi.app {
-        Some(spec) => match role(&args.wsgi)? {
-            Role::Supervisor => return supervise(&args, spec),
-            Role::Alone => Some(wsgi_app(&args, &args.wsgi, spec)?),
-            Role::Child(ls) => {
-                inherited = ls;
+        Some(spec) => match role {
+            Role::Alone | Role::Supervisor => Some(wsgi_app(&args, &args.wsgi, spec)?),
+            Role::Child(_) => {
                 let app = wsgi_app(&args, &args.wsgi, spec)?;
                 if let Some(n) = args.wsgi.max_requests {
                     let jitter = args.wsgi.max_requests_jitter.unwrap_or(n / 10);
@@ -425,6 +469,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             "-" => AccessLog::Stderr,
             p => AccessLog::File(p.into()),
         },
+        log_format: args.observe.log_format,
+        metrics,
         ..defaults
     };
     let what = match &args.wsgi.app {

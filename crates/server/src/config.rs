@@ -71,6 +71,11 @@ pub struct Options {
     /// Draining and configuration generation, shared with whatever reports them (the admin
     /// listener) and whatever changes them (signals, reloads).
     pub lifecycle: std::sync::Arc<crate::Lifecycle>,
+    /// How access-log lines are written (`common`, `combined`, `json`).
+    pub log_format: crate::LogFormat,
+    /// Where the workers count requests, bytes and connections for `/metrics`: the area a
+    /// supervisor shares with this process, or `None` for one of this process's own.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Area>>,
 }
 
 /// HTTPS listeners and how they speak TLS.
@@ -126,6 +131,8 @@ impl Default for Options {
             http2: true,
             h2_max_streams: 100,
             lifecycle: std::sync::Arc::new(crate::Lifecycle::new()),
+            log_format: crate::LogFormat::Common,
+            metrics: None,
         }
     }
 }

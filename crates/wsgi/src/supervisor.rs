@@ -47,11 +47,23 @@ pub struct Supervisor {
     pub processes: usize,
     /// Directories whose `.py` files restart the children when they change (`--reload`).
     pub watch: Vec<PathBuf>,
+    /// Shared counters (`--admin`): each child gets a slot of its own (`POLLUX_METRICS_FD`,
+    /// `POLLUX_METRICS_SLOT`), folded into the retired totals when the child is gone.
+    pub metrics: Option<std::sync::Arc<pollux_server::metrics::Area>>,
+    /// Told when SIGTERM/SIGINT arrives, so the admin listener's `/healthz` says draining.
+    pub lifecycle: Option<std::sync::Arc<pollux_server::Lifecycle>>,
 }
 
 impl Supervisor {
     pub fn new(program: PathBuf, args: Vec<OsString>, processes: usize) -> Supervisor {
-        Supervisor { program, args, processes: processes.max(1), watch: Vec::new() }
+        Supervisor {
+            program,
+            args,
+            processes: processes.max(1),
+            watch: Vec::new(),
+            metrics: None,
+            lifecycle: None,
+        }
     }
 }
 
@@ -66,6 +78,8 @@ enum Event {
 struct Proc {
     pid: u32,
     slot: usize,
+    /// Its slot in the shared counters, if it has one.
+    metrics: Option<usize>,
     started: Instant,
     ready: bool,
 }
@@ -98,6 +112,10 @@ pub fn supervise(
         fds.push(std::os::fd::AsRawFd::as_raw_fd(l).to_string());
     }
     let fds = fds.join(",");
+    if let Some(area) = &cfg.metrics {
+        // Inherited by every child at the same number, like the listeners.
+        rustix::io::fcntl_setfd(area.fd(), rustix::io::FdFlags::empty())?;
+    }
     let (tx, rx) = mpsc::channel();
     signals(tx.clone())?;
     if !cfg.watch.is_empty() {
@@ -133,6 +151,7 @@ pub fn supervise(
                 return Ok(code);
             }
             Ok(Event::Signal(sig)) => {
+                s.draining();
                 s.stop_all(sig);
                 s.wait_all(&rx);
                 return Ok(130);
@@ -160,12 +179,23 @@ impl State {
     fn spawn(&mut self, slot: usize) -> io::Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut child: Child = Command::new(&self.cfg.program)
-            .args(&self.cfg.args)
-            .env(LISTEN_FDS, &self.fds)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()?;
+        let mut cmd = Command::new(&self.cfg.program);
+        cmd.args(&self.cfg.args).env(LISTEN_FDS, &self.fds).stdin(Stdio::null()).stdout(Stdio::piped());
+        let metrics = self.cfg.metrics.as_ref().and_then(|area| {
+            let m = area.claim()?;
+            cmd.env(pollux_server::metrics::METRICS_FD, area.raw_fd().to_string())
+                .env(pollux_server::metrics::METRICS_SLOT, m.to_string());
+            Some(m)
+        });
+        let mut child: Child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                if let (Some(area), Some(m)) = (&self.cfg.metrics, metrics) {
+                    area.retire(m);
+                }
+                return Err(e);
+            }
+        };
         let pid = child.id();
         let stdout = child.stdout.take();
         let tx = self.tx.clone();
@@ -186,14 +216,26 @@ impl State {
             let status = child.wait();
             let _ = tx.send(Event::Exited(id, status));
         });
-        self.procs.insert(id, Proc { pid, slot, started: Instant::now(), ready: false });
+        self.procs.insert(id, Proc { pid, slot, metrics, started: Instant::now(), ready: false });
         self.children.insert(id, pid);
         Ok(id)
     }
 
     fn forget(&mut self, id: u64) -> Option<Proc> {
         self.children.remove(&id);
-        self.procs.remove(&id)
+        let p = self.procs.remove(&id);
+        // The child has exited: what it counted joins the retired totals.
+        if let (Some(area), Some(m)) = (&self.cfg.metrics, p.as_ref().and_then(|p| p.metrics)) {
+            area.retire(m);
+        }
+        p
+    }
+
+    /// SIGTERM/SIGINT: health checks fail from now on.
+    fn draining(&self) {
+        if let Some(l) = &self.cfg.lifecycle {
+            l.begin_draining();
+        }
     }
 
     fn kill(&self, id: u64, sig: i32) {
@@ -274,6 +316,7 @@ impl State {
                     (0..self.slots.len()).for_each(|s| self.replace(s));
                 }
                 Some(Event::Signal(sig)) => {
+                    self.draining();
                     self.stop_all(sig);
                     self.wait_all(rx);
                     return Ok(if sig == libc::SIGTERM { 0 } else { 130 });
