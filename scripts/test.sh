@@ -9,7 +9,7 @@ need=()
 for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux setpriv:util-linux \
     unshare:util-linux chromium:chromium tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa tmux:tmux \
     wrk:wrk strace:strace openssl:openssl testssl:testssl.sh nghttp:nghttp2-client h2load:nghttp2-client \
-    systemd-socket-activate:systemd haproxy:haproxy; do
+    systemd-socket-activate:systemd haproxy:haproxy ss:iproute2 fail2ban-regex:fail2ban; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -25,6 +25,8 @@ fi
 scripts/python-env.sh >/dev/null
 # The HTTP/2 scripts' Python package (h2, tests/h2/requirements.txt) in a virtualenv of their own.
 scripts/python-env.sh target/h2-venv $(grep -v '^#' tests/h2/requirements.txt) >/dev/null
+# The metrics tests' Prometheus text-format parser (prometheus_client, tests/ops/requirements.txt).
+scripts/python-env.sh target/obs-venv $(grep -v '^#' tests/ops/requirements.txt) >/dev/null
 
 # httpwg-cli, the RFC 9113 conformance cases (tests/h2_conformance.rs), at the version the test
 # was written against; built from crates.io once.

@@ -37,9 +37,11 @@ pub(crate) fn generation() -> Option<u64> {
 }
 
 /// The supervisor's hooks: SIGHUP reads the command line again (`listeners` turns it into
-/// the listeners it asks for), and `lifecycle` follows the generations and the drain.
+/// the listeners it asks for), `lifecycle` follows the generations and the drain, and each
+/// child gets a slot of the shared counters (`--admin`), retired when it is gone.
 pub(crate) fn hooks(
     lifecycle: std::sync::Arc<pollux_server::Lifecycle>,
+    metrics: Option<std::sync::Arc<pollux_server::metrics::Area>>,
     listeners: fn(&crate::serve::ServeArgs) -> anyhow::Result<Vec<pollux_supervisor::Want>>,
 ) -> pollux_supervisor::Hooks {
     use clap::Parser;
@@ -58,11 +60,25 @@ pub(crate) fn hooks(
         Ok((argv.into_iter().skip(1).collect(), wants))
     };
     let (on_gen, on_drain) = (lifecycle.clone(), lifecycle);
-    pollux_supervisor::Hooks {
-        reload: Some(Box::new(reload)),
-        on_generation: Box::new(move |g| on_gen.set_generation(g)),
-        on_drain: Box::new(move || on_drain.begin_draining()),
-    }
+    let (on_spawn, on_exit) = (metrics.clone(), metrics);
+    let mut hooks = pollux_supervisor::Hooks::default();
+    hooks.reload = Some(Box::new(reload));
+    hooks.on_generation = Box::new(move |g| on_gen.set_generation(g));
+    hooks.on_drain = Box::new(move || on_drain.begin_draining());
+    hooks.on_spawn = Box::new(move |cmd| {
+        use pollux_server::metrics::{METRICS_FD, METRICS_SLOT};
+        let area = on_spawn.as_ref()?;
+        let slot = area.claim()?;
+        cmd.env(METRICS_FD, area.raw_fd().to_string()).env(METRICS_SLOT, slot.to_string());
+        Some(slot)
+    });
+    hooks.on_exit = Box::new(move |slot| {
+        // What the child counted joins the retired totals; the slot is free again.
+        if let Some(area) = &on_exit {
+            area.retire(slot);
+        }
+    });
+    hooks
 }
 
 /// SIGHUP and SIGUSR2 without a supervisor: their default action would end the process, so

@@ -7,6 +7,7 @@ mod echo;
 mod lab;
 mod lan;
 mod life;
+mod observe;
 mod serve;
 mod tftp;
 mod tls;

@@ -98,6 +98,8 @@ pub(crate) struct ServeArgs {
     tls: Box<crate::tls::TlsArgs>,
     #[command(flatten)]
     life: Box<crate::life::LifeArgs>,
+    #[command(flatten)]
+    observe: Box<crate::observe::ObserveArgs>,
 }
 
 /// Every address `serve` listens on, by kind, in the order the server takes its listeners.
@@ -297,7 +299,8 @@ fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux
 enum Role {
     /// One process does everything.
     Alone,
-    /// A supervisor of serving processes (it never loads Python, never serves a request).
+    /// A supervisor of serving processes (it never loads Python, never serves a request):
+    /// several WSGI processes, `--supervise`, or `--admin`, which the supervisor serves.
     Supervisor,
     /// One of a supervisor's processes, on the listening sockets it inherited.
     Child(Vec<std::sync::Arc<std::net::TcpListener>>),
@@ -317,7 +320,7 @@ fn role(args: &ServeArgs) -> anyhow::Result<Role> {
     }
     let w = &args.wsgi;
     let wsgi_many = w.app.is_some() && (w.processes > 1 || w.max_requests.is_some() || w.reload);
-    if wsgi_many || args.life.supervise || crate::life::handed_sockets() {
+    if wsgi_many || args.life.supervise || args.observe.admin.is_some() || crate::life::handed_sockets() {
         return Ok(Role::Supervisor);
     }
     Ok(Role::Alone)
@@ -332,7 +335,8 @@ fn wants(listen: &Listen) -> Vec<pollux_supervisor::Want> {
 }
 
 /// The supervisor: bind here (or take the sockets systemd or the previous supervisor
-/// passed), then keep the children running (each runs this same command).
+/// passed), then keep the children running (each runs this same command); with `--admin`,
+/// serve the admin listener from here.
 fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
     let listen = Listen::resolve(args)?;
     // Every process presents the same --self-signed certificate, made here.
@@ -346,6 +350,31 @@ fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
         .map_err(|e| addr::listen_error(e, &addrs))?;
     let program = std::env::current_exe().context("cannot find the pollux binary to start processes")?;
     let processes = if args.wsgi.app.is_some() { args.wsgi.processes } else { 1 };
+    let lifecycle = std::sync::Arc::new(pollux_server::Lifecycle::new());
+    let mut metrics = None;
+    if args.observe.admin.is_some() {
+        // A slot per child, and as many again for replacements that overlap them.
+        let workers = match args.workers {
+            Some(n) => n,
+            None if processes > 1 => 1,
+            None => Options::default().workers,
+        };
+        let area = pollux_server::metrics::Area::create(processes * 2 + 1, workers)
+            .context("cannot make the shared metrics area")?;
+        // Inherited by every child at the same number, like the listeners.
+        rustix::io::fcntl_setfd(area.fd(), rustix::io::FdFlags::empty())
+            .context("cannot pass the metrics area on")?;
+        let area = std::sync::Arc::new(area);
+        let labelled = sockets
+            .listeners()
+            .filter_map(|(want, l)| {
+                let a = l.local_addr().ok()?;
+                Some((format!("{}://{a}", want.kind), std::sync::Arc::new(l.try_clone().ok()?)))
+            })
+            .collect();
+        args.observe.start_admin(labelled, lifecycle.clone(), area.clone())?;
+        metrics = Some(area);
+    }
     let mut sup =
         pollux_supervisor::Supervisor::new(program, std::env::args_os().skip(1).collect(), processes);
     sup.generation = crate::life::generation().unwrap_or(1);
@@ -363,10 +392,7 @@ fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
         }
         None => args.root.clone().unwrap_or_else(|| PathBuf::from(".")).display().to_string(),
     };
-    let lifecycle = std::sync::Arc::new(pollux_server::Lifecycle::new());
-    // admin: obs — the admin listener is served here (`pollux_server::admin::spawn`), with
-    // `sockets.listeners()` and this `lifecycle`.
-    let hooks = crate::life::hooks(lifecycle, |args| Ok(wants(&Listen::resolve(args)?)));
+    let hooks = crate::life::hooks(lifecycle, metrics, |args| Ok(wants(&Listen::resolve(args)?)));
     let code = pollux_supervisor::supervise(sup, sockets, hooks, |bound| print_urls(&what, bound, &listen));
     if let Some(dir) = shared {
         let _ = std::fs::remove_dir_all(dir);
@@ -379,21 +405,28 @@ fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    args.observe.check()?;
     let listen = Listen::resolve(&args)?;
     let addrs = listen.all();
     let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
-    let mut inherited = Vec::new();
     let role = role(&args)?;
+    let mut inherited = Vec::new();
+    let mut metrics = None;
     match role {
         Role::Supervisor => return supervise(&args),
         Role::Alone => crate::life::single_process_signals(false)?,
-        Role::Child(_) => crate::life::single_process_signals(true)?,
+        Role::Child(ref ls) => {
+            crate::life::single_process_signals(true)?;
+            inherited = ls.clone();
+            metrics = pollux_server::metrics::Area::from_env()
+                .context(pollux_server::metrics::METRICS_FD)?
+                .map(std::sync::Arc::new);
+        }
     }
     let wsgi = match &args.wsgi.app {
         Some(spec) => match role {
             Role::Supervisor | Role::Alone => Some(wsgi_app(&args, &args.wsgi, spec)?),
-            Role::Child(ls) => {
-                inherited = ls;
+            Role::Child(_) => {
                 let app = wsgi_app(&args, &args.wsgi, spec)?;
                 if let Some(n) = args.wsgi.max_requests {
                     let jitter = args.wsgi.max_requests_jitter.unwrap_or(n / 10);
@@ -456,6 +489,8 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             "-" => AccessLog::Stderr,
             p => AccessLog::File(p.into()),
         },
+        log_format: args.observe.log_format,
+        metrics,
         ..defaults
     };
     if let Some(g) = crate::life::generation() {

@@ -75,6 +75,11 @@ pub struct Options {
     /// every answer with `Connection: close`, before they close, so that a load balancer
     /// notices the failing health check first. Zero closes them at once.
     pub drain_delay: Duration,
+    /// How access-log lines are written (`common`, `combined`, `json`).
+    pub log_format: crate::LogFormat,
+    /// Where the workers count requests, bytes and connections for `/metrics`: the area a
+    /// supervisor shares with this process, or `None` for one of this process's own.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Area>>,
 }
 
 /// HTTPS listeners and how they speak TLS.
@@ -131,6 +136,8 @@ impl Default for Options {
             h2_max_streams: 100,
             lifecycle: std::sync::Arc::new(crate::Lifecycle::new()),
             drain_delay: Duration::ZERO,
+            log_format: crate::LogFormat::Common,
+            metrics: None,
         }
     }
 }

@@ -383,6 +383,8 @@ impl H2Conn {
             // The log shows the request line as HTTP/1.1 would have sent it (origin form),
             // as nginx's `$request` does for HTTP/2.
             uri: env.log.enabled().then(|| origin_form(&head.uri)),
+            started: env.now,
+            meta: crate::log::Meta::of(env.log.format, env.log.enabled(), &head.headers),
         };
         let key = self.streams.insert(Stream {
             id,
@@ -528,6 +530,8 @@ impl H2Conn {
                     version: Version::HTTP_2,
                     keep_alive: true,
                     uri: None,
+                    started: s.asked.started,
+                    meta: crate::log::Meta::default(),
                 };
                 s.phase = Phase::Task {
                     slot: Box::new(TaskSlot { task, state, asked }),
@@ -729,17 +733,7 @@ impl H2Conn {
             self.gathered -= body.len() as u64;
         }
         if answered {
-            if let Some(uri) = &s.asked.uri {
-                env.log.record(
-                    &self.peer,
-                    env.clock.clf(),
-                    &s.asked.method,
-                    uri,
-                    Version::HTTP_2,
-                    s.status,
-                    s.sent,
-                );
-            }
+            env.log.record(&self.peer, env.clock.clf(), &s.asked, s.status, s.sent);
         }
         if !s.remote_done || !answered {
             // Tell the client we will not answer (or read) more of it; the codec knows

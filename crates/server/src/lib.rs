@@ -29,6 +29,7 @@
 // The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 mod body;
 mod config;
 mod conn;
@@ -37,6 +38,7 @@ mod conn_tests;
 mod date;
 mod drive;
 mod encode;
+mod exposition;
 mod h2conn;
 #[cfg(test)]
 mod h2conn_tests;
@@ -45,11 +47,13 @@ pub mod headers;
 mod lifecycle;
 mod log;
 mod mailbox;
+pub mod metrics;
 mod output;
 mod page;
 mod prepared;
 mod redirect;
 mod service;
+mod status_page;
 mod task;
 mod tls;
 mod transport;
@@ -59,6 +63,7 @@ pub use config::{AccessLog, Options, RedirectOptions, TlsOptions};
 pub use date::civil_from_days;
 pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder, TlsInfo};
 pub use lifecycle::Lifecycle;
+pub use log::LogFormat;
 pub use mailbox::Finished;
 pub use page::{status_page, status_text};
 pub use pollux_http1::Limits;

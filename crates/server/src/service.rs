@@ -19,6 +19,7 @@ use crate::h2conn::{H2Conn, Owed};
 use crate::handler::TlsInfo;
 use crate::log::Log;
 use crate::mailbox::{Finished, Message};
+use crate::metrics::{Block, ConnState};
 use crate::task::{h2_task_conn, split_conn, split_token};
 use crate::tls::{TlsSession, TlsStream};
 use crate::{AccessLog, Body, ConnInfo, Handler, Options, Reply, TaskCx};
@@ -108,6 +109,12 @@ pub fn serve<H: Handler>(
         _ => None,
     };
     drop(log_file);
+    // The counters' home: the supervisor's shared area, else one of our own (if even that
+    // cannot be made, the server runs uncounted rather than not at all).
+    let area = match &opts.metrics {
+        Some(a) => Some(a.clone()),
+        None => crate::metrics::Area::local(opts.workers).ok().map(Arc::new),
+    };
     let handler = Arc::new(handler);
     let opts = Arc::new(opts);
     let shutdown = opts.shutdown.clone();
@@ -121,11 +128,14 @@ pub fn serve<H: Handler>(
         bound_port.store(chosen.or(first_tls).unwrap_or(443), std::sync::atomic::Ordering::Relaxed);
         on_bound(bound)
     };
-    pollux_reactor::run(run, shutdown, on_bound, move |_worker, remote| {
-        let log = Log::open(&opts.access_log).unwrap_or_else(|e| {
+    pollux_reactor::run(run, shutdown, on_bound, move |worker, remote| {
+        let mut log = Log::open(&opts.access_log).unwrap_or_else(|e| {
             eprintln!("pollux: access log: {e}; logging off");
             Log::open(&AccessLog::Off).unwrap_or_else(|_| unreachable!("opening no log cannot fail"))
         });
+        let metrics = area.as_ref().and_then(|a| a.block(worker));
+        log.format = opts.log_format;
+        log.metrics = metrics.clone();
         HttpService {
             turn_end: Vec::new(),
             yielded: Vec::new(),
@@ -138,6 +148,8 @@ pub fn serve<H: Handler>(
             https_port: https_port.load(std::sync::atomic::Ordering::Relaxed),
             scratch: Vec::new(),
             h2: Vec::new(),
+            metrics,
+            states: Vec::new(),
         }
     })
 }
@@ -236,6 +248,12 @@ struct HttpService<H> {
     /// Connections that speak HTTP/2, by token: a side table like `sessions` (their `Conn`
     /// stays in the slab for its timer and address, and no longer runs).
     h2: Vec<Option<Box<H2Conn>>>,
+    /// This worker's counters (`None`: uncounted).
+    metrics: Option<Block>,
+    /// Each connection's state as last counted in `metrics`'s gauges, by token (see
+    /// [`counted`]): a side table, like `sessions`. The gauges move only when a connection's
+    /// state changes, so they are exact at the end of every drive.
+    states: Vec<u8>,
 }
 
 impl<H: Handler> HttpService<H> {
@@ -274,7 +292,27 @@ impl<H: Handler> HttpService<H> {
                 }
             }
             TimerChange::Cancel => cx.timers.cancel(token),
-            TimerChange::Remove => self.remove(cx, token),
+            TimerChange::Remove => return self.remove(cx, token),
+        }
+        self.count_state(token);
+    }
+
+    /// Moves connection `token` in the state gauges if its state changed since last counted.
+    #[inline]
+    fn count_state(&mut self, token: usize) {
+        let Some(m) = &self.metrics else { return };
+        let now = match (self.conns.get(token), self.h2.get(token).and_then(|h| h.as_deref())) {
+            (None, _) => None,
+            (Some(_), Some(h)) => counted(h.wait()),
+            (Some(l), None) => counted(l.conn.wait()),
+        };
+        if self.states.len() <= token {
+            self.states.resize(token + 1, 0);
+        }
+        let before = decode_state(self.states[token]);
+        if before != now {
+            m.moved(before, now);
+            self.states[token] = now.map_or(0, |s| s as u8 + 1);
         }
     }
 
@@ -464,6 +502,9 @@ impl<H: Handler> HttpService<H> {
 
     fn remove(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         cx.timers.cancel(token);
+        if let (Some(m), Some(s)) = (&self.metrics, self.states.get_mut(token)) {
+            m.moved(decode_state(std::mem::take(s)), None);
+        }
         self.info.forget(token);
         if let Some(mut link) = self.conns.try_remove(token) {
             enter(&mut self.env, session(&self.sessions, token));
@@ -491,11 +532,19 @@ impl<H: Handler> Service for HttpService<H> {
         peer: SocketAddr,
         listener: usize,
     ) {
+        if let Some(m) = &self.metrics {
+            m.accepted();
+        }
+        let refused = |m: &Option<Block>| {
+            if let Some(m) = m {
+                m.refused();
+            }
+        };
         let (conn, tls) = if listener < self.kinds.plain {
             (Conn::new(peer), None)
         } else if listener < self.kinds.plain + self.kinds.tls {
-            let Some(cfg) = self.env.opts.tls.as_ref() else { return };
-            let Some(session) = TlsSession::new(cfg.config.clone()) else { return };
+            let Some(cfg) = self.env.opts.tls.as_ref() else { return refused(&self.metrics) };
+            let Some(session) = TlsSession::new(cfg.config.clone()) else { return refused(&self.metrics) };
             (Conn::new_tls(peer), Some(session))
         } else {
             let mut c = Conn::new(peer);
@@ -507,7 +556,7 @@ impl<H: Handler> Service for HttpService<H> {
         let token = entry.key();
         // Registered once for both directions, edge-triggered: no epoll_ctl per request.
         if cx.registry.register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
-            return;
+            return refused(&self.metrics);
         }
         if let TimerChange::Arm(w) = conn.start(&self.env, cx.now) {
             if let Some(kind) = timer_kind(w) {
@@ -521,6 +570,7 @@ impl<H: Handler> Service for HttpService<H> {
             self.sessions[token] = Some(t);
         }
         entry.insert(Link { stream, conn, ready: CAN_WRITE });
+        self.count_state(token);
     }
 
     fn on_ready(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, ev: &Event) {
@@ -662,6 +712,24 @@ impl<H: Handler> Service for HttpService<H> {
     fn connections(&self) -> usize {
         self.conns.len()
     }
+}
+
+/// The gauge a connection waiting for `w` counts in: a TLS handshake and a request being
+/// received are reading, an answer going out (or lingering after it) is writing, a deferred
+/// answer or a task (CGI, WSGI) is in the handler.
+fn counted(w: Wait) -> Option<ConnState> {
+    Some(match w {
+        Wait::Handshake | Wait::Head | Wait::Body => ConnState::Reading,
+        Wait::Send | Wait::Linger => ConnState::Writing,
+        Wait::Idle | Wait::Drain => ConnState::Idle,
+        Wait::Handler | Wait::Task => ConnState::Handler,
+        Wait::Nothing => return None,
+    })
+}
+
+/// A `states` entry: 0 for none, else the state's number plus one.
+fn decode_state(v: u8) -> Option<ConnState> {
+    ConnState::ALL.get(usize::from(v).checked_sub(1)?).copied()
 }
 
 /// Calls `task` for `call`, marking a start or body call it was owed as paid. The one place a

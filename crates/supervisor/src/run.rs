@@ -53,6 +53,11 @@ pub struct Hooks {
     pub on_generation: Box<dyn FnMut(u64)>,
     /// A graceful stop began (SIGTERM, SIGINT).
     pub on_drain: Box<dyn FnMut()>,
+    /// A child is about to start: adds what else it inherits to its command (the shared
+    /// counters' slot) and returns a token for it, handed to `on_exit` once the child is gone.
+    pub on_spawn: Box<dyn FnMut(&mut Command) -> Option<usize>>,
+    /// A child started with `on_spawn`'s token has exited (or could not start).
+    pub on_exit: Box<dyn FnMut(usize)>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -63,7 +68,13 @@ impl std::fmt::Debug for Hooks {
 
 impl Default for Hooks {
     fn default() -> Self {
-        Hooks { reload: None, on_generation: Box::new(|_| {}), on_drain: Box::new(|| {}) }
+        Hooks {
+            reload: None,
+            on_generation: Box::new(|_| {}),
+            on_drain: Box::new(|| {}),
+            on_spawn: Box::new(|_| None),
+            on_exit: Box::new(|_| {}),
+        }
     }
 }
 
@@ -83,6 +94,8 @@ struct Proc {
     started: Instant,
     ready: bool,
     generation: u64,
+    /// `Hooks::on_spawn`'s token for it.
+    token: Option<usize>,
 }
 
 /// A slot keeps one child running; while it is replaced it has two.
@@ -143,7 +156,7 @@ pub fn supervise(
                 }
             }
             Ok(Event::Exited(id, status)) => {
-                s.procs.remove(&id);
+                s.forget(id);
                 s.stop_all(libc::SIGTERM);
                 s.wait_all(&rx);
                 let code = status.ok().and_then(|st| st.code()).filter(|&c| c != 0).unwrap_or(1);
@@ -190,8 +203,8 @@ impl State {
     fn spawn(&mut self, slot: usize) -> io::Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut child: Child = Command::new(&self.cfg.program)
-            .args(&self.cfg.args)
+        let mut cmd = Command::new(&self.cfg.program);
+        cmd.args(&self.cfg.args)
             .env(LISTEN_FDS, &self.fds)
             .env(GENERATION, self.generation.to_string())
             // Ours, not the children's.
@@ -202,8 +215,17 @@ impl State {
             .env_remove(UPGRADE_FDS)
             .env_remove(UPGRADE_NOTIFY)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()?;
+            .stdout(Stdio::piped());
+        let token = (self.hooks.on_spawn)(&mut cmd);
+        let mut child: Child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(t) = token {
+                    (self.hooks.on_exit)(t);
+                }
+                return Err(e);
+            }
+        };
         let pid = child.id();
         let stdout = child.stdout.take();
         let tx = self.tx.clone();
@@ -225,8 +247,17 @@ impl State {
             let _ = tx.send(Event::Exited(id, status));
         });
         let generation = self.generation;
-        self.procs.insert(id, Proc { pid, slot, started: Instant::now(), ready: false, generation });
+        self.procs.insert(id, Proc { pid, slot, started: Instant::now(), ready: false, generation, token });
         Ok(id)
+    }
+
+    /// A child has exited: it is no longer ours to wait for.
+    fn forget(&mut self, id: u64) -> Option<Proc> {
+        let p = self.procs.remove(&id)?;
+        if let Some(t) = p.token {
+            (self.hooks.on_exit)(t);
+        }
+        Some(p)
     }
 
     fn kill(&self, id: u64, sig: i32) {
@@ -248,7 +279,7 @@ impl State {
         while !self.procs.is_empty() {
             match rx.recv() {
                 Ok(Event::Exited(id, _)) => {
-                    self.procs.remove(&id);
+                    self.forget(id);
                 }
                 Ok(Event::Signal(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => self.stop_all(sig),
                 Ok(_) => {}
@@ -462,7 +493,7 @@ impl State {
                     self.check_reloaded();
                 }
                 Some(Event::Exited(id, status)) => {
-                    let Some(p) = self.procs.remove(&id) else { continue };
+                    let Some(p) = self.forget(id) else { continue };
                     self.close_retired();
                     self.exited(id, p, status);
                 }
