@@ -4,6 +4,7 @@ mod addr;
 mod chat;
 mod duration;
 mod echo;
+mod edge;
 mod lab;
 mod lan;
 mod life;

@@ -100,6 +100,8 @@ pub(crate) struct ServeArgs {
     life: Box<crate::life::LifeArgs>,
     #[command(flatten)]
     observe: Box<crate::observe::ObserveArgs>,
+    #[command(flatten)]
+    edge: Box<crate::edge::EdgeArgs>,
 }
 
 /// Every address `serve` listens on, by kind, in the order the server takes its listeners.
@@ -493,6 +495,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         ..defaults
     };
+    let opts = args.edge.apply(opts)?;
     if let Some(g) = crate::life::generation() {
         opts.lifecycle.set_generation(g);
     }

@@ -80,6 +80,21 @@ pub struct Options {
     /// Where the workers count requests, bytes and connections for `/metrics`: the area a
     /// supervisor shares with this process, or `None` for one of this process's own.
     pub metrics: Option<std::sync::Arc<crate::metrics::Area>>,
+    /// Every listener (plain, TLS, redirecting) expects a PROXY protocol header (v1 or v2)
+    /// before its first byte, from a peer in `proxy_trusted`; the address it carries becomes
+    /// the connection's client address everywhere (logs, CGI, WSGI, access rules).
+    pub proxy_protocol: bool,
+    /// The balancers allowed to send a PROXY header; any other peer is closed at accept.
+    /// Empty: nobody (the binary refuses to start with `--proxy-protocol` and no list).
+    pub proxy_trusted: Vec<ipnet::IpNet>,
+    /// `--allow`/`--deny` in command-line order, checked at accept (after the PROXY header
+    /// when there is one); a refused connection is closed unread.
+    pub access: crate::AccessList,
+    /// Most open connections from one client address, across all workers; the next is
+    /// closed at accept.
+    pub max_conns_per_ip: Option<u32>,
+    /// TCP keepalive on client sockets: idle time before the first probe (`None`: off).
+    pub tcp_keepalive: Option<Duration>,
 }
 
 /// HTTPS listeners and how they speak TLS.
@@ -138,6 +153,11 @@ impl Default for Options {
             drain_delay: Duration::ZERO,
             log_format: crate::LogFormat::Common,
             metrics: None,
+            proxy_protocol: false,
+            proxy_trusted: Vec::new(),
+            access: crate::AccessList::default(),
+            max_conns_per_ip: None,
+            tcp_keepalive: Some(Duration::from_secs(15)),
         }
     }
 }

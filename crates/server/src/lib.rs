@@ -30,12 +30,14 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod acl;
 mod body;
 mod config;
 mod conn;
 #[cfg(test)]
 mod conn_tests;
 mod date;
+mod door;
 mod drive;
 mod encode;
 mod exposition;
@@ -51,6 +53,7 @@ pub mod metrics;
 mod output;
 mod page;
 mod prepared;
+pub mod proxy;
 mod redirect;
 mod service;
 mod status_page;
@@ -58,10 +61,14 @@ mod task;
 mod tls;
 mod transport;
 
+pub use acl::{canonical_net, parse_cidr, AccessList, AccessRule, PerIpLimit};
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options, RedirectOptions, TlsOptions};
 pub use date::civil_from_days;
+pub use door::DoorCounts;
 pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder, TlsInfo};
+/// CIDR networks (`--allow`, `--deny`, `--proxy-trusted`), so callers build them with the same version.
+pub use ipnet;
 pub use lifecycle::Lifecycle;
 pub use log::LogFormat;
 pub use mailbox::Finished;

@@ -14,6 +14,7 @@ use pollux_reactor::{Ctx, ListenerConfig, RunConfig, Service, TimerKind};
 use slab::Slab;
 
 use crate::conn::{panicked, App, Conn, Env, Expired, Layer, State, TimerChange, Wait};
+use crate::door::{Admit, Door, HeaderStep};
 use crate::drive::{drive, CAN_READ, CAN_WRITE, HUP, YIELDED};
 use crate::h2conn::{H2Conn, Owed};
 use crate::handler::TlsInfo;
@@ -35,6 +36,8 @@ const LINGER: TimerKind = TimerKind(4);
 const TASK: TimerKind = TimerKind(5);
 const DRAIN: TimerKind = TimerKind(6);
 const HANDSHAKE: TimerKind = TimerKind(7);
+/// A PROXY listener's connection waiting for its header (`proxy::HEADER_TIMEOUT`).
+const PROXY: TimerKind = TimerKind(8);
 
 /// The reactor's timer queues' durations, in the order of the kinds above.
 pub(crate) fn timer_durations(opts: &Options) -> Vec<std::time::Duration> {
@@ -47,6 +50,7 @@ pub(crate) fn timer_durations(opts: &Options) -> Vec<std::time::Duration> {
         opts.task_timeout,
         opts.drain_idle.min(opts.grace),
         opts.tls_handshake_timeout,
+        crate::proxy::HEADER_TIMEOUT,
     ]
 }
 
@@ -121,6 +125,8 @@ pub fn serve<H: Handler>(
     // The redirect names the HTTPS port really bound (port 0 asks the kernel for one); the
     // workers are made after the binding.
     let https_port = Arc::new(std::sync::atomic::AtomicU16::new(0));
+    // One table for every worker: a client's connections land on any of them.
+    let per_ip = opts.max_conns_per_ip.map(crate::PerIpLimit::new);
     let chosen = opts.redirect.as_ref().and_then(|r| r.https_port);
     let bound_port = https_port.clone();
     let on_bound = move |bound: &[SocketAddr]| {
@@ -150,6 +156,7 @@ pub fn serve<H: Handler>(
             h2: Vec::new(),
             metrics,
             states: Vec::new(),
+            door: Door::new(&opts, per_ip.clone()),
         }
     })
 }
@@ -254,11 +261,16 @@ struct HttpService<H> {
     /// [`counted`]): a side table, like `sessions`. The gauges move only when a connection's
     /// state changes, so they are exact at the end of every drive.
     states: Vec<u8>,
+    /// Access rules, per-address limit, keepalive and PROXY headers (`door.rs`).
+    door: Door,
 }
 
 impl<H: Handler> HttpService<H> {
     /// Runs a connection, then sets its timer from what it now waits for.
     fn drive(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
+        if self.door.awaits_header(token) && !self.proxy_header(cx, token) {
+            return;
+        }
         let Some(link) = self.conns.get_mut(token) else { return };
         let h2 = self.h2.get_mut(token).and_then(|h| h.as_deref_mut());
         let before = h2.map_or_else(|| link.conn.wait(), |h| h.wait());
@@ -313,6 +325,33 @@ impl<H: Handler> HttpService<H> {
         if before != now {
             m.moved(before, now);
             self.states[token] = now.map_or(0, |s| s as u8 + 1);
+        }
+    }
+
+    /// Reads connection `token`'s PROXY header; once it is whole, the connection starts with
+    /// the client's address as its peer (returns `true`: run it now, the request may have
+    /// come with the header). Out of line: only PROXY listeners' new connections come here.
+    #[cold]
+    #[inline(never)]
+    fn proxy_header(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) -> bool {
+        let Some(link) = self.conns.get_mut(token) else { return false };
+        match self.door.header_step(token, &link.stream) {
+            HeaderStep::Wait => false,
+            HeaderStep::Refuse => {
+                self.remove(cx, token);
+                false
+            }
+            HeaderStep::Start(peer) => {
+                link.conn.peer = peer;
+                link.ready |= CAN_READ;
+                if let TimerChange::Arm(w) = link.conn.start(&self.env, cx.now) {
+                    match timer_kind(w) {
+                        Some(kind) => cx.timers.arm(token, kind, cx.now),
+                        None => cx.timers.cancel(token),
+                    }
+                }
+                true
+            }
         }
     }
 
@@ -505,6 +544,7 @@ impl<H: Handler> HttpService<H> {
         if let (Some(m), Some(s)) = (&self.metrics, self.states.get_mut(token)) {
             m.moved(decode_state(std::mem::take(s)), None);
         }
+        self.door.release(token);
         self.info.forget(token);
         if let Some(mut link) = self.conns.try_remove(token) {
             enter(&mut self.env, session(&self.sessions, token));
@@ -554,11 +594,20 @@ impl<H: Handler> Service for HttpService<H> {
         let mut conn = conn;
         let entry = self.conns.vacant_entry();
         let token = entry.key();
-        // Registered once for both directions, edge-triggered: no epoll_ctl per request.
-        if cx.registry.register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
+        // Refused before anything is read or registered: dropping the stream closes it.
+        let admit = self.door.on_accept(token, &stream, peer, cx.now);
+        if admit == Admit::Refuse {
             return refused(&self.metrics);
         }
-        if let TimerChange::Arm(w) = conn.start(&self.env, cx.now) {
+        // Registered once for both directions, edge-triggered: no epoll_ctl per request.
+        if cx.registry.register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
+            self.door.release(token);
+            return refused(&self.metrics);
+        }
+        if admit == Admit::AwaitHeader {
+            // The connection starts (and its first timer runs) once the header is in.
+            cx.timers.arm(token, PROXY, cx.now);
+        } else if let TimerChange::Arm(w) = conn.start(&self.env, cx.now) {
             if let Some(kind) = timer_kind(w) {
                 cx.timers.arm(token, kind, cx.now);
             }
@@ -601,6 +650,14 @@ impl<H: Handler> Service for HttpService<H> {
     }
 
     fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
+        if kind == PROXY {
+            if self.door.header_expired(token, cx.now) {
+                self.remove(cx, token);
+            } else if self.door.awaits_header(token) {
+                cx.timers.arm(token, PROXY, cx.now);
+            }
+            return;
+        }
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
         enter(&mut self.env, session(&self.sessions, token));
