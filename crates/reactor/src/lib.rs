@@ -28,7 +28,9 @@ pub mod sys;
 mod timer;
 mod worker;
 
-pub use listener::{adopt_listener, bind_joinable, bind_reuseport, bind_shared, ensure_unclaimed, ListenerConfig};
+pub use listener::{
+    adopt_listener, bind_joinable, bind_reuseport, bind_shared, ensure_unclaimed, ListenerConfig,
+};
 pub use pool::Pool;
 pub use remote::{Mailbox, Remote};
 pub use shutdown::Shutdown;

@@ -29,8 +29,8 @@
 // The OS boundary is `pollux_reactor::sys` and rustix: no `unsafe` here.
 #![forbid(unsafe_code)]
 
-pub mod admin;
 mod acl;
+pub mod admin;
 mod body;
 mod config;
 mod conn;

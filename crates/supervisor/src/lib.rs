@@ -33,7 +33,7 @@ mod watch;
 
 pub use inherit::{inherited, Inherited, UPGRADE_FDS};
 pub use notify::{notify, Notify};
-pub use run::{supervise, Hooks, Reload, Supervisor};
+pub use run::{supervise, Hooks, OnSpawn, Reload, Supervisor};
 pub use sockets::{Sockets, Want};
 
 /// The variable that tells a child which descriptors are its listening sockets.

@@ -44,6 +44,9 @@ impl Supervisor {
 /// Reload: the new children's arguments and listeners, or the one-line reason there are none.
 pub type Reload = Box<dyn FnMut() -> Result<(Vec<OsString>, Vec<Want>), String>>;
 
+/// `Hooks::on_spawn`: adds to a child's command what else it inherits; a token for it.
+pub type OnSpawn = Box<dyn FnMut(&mut Command) -> Option<usize>>;
+
 /// What the binary does at the supervisor's turning points.
 pub struct Hooks {
     /// SIGHUP: reads the configuration again. `None`: the same arguments and listeners (the
@@ -55,7 +58,7 @@ pub struct Hooks {
     pub on_drain: Box<dyn FnMut()>,
     /// A child is about to start: adds what else it inherits to its command (the shared
     /// counters' slot) and returns a token for it, handed to `on_exit` once the child is gone.
-    pub on_spawn: Box<dyn FnMut(&mut Command) -> Option<usize>>,
+    pub on_spawn: OnSpawn,
     /// A child started with `on_spawn`'s token has exited (or could not start).
     pub on_exit: Box<dyn FnMut(usize)>,
 }

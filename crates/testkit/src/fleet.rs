@@ -32,6 +32,8 @@ use crate::wrk::{Load, Totals};
 pub const SERVE_PORT: u16 = 8000;
 /// HAProxy's frontend port.
 pub const FRONTEND_PORT: u16 = 8080;
+/// The port a test gives each server's admin listener (`--admin {addr}:9000`).
+pub const ADMIN_PORT: u16 = 9000;
 /// How long a server gets to say it is listening.
 const READY_SECS: u64 = 20;
 
@@ -39,7 +41,8 @@ const READY_SECS: u64 = 20;
 #[derive(Debug, Clone)]
 pub struct FleetSpec {
     /// Flags of every `pollux serve` after `ROOT --bind ADDR:8000`. `{dir}` in a flag becomes
-    /// the server's own directory, `{addr}` its LAN address.
+    /// the server's own directory, `{addr}` its LAN address, `{lb}` the balancer's, `{www}`
+    /// the web root.
     pub serve: Vec<String>,
     /// Where HAProxy checks health.
     pub health: Health,
@@ -141,7 +144,10 @@ impl Fleet {
             s.addr().to_string(),
         ];
         let (dir, addr) = (s.dir.display().to_string(), s.node.addr.to_string());
-        args.extend(self.spec.serve.iter().map(|a| a.replace("{dir}", &dir).replace("{addr}", &addr)));
+        let (lb, www) = (self.node("lb").addr.to_string(), self.www().display().to_string());
+        args.extend(self.spec.serve.iter().map(|a| {
+            a.replace("{dir}", &dir).replace("{addr}", &addr).replace("{lb}", &lb).replace("{www}", &www)
+        }));
         args
     }
 
@@ -172,6 +178,50 @@ impl Fleet {
     /// wait took; `None` if it had to be killed.
     pub fn wait_exit(&mut self, i: usize, limit: Duration) -> Option<(std::process::ExitStatus, Duration)> {
         self.servers[i].proc().wait_exit(limit)
+    }
+
+    /// SIGHUP to server `i`'s supervisor; returns once its log says `generation` serves
+    /// (at most 20 s).
+    pub fn reload(&mut self, i: usize, generation: u64) {
+        self.signal(i, Signal::HUP);
+        let line = format!("pollux: generation {generation} serving");
+        let log = self.servers[i].proc().err.wait_for(&line, 20);
+        assert!(log.contains(&line), "{}: no {line:?} after SIGHUP:\n{log}", self.servers[i].node.role);
+    }
+
+    /// SIGUSR2 to server `i`'s supervisor (a binary upgrade); returns once the new supervisor
+    /// serves and the old one has exited (at most 20 s each), the new one being server `i`'s
+    /// process from then on.
+    pub fn upgrade(&mut self, i: usize) {
+        const SERVES: &str = "pollux: upgraded: process ";
+        let role = self.servers[i].node.role.clone();
+        let p = self.servers[i].proc();
+        let before = p.err.text().matches(SERVES).count();
+        p.signal(Signal::USR2);
+        let log = p.err.wait_until(20, |t| t.matches(SERVES).count() > before);
+        let pid = log
+            .rsplit(SERVES)
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|_| log.matches(SERVES).count() > before)
+            .unwrap_or_else(|| panic!("{role}: no new supervisor after SIGUSR2:\n{log}"));
+        let exited = p.wait_exit(Duration::from_secs(20));
+        assert!(
+            exited.is_some(),
+            "{role}: the old supervisor did not exit after the upgrade:\n{}",
+            p.err.text()
+        );
+        p.follow(pid);
+    }
+
+    /// The value of metric `name` (a line `name VALUE`, no labels) in server `i`'s `/metrics`
+    /// (fetched from the balancer's namespace); `None` if absent.
+    pub fn metric(&self, i: usize, name: &str) -> Option<f64> {
+        let url = format!("http://{}:{ADMIN_PORT}/metrics", self.servers[i].node.addr);
+        let out = self.curl("lb", &[&url]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
     }
 
     /// Everything server `i` wrote to stderr so far.

@@ -23,7 +23,11 @@ use crate::process::{wait_exit, Log};
 #[derive(Debug)]
 pub struct Group {
     child: Child,
+    /// The group's id: the first leader's pid.
     pid: Pid,
+    /// The process that now stands for the group (the first leader, or the process that
+    /// took over from it: a supervisor started by a binary upgrade).
+    leader: Pid,
     /// What the leader (and its children) wrote to stdout.
     pub out: Log,
     /// What they wrote to stderr.
@@ -39,19 +43,23 @@ impl Group {
         let pid = i32::try_from(child.id()).ok().and_then(Pid::from_raw).expect("a child's pid");
         let out = Log::collect(child.stdout.take().expect("piped stdout")).0;
         let err = Log::collect(child.stderr.take().expect("piped stderr")).0;
-        Group { child, pid, out, err, exited: None }
+        Group { child, pid, leader: pid, out, err, exited: None }
     }
 
     /// The leader's pid.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.leader.as_raw_pid() as u32
+    }
+
+    /// From now on `pid` (a process of the group that took over from the leader, which
+    /// exited) is the leader that [`Group::signal`] and [`Group::wait_exit`] mean.
+    pub fn follow(&mut self, pid: u32) {
+        self.leader = i32::try_from(pid).ok().and_then(Pid::from_raw).expect("a pid");
     }
 
     /// Sends `sig` to the leader only.
     pub fn signal(&self, sig: Signal) {
-        if self.exited.is_none() {
-            kill_process(self.pid, sig).unwrap_or_else(|e| panic!("kill -{sig:?} {}: {e}", self.child.id()));
-        }
+        kill_process(self.leader, sig).unwrap_or_else(|e| panic!("kill -{sig:?} {}: {e}", self.pid()));
     }
 
     /// Sends `sig` to every process of the group (those that left it excepted).
@@ -61,9 +69,23 @@ impl Group {
     }
 
     /// Waits at most `limit` for the leader to exit: its status and how long the wait took,
-    /// or `None` (the leader was then killed) if it was still running.
+    /// or `None` (the leader was then killed) if it was still running. A leader that is not
+    /// the process the test started (see [`Group::follow`]) has no status to collect: its
+    /// disappearance is checked every 10 ms, and the status is a made-up success.
     pub fn wait_exit(&mut self, limit: Duration) -> Option<(ExitStatus, Duration)> {
         let t0 = Instant::now();
+        if self.leader != self.pid {
+            // Not our child: no status to wait for, only its disappearance.
+            let proc = format!("/proc/{}", self.pid());
+            while std::path::Path::new(&proc).exists() {
+                if t0.elapsed() >= limit {
+                    let _ = kill_process(self.leader, Signal::KILL);
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            return Some((ExitStatus::default(), t0.elapsed()));
+        }
         if let Some(status) = self.exited {
             return Some((status, Duration::ZERO));
         }

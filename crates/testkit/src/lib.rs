@@ -58,8 +58,8 @@ pub use http::{
 pub use net::{socat_io, tcp_round_trip};
 pub use netns::{Lan, Node};
 pub use process::{
-    check, example_bin, hello, pollux_bin, run_bounded, run_within, serve, spawn, spawn_bound, target_dir,
-    wait_exit, wait_until, write_scripts, Log, Server,
+    check, example_bin, hello, pollux_bin, run_bounded, run_bounded_input, run_within, serve, spawn,
+    spawn_bound, target_dir, wait_exit, wait_until, write_scripts, Log, Server,
 };
 pub use procfs::{assert_no_zombies, children_of, group_members, processes, rss_kib, zombies_of};
 pub use retry::{recv_from, ReadRetry};
