@@ -36,30 +36,15 @@ pub(crate) fn generation() -> Option<u64> {
     std::env::var(pollux_supervisor::GENERATION).ok()?.parse().ok()
 }
 
-/// The supervisor's hooks: SIGHUP reads the command line again (`listeners` turns it into
-/// the listeners it asks for), and `lifecycle` follows the generations and the drain.
+/// The supervisor's hooks: `reload` reads the configuration again on SIGHUP, and `lifecycle`
+/// follows the generations and the drain.
 pub(crate) fn hooks(
     lifecycle: std::sync::Arc<pollux_server::Lifecycle>,
-    listeners: fn(&crate::serve::ServeArgs) -> anyhow::Result<Vec<pollux_supervisor::Want>>,
+    reload: pollux_supervisor::Reload,
 ) -> pollux_supervisor::Hooks {
-    use clap::Parser;
-    let reload = move || {
-        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        // config: with `--config FILE`, the file is checked here first, and its errors name
-        // FILE:LINE (the children read it again themselves).
-        let cli = crate::Cli::try_parse_from(&argv).map_err(|e| {
-            let text = e.render().to_string();
-            text.lines().next().unwrap_or("").trim_start_matches("error: ").to_owned()
-        })?;
-        let crate::Command::Serve(args) = cli.command else {
-            return Err("not a serve command line".to_owned());
-        };
-        let wants = listeners(&args).map_err(|e| crate::one_line(&e))?;
-        Ok((argv.into_iter().skip(1).collect(), wants))
-    };
     let (on_gen, on_drain) = (lifecycle.clone(), lifecycle);
     pollux_supervisor::Hooks {
-        reload: Some(Box::new(reload)),
+        reload: Some(reload),
         on_generation: Box::new(move |g| on_gen.set_generation(g)),
         on_drain: Box::new(move || on_drain.begin_draining()),
     }

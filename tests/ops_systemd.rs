@@ -53,7 +53,8 @@ fn next(rx: &mpsc::Receiver<String>, what: &str) -> String {
 fn socket_activated_with_ready_reloading_ready_stopping_in_order() {
     let root = TempRoot::new("systemd-www");
     std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
     let name = format!("pollux-test-notify-{}", std::process::id());
     let notes = notify_socket(&name);
     let mut cmd = Command::new("systemd-socket-activate");
@@ -81,7 +82,13 @@ fn socket_activated_with_ready_reloading_ready_stopping_in_order() {
     c.write_all(b"GET /f.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
     let data = read_all(&mut c, Duration::from_secs(20));
     let (rs, _) = parse_responses(&data, &[false]);
-    assert_eq!(rs.first().map(|r| r.status), Some(200), "{:?}; {}", String::from_utf8_lossy(&data), log.text());
+    assert_eq!(
+        rs.first().map(|r| r.status),
+        Some(200),
+        "{:?}; {}",
+        String::from_utf8_lossy(&data),
+        log.text()
+    );
     assert_eq!(next(&notes, "READY"), "READY=1");
     // Socket activation means a supervisor: pollux runs as systemd-socket-activate's pid.
     let pid = child.id();

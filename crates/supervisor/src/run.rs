@@ -11,6 +11,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use crate::event::Event;
 use crate::{
     Notify, Sockets, Want, GENERATION, LISTEN_FDS, READY_MARK, RETIRE_LINE, UPGRADE_FDS, UPGRADE_NOTIFY,
 };
@@ -65,16 +66,6 @@ impl Default for Hooks {
     fn default() -> Self {
         Hooks { reload: None, on_generation: Box::new(|_| {}), on_drain: Box::new(|| {}) }
     }
-}
-
-pub(crate) enum Event {
-    Ready(u64),
-    Retire(u64),
-    Exited(u64, io::Result<ExitStatus>),
-    Signal(i32),
-    Changed(PathBuf),
-    /// The new supervisor of an upgrade serves (`Some(pid)`) or failed (`None`).
-    Upgraded(Option<u32>),
 }
 
 struct Proc {
