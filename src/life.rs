@@ -47,6 +47,9 @@ pub(crate) fn hooks(
         reload: Some(reload),
         on_generation: Box::new(move |g| on_gen.set_generation(g)),
         on_drain: Box::new(move || on_drain.begin_draining()),
+        // admin: obs — a shared counters slot per child (`Area::claim`, its env) and back
+        // (`Area::retire`) when it is gone.
+        ..Default::default()
     }
 }
 

@@ -35,7 +35,7 @@ mod watch;
 
 pub use inherit::{inherited, Inherited, UPGRADE_FDS};
 pub use notify::{notify, Notify};
-pub use run::{supervise, Hooks, Reload, Supervisor};
+pub use run::{supervise, ChildStart, Hooks, Reload, Supervisor};
 pub use sockets::Sockets;
 pub use want::Want;
 

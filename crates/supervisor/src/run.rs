@@ -45,6 +45,9 @@ impl Supervisor {
 /// Reload: the new children's arguments and listeners, or the one-line reason there are none.
 pub type Reload = Box<dyn FnMut() -> Result<(Vec<OsString>, Vec<Want>), String>>;
 
+/// Before a child starts: the command to add to, and the tag to give back when it is gone.
+pub type ChildStart = Box<dyn FnMut(&mut Command) -> Option<usize>>;
+
 /// What the binary does at the supervisor's turning points.
 pub struct Hooks {
     /// SIGHUP: reads the configuration again. `None`: the same arguments and listeners (the
@@ -54,6 +57,12 @@ pub struct Hooks {
     pub on_generation: Box<dyn FnMut(u64)>,
     /// A graceful stop began (SIGTERM, SIGINT).
     pub on_drain: Box<dyn FnMut()>,
+    /// Before each child starts: what it needs besides the listeners (the environment of a
+    /// shared counters slot, say). The tag returned comes back to `child_gone` once the child
+    /// has exited or failed to start.
+    pub child_start: ChildStart,
+    /// A child started with a tag from `child_start` is gone (its slot may be reused).
+    pub child_gone: Box<dyn FnMut(usize)>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -64,7 +73,13 @@ impl std::fmt::Debug for Hooks {
 
 impl Default for Hooks {
     fn default() -> Self {
-        Hooks { reload: None, on_generation: Box::new(|_| {}), on_drain: Box::new(|| {}) }
+        Hooks {
+            reload: None,
+            on_generation: Box::new(|_| {}),
+            on_drain: Box::new(|| {}),
+            child_start: Box::new(|_| None),
+            child_gone: Box::new(|_| {}),
+        }
     }
 }
 
@@ -74,6 +89,8 @@ struct Proc {
     started: Instant,
     ready: bool,
     generation: u64,
+    /// What `Hooks::child_start` returned for it.
+    tag: Option<usize>,
 }
 
 /// A slot keeps one child running; while it is replaced it has two.
@@ -134,7 +151,7 @@ pub fn supervise(
                 }
             }
             Ok(Event::Exited(id, status)) => {
-                s.procs.remove(&id);
+                s.forget(id);
                 s.stop_all(libc::SIGTERM);
                 s.wait_all(&rx);
                 let code = status.ok().and_then(|st| st.code()).filter(|&c| c != 0).unwrap_or(1);
@@ -181,8 +198,8 @@ impl State {
     fn spawn(&mut self, slot: usize) -> io::Result<u64> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut child: Child = Command::new(&self.cfg.program)
-            .args(&self.cfg.args)
+        let mut cmd = Command::new(&self.cfg.program);
+        cmd.args(&self.cfg.args)
             .env(LISTEN_FDS, &self.fds)
             .env(GENERATION, self.generation.to_string())
             // Ours, not the children's.
@@ -193,8 +210,17 @@ impl State {
             .env_remove(UPGRADE_FDS)
             .env_remove(UPGRADE_NOTIFY)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()?;
+            .stdout(Stdio::piped());
+        let tag = (self.hooks.child_start)(&mut cmd);
+        let mut child: Child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(t) = tag {
+                    (self.hooks.child_gone)(t);
+                }
+                return Err(e);
+            }
+        };
         let pid = child.id();
         let stdout = child.stdout.take();
         let tx = self.tx.clone();
@@ -216,8 +242,17 @@ impl State {
             let _ = tx.send(Event::Exited(id, status));
         });
         let generation = self.generation;
-        self.procs.insert(id, Proc { pid, slot, started: Instant::now(), ready: false, generation });
+        self.procs.insert(id, Proc { pid, slot, started: Instant::now(), ready: false, generation, tag });
         Ok(id)
+    }
+
+    /// A child has exited: no longer ours to signal, and its tag is given back.
+    fn forget(&mut self, id: u64) -> Option<Proc> {
+        let p = self.procs.remove(&id)?;
+        if let Some(t) = p.tag {
+            (self.hooks.child_gone)(t);
+        }
+        Some(p)
     }
 
     fn kill(&self, id: u64, sig: i32) {
@@ -239,7 +274,7 @@ impl State {
         while !self.procs.is_empty() {
             match rx.recv() {
                 Ok(Event::Exited(id, _)) => {
-                    self.procs.remove(&id);
+                    self.forget(id);
                 }
                 Ok(Event::Signal(sig)) if sig == libc::SIGTERM || sig == libc::SIGINT => self.stop_all(sig),
                 Ok(_) => {}
@@ -453,7 +488,7 @@ impl State {
                     self.check_reloaded();
                 }
                 Some(Event::Exited(id, status)) => {
-                    let Some(p) = self.procs.remove(&id) else { continue };
+                    let Some(p) = self.forget(id) else { continue };
                     self.close_retired();
                     self.exited(id, p, status);
                 }
