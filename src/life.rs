@@ -36,49 +36,34 @@ pub(crate) fn generation() -> Option<u64> {
     std::env::var(pollux_supervisor::GENERATION).ok()?.parse().ok()
 }
 
-/// The supervisor's hooks: SIGHUP reads the command line again (`listeners` turns it into
-/// the listeners it asks for), `lifecycle` follows the generations and the drain, and each
-/// child gets a slot of the shared counters (`--admin`), retired when it is gone.
+/// The supervisor's hooks: `reload` reads the configuration again on SIGHUP, `lifecycle`
+/// follows the generations and the drain, and each child gets a slot of the shared counters
+/// (`--admin`), retired when it is gone.
 pub(crate) fn hooks(
     lifecycle: std::sync::Arc<pollux_server::Lifecycle>,
     metrics: Option<std::sync::Arc<pollux_server::metrics::Area>>,
-    listeners: fn(&crate::serve::ServeArgs) -> anyhow::Result<Vec<pollux_supervisor::Want>>,
+    reload: pollux_supervisor::Reload,
 ) -> pollux_supervisor::Hooks {
-    use clap::Parser;
-    let reload = move || {
-        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-        // config: with `--config FILE`, the file is checked here first, and its errors name
-        // FILE:LINE (the children read it again themselves).
-        let cli = crate::Cli::try_parse_from(&argv).map_err(|e| {
-            let text = e.render().to_string();
-            text.lines().next().unwrap_or("").trim_start_matches("error: ").to_owned()
-        })?;
-        let crate::Command::Serve(args) = cli.command else {
-            return Err("not a serve command line".to_owned());
-        };
-        let wants = listeners(&args).map_err(|e| crate::one_line(&e))?;
-        Ok((argv.into_iter().skip(1).collect(), wants))
-    };
     let (on_gen, on_drain) = (lifecycle.clone(), lifecycle);
-    let (on_spawn, on_exit) = (metrics.clone(), metrics);
-    let mut hooks = pollux_supervisor::Hooks::default();
-    hooks.reload = Some(Box::new(reload));
-    hooks.on_generation = Box::new(move |g| on_gen.set_generation(g));
-    hooks.on_drain = Box::new(move || on_drain.begin_draining());
-    hooks.on_spawn = Box::new(move |cmd| {
-        use pollux_server::metrics::{METRICS_FD, METRICS_SLOT};
-        let area = on_spawn.as_ref()?;
-        let slot = area.claim()?;
-        cmd.env(METRICS_FD, area.raw_fd().to_string()).env(METRICS_SLOT, slot.to_string());
-        Some(slot)
-    });
-    hooks.on_exit = Box::new(move |slot| {
-        // What the child counted joins the retired totals; the slot is free again.
-        if let Some(area) = &on_exit {
-            area.retire(slot);
-        }
-    });
-    hooks
+    let (on_start, on_gone) = (metrics.clone(), metrics);
+    pollux_supervisor::Hooks {
+        reload: Some(reload),
+        on_generation: Box::new(move |g| on_gen.set_generation(g)),
+        on_drain: Box::new(move || on_drain.begin_draining()),
+        child_start: Box::new(move |cmd| {
+            use pollux_server::metrics::{METRICS_FD, METRICS_SLOT};
+            let area = on_start.as_ref()?;
+            let slot = area.claim()?;
+            cmd.env(METRICS_FD, area.raw_fd().to_string()).env(METRICS_SLOT, slot.to_string());
+            Some(slot)
+        }),
+        child_gone: Box::new(move |slot| {
+            // What the child counted joins the retired totals; the slot is free again.
+            if let Some(area) = &on_gone {
+                area.retire(slot);
+            }
+        }),
+    }
 }
 
 /// SIGHUP and SIGUSR2 without a supervisor: their default action would end the process, so

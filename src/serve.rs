@@ -336,6 +336,24 @@ fn wants(listen: &Listen) -> Vec<pollux_supervisor::Want> {
     plain.chain(tls).chain(listen.redirect.iter().map(|a| Want::new("redirect", *a))).collect()
 }
 
+/// SIGHUP in the supervisor: the command line read again, as the children will read it, and
+/// the listeners it asks for; or why not, in one line.
+fn reread() -> Result<(Vec<std::ffi::OsString>, Vec<pollux_supervisor::Want>), String> {
+    use clap::Parser;
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // config: with `--config FILE`, the file is checked here first, and its errors name
+    // FILE:LINE (the children read it again themselves).
+    let cli = crate::Cli::try_parse_from(&argv).map_err(|e| {
+        let text = e.render().to_string();
+        text.lines().next().unwrap_or("").trim_start_matches("error: ").to_owned()
+    })?;
+    let crate::Command::Serve(args) = cli.command else {
+        return Err("not a serve command line".to_owned());
+    };
+    let listen = Listen::resolve(&args).map_err(|e| crate::one_line(&e))?;
+    Ok((argv.into_iter().skip(1).collect(), wants(&listen)))
+}
+
 /// The supervisor: bind here (or take the sockets systemd or the previous supervisor
 /// passed), then keep the children running (each runs this same command); with `--admin`,
 /// serve the admin listener from here.
@@ -394,7 +412,7 @@ fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
         }
         None => args.root.clone().unwrap_or_else(|| PathBuf::from(".")).display().to_string(),
     };
-    let hooks = crate::life::hooks(lifecycle, metrics, |args| Ok(wants(&Listen::resolve(args)?)));
+    let hooks = crate::life::hooks(lifecycle, metrics, Box::new(reread));
     let code = pollux_supervisor::supervise(sup, sockets, hooks, |bound| print_urls(&what, bound, &listen));
     if let Some(dir) = shared {
         let _ = std::fs::remove_dir_all(dir);

@@ -80,7 +80,9 @@ fn during_the_delay_connections_are_answered_with_close_then_refused_and_the_pro
         answered += 1;
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(answered >= 5, "{answered}");
+    // The loop ran until 1 s into the 1.5 s delay, every request answered (however slowly a
+    // loaded machine let them go).
+    assert!(answered >= 2, "{answered}");
     let refused = t.elapsed() + until_refused(addr, Duration::from_secs(5));
     assert!(refused >= Duration::from_millis(1400), "refused after {refused:?}, before the delay ended");
     assert!(refused < Duration::from_millis(2500), "refused only after {refused:?}");

@@ -153,8 +153,29 @@ fn sighup_under_load_starts_generation_2_on_the_same_socket_with_zero_errors() {
 
 #[test]
 fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
-    let (mut s, root) = site(&["--supervise"]);
+    // The binary runs from a copy that is replaced (renamed over, as a package upgrade does)
+    // before the signal: the new supervisor must run the new file.
+    let bin_dir = TempRoot::new("upgrade-bin");
+    let bin = bin_dir.0.join("pollux");
+    std::fs::copy(pollux_testkit::pollux_bin(), &bin).expect("copy the binary");
+    let root = TempRoot::new("reload-www");
+    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
+    cmd.args(["--drain-delay", "300ms", "--supervise"]);
+    let mut s = pollux_testkit::spawn(cmd).gather_stderr();
     let old_sup = s.child.id();
+    let staged = bin_dir.0.join("pollux.new");
+    std::fs::copy(pollux_testkit::pollux_bin(), &staged).expect("copy the binary again");
+    std::fs::rename(&staged, &bin).expect("replace the binary");
+    let exe = |pid: u32| {
+        std::fs::read_link(format!("/proc/{pid}/exe")).expect("exe").to_string_lossy().into_owned()
+    };
+    assert!(
+        exe(old_sup).ends_with(" (deleted)"),
+        "the old supervisor runs the replaced file: {}",
+        exe(old_sup)
+    );
     let inode = listening_inode(s.addr.port());
     let hammer = Hammer::start(s.addr, 4);
     signal(old_sup, "USR2");
@@ -183,6 +204,7 @@ fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
         &errors[..errors.len().min(5)]
     );
     assert_ne!(new_sup, old_sup);
+    assert_eq!(exe(new_sup), bin.to_string_lossy(), "the new supervisor runs the new file");
     assert_eq!(listening_inode(s.addr.port()), inode, "the same listening socket");
     assert!(!std::path::Path::new(&format!("/proc/{old_sup}")).exists(), "the old supervisor is gone");
     get(s.addr).expect("the new supervisor's child answers");

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //!   main thread: bind N SO_REUSEPORT listeners per address ──► spawn N workers ──► wait
-//!   signal thread: SIGINT/SIGTERM ──► Shutdown::begin ──► wake every worker (2nd signal: exit)
+//!   signal thread: SIGINT/SIGTERM ──► Shutdown::begin_draining ──► wake every worker
+//!                  (accepting on for the drain delay; 2nd signal: end it; 3rd: exit)
 //!   worker (one per core, shares nothing):
 //!     Service::on_start (register the service's own sockets: UDP services have no listener)
 //!     loop { epoll_wait(timeout = next timer) ─► accept until WouldBlock ─► Service::on_accept

@@ -164,10 +164,6 @@ impl H2Conn {
         if self.out.wbuf.capacity() == 0 {
             self.take_buffers(env);
         }
-        if env.draining && !self.going_away {
-            self.going_away = true;
-            self.codec.go_away();
-        }
         if !self.rbuf.is_empty() && self.out.wbuf.len() < WBUF_HIGH {
             let now = env.now_ms();
             let res = self.codec.handle_read(&mut self.rbuf, now);
@@ -177,6 +173,12 @@ impl H2Conn {
                 self.end(env);
                 return self.poll(env, app);
             }
+        }
+        // After what was read: a connection accepted during the drain delay gets the streams
+        // it opened answered before GOAWAY names the last one.
+        if env.draining && !self.going_away {
+            self.going_away = true;
+            self.codec.go_away();
         }
         self.release_held(env);
         // Acknowledgements and window updates go ahead of the answers.

@@ -25,16 +25,19 @@
 
 #![forbid(unsafe_code)]
 
+mod event;
 mod inherit;
 mod notify;
 mod run;
 mod sockets;
+mod want;
 mod watch;
 
 pub use inherit::{inherited, Inherited, UPGRADE_FDS};
 pub use notify::{notify, Notify};
-pub use run::{supervise, Hooks, OnSpawn, Reload, Supervisor};
-pub use sockets::{Sockets, Want};
+pub use run::{supervise, ChildStart, Hooks, Reload, Supervisor};
+pub use sockets::Sockets;
+pub use want::Want;
 
 /// The variable that tells a child which descriptors are its listening sockets.
 pub const LISTEN_FDS: &str = "POLLUX_LISTEN_FDS";

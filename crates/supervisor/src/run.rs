@@ -11,6 +11,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use crate::event::Event;
 use crate::{
     Notify, Sockets, Want, GENERATION, LISTEN_FDS, READY_MARK, RETIRE_LINE, UPGRADE_FDS, UPGRADE_NOTIFY,
 };
@@ -44,8 +45,8 @@ impl Supervisor {
 /// Reload: the new children's arguments and listeners, or the one-line reason there are none.
 pub type Reload = Box<dyn FnMut() -> Result<(Vec<OsString>, Vec<Want>), String>>;
 
-/// `Hooks::on_spawn`: adds to a child's command what else it inherits; a token for it.
-pub type OnSpawn = Box<dyn FnMut(&mut Command) -> Option<usize>>;
+/// Before a child starts: the command to add to, and the tag to give back when it is gone.
+pub type ChildStart = Box<dyn FnMut(&mut Command) -> Option<usize>>;
 
 /// What the binary does at the supervisor's turning points.
 pub struct Hooks {
@@ -56,11 +57,12 @@ pub struct Hooks {
     pub on_generation: Box<dyn FnMut(u64)>,
     /// A graceful stop began (SIGTERM, SIGINT).
     pub on_drain: Box<dyn FnMut()>,
-    /// A child is about to start: adds what else it inherits to its command (the shared
-    /// counters' slot) and returns a token for it, handed to `on_exit` once the child is gone.
-    pub on_spawn: OnSpawn,
-    /// A child started with `on_spawn`'s token has exited (or could not start).
-    pub on_exit: Box<dyn FnMut(usize)>,
+    /// Before each child starts: what it needs besides the listeners (the environment of a
+    /// shared counters slot, say). The tag returned comes back to `child_gone` once the child
+    /// has exited or failed to start.
+    pub child_start: ChildStart,
+    /// A child started with a tag from `child_start` is gone (its slot may be reused).
+    pub child_gone: Box<dyn FnMut(usize)>,
 }
 
 impl std::fmt::Debug for Hooks {
@@ -75,20 +77,10 @@ impl Default for Hooks {
             reload: None,
             on_generation: Box::new(|_| {}),
             on_drain: Box::new(|| {}),
-            on_spawn: Box::new(|_| None),
-            on_exit: Box::new(|_| {}),
+            child_start: Box::new(|_| None),
+            child_gone: Box::new(|_| {}),
         }
     }
-}
-
-pub(crate) enum Event {
-    Ready(u64),
-    Retire(u64),
-    Exited(u64, io::Result<ExitStatus>),
-    Signal(i32),
-    Changed(PathBuf),
-    /// The new supervisor of an upgrade serves (`Some(pid)`) or failed (`None`).
-    Upgraded(Option<u32>),
 }
 
 struct Proc {
@@ -97,8 +89,8 @@ struct Proc {
     started: Instant,
     ready: bool,
     generation: u64,
-    /// `Hooks::on_spawn`'s token for it.
-    token: Option<usize>,
+    /// What `Hooks::child_start` returned for it.
+    tag: Option<usize>,
 }
 
 /// A slot keeps one child running; while it is replaced it has two.
@@ -219,12 +211,12 @@ impl State {
             .env_remove(UPGRADE_NOTIFY)
             .stdin(Stdio::null())
             .stdout(Stdio::piped());
-        let token = (self.hooks.on_spawn)(&mut cmd);
+        let tag = (self.hooks.child_start)(&mut cmd);
         let mut child: Child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                if let Some(t) = token {
-                    (self.hooks.on_exit)(t);
+                if let Some(t) = tag {
+                    (self.hooks.child_gone)(t);
                 }
                 return Err(e);
             }
@@ -250,15 +242,15 @@ impl State {
             let _ = tx.send(Event::Exited(id, status));
         });
         let generation = self.generation;
-        self.procs.insert(id, Proc { pid, slot, started: Instant::now(), ready: false, generation, token });
+        self.procs.insert(id, Proc { pid, slot, started: Instant::now(), ready: false, generation, tag });
         Ok(id)
     }
 
-    /// A child has exited: it is no longer ours to wait for.
+    /// A child has exited: no longer ours to signal, and its tag is given back.
     fn forget(&mut self, id: u64) -> Option<Proc> {
         let p = self.procs.remove(&id)?;
-        if let Some(t) = p.token {
-            (self.hooks.on_exit)(t);
+        if let Some(t) = p.tag {
+            (self.hooks.child_gone)(t);
         }
         Some(p)
     }

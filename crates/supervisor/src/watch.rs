@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, SystemTime};
 
-use crate::run::Event;
+use crate::event::Event;
 
 /// Files to skip while looking for changed sources: caches, VCS data, installed packages.
 fn skipped(name: &str) -> bool {
