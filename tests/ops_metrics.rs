@@ -88,7 +88,17 @@ struct Stopped(u32);
 impl Stopped {
     fn new(pid: u32) -> Stopped {
         signal(pid, "STOP");
-        Stopped(pid)
+        let stopped = Stopped(pid);
+        // The signal is asynchronous: wait until every thread of it is stopped, or a worker
+        // might still accept a connection made after `kill` returned.
+        wait_until(5, "the process stopped", || {
+            let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+            tasks.flatten().all(|t| {
+                let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+                stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
+            })
+        });
+        stopped
     }
 }
 
@@ -199,14 +209,26 @@ fn connection_state_gauges_follow_a_scripted_mix() {
     }
     assert_eq!(seen, want, "connections by state");
 
-    // The mix changes: the idle ones close, a reader completes its head.
+    // The mix changes: the idle ones close, a reader completes its head (and reads its
+    // answer to the end, so the server does not linger after it).
     drop(idle);
     reading[0].write_all(b"Connection: close\r\n\r\n").expect("write");
+    reading[0].set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let mut answer = Vec::new();
+    reading[0].read_to_end(&mut answer).expect("read");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer));
+    drop(reading.remove(0));
     let want = [("idle", 0), ("reading", READING - 1), ("writing", WRITING), ("handler", 1)];
-    wait_until(4, "gauges after the change", || {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
         let s = scrape(a.admin);
-        want.iter().all(|(state, n)| s.value("pollux_connections", &[("state", state)]) as usize == *n)
-    });
+        seen = want.map(|(state, _)| (state, s.value("pollux_connections", &[("state", state)]) as usize));
+        if seen == want || Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen, want, "connections by state after the change");
     // The script's answer comes, and it leaves the handler state.
     let mut answer = String::new();
     script.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");

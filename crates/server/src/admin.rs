@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+mod exposition;
+mod status_page;
+
 use crate::metrics::Area;
 use crate::Lifecycle;
 
@@ -29,6 +32,9 @@ const MAX_CLIENTS: usize = 16;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the admin listener reports on.
+/// Listeners with their labels, swappable at a reload.
+pub type SharedListeners = Arc<Mutex<Vec<(String, Arc<TcpListener>)>>>;
+
 #[derive(Debug, Clone)]
 pub struct AdminView {
     /// The main listeners, each with its URL (e.g. `http://0.0.0.0:8080`) as its label: their
@@ -41,7 +47,7 @@ pub struct AdminView {
     /// When the server started (for the uptime).
     pub started: Instant,
     /// Listeners may change at a reload: the supervisor swaps this list.
-    pub replace: Option<Arc<Mutex<Vec<(String, Arc<TcpListener>)>>>>,
+    pub replace: Option<SharedListeners>,
 }
 
 impl AdminView {
@@ -143,12 +149,12 @@ fn answer(mut stream: TcpStream, view: &AdminView) -> io::Result<()> {
     let line = head.lines().next().unwrap_or("");
     let (page, is_head) = route(line);
     let (status, ctype, body) = match page {
-        Page::Metrics => ("200 OK", crate::exposition::CONTENT_TYPE, crate::exposition::render(view)),
+        Page::Metrics => ("200 OK", exposition::CONTENT_TYPE, exposition::render(view)),
         Page::Health if view.lifecycle.is_draining() => {
             ("503 Service Unavailable", TEXT, "draining\n".into())
         }
         Page::Health => ("200 OK", TEXT, "ok\n".into()),
-        Page::Status => ("200 OK", "text/html; charset=utf-8", crate::status_page::render(view)),
+        Page::Status => ("200 OK", "text/html; charset=utf-8", status_page::render(view)),
         Page::NotFound => ("404 Not Found", TEXT, "not found: try /metrics, /healthz or /status\n".into()),
         Page::Method => ("405 Method Not Allowed", TEXT, "only GET and HEAD\n".into()),
         Page::Bad => ("400 Bad Request", TEXT, "bad request\n".into()),

@@ -25,7 +25,7 @@ pub(crate) struct Asked {
     /// counts from here.
     pub(crate) started: std::time::Instant,
     /// `Referer` and `User-Agent`, kept only when the log format shows them.
-    pub(crate) meta: crate::log::Meta,
+    pub(crate) meta: crate::log_format::Meta,
 }
 
 impl Asked {
@@ -42,7 +42,7 @@ impl Asked {
             keep_alive: false,
             uri: None,
             started,
-            meta: crate::log::Meta::default(),
+            meta: crate::log_format::Meta::default(),
         }
     }
 }

@@ -386,7 +386,7 @@ impl H2Conn {
             // as nginx's `$request` does for HTTP/2.
             uri: env.log.enabled().then(|| origin_form(&head.uri)),
             started: env.now,
-            meta: crate::log::Meta::of(env.log.format, env.log.enabled(), &head.headers),
+            meta: crate::log_format::Meta::of(env.log.format, env.log.enabled(), &head.headers),
         };
         let key = self.streams.insert(Stream {
             id,
@@ -533,7 +533,7 @@ impl H2Conn {
                     keep_alive: true,
                     uri: None,
                     started: s.asked.started,
-                    meta: crate::log::Meta::default(),
+                    meta: crate::log_format::Meta::default(),
                 };
                 s.phase = Phase::Task {
                     slot: Box::new(TaskSlot { task, state, asked }),

@@ -57,7 +57,7 @@ const STATES: usize = REFUSED + 1;
 /// Counters up to here are monotonic (kept across a child's replacement); gauges follow.
 const MONOTONIC_END: usize = STATES;
 const USED: usize = STATES + ConnState::ALL.len();
-const _: () = assert!(USED <= BLOCK && BLOCK % 8 == 0);
+const _: () = assert!(USED <= BLOCK && BLOCK.is_multiple_of(8));
 
 /// What a connection is doing, for the `pollux_connections{state=…}` gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,15 +361,15 @@ mod tests {
 
     #[test]
     fn counts_sum_over_workers_and_survive_retirement() {
-        let area = Arc::new(Area::create(2, 2).unwrap());
-        let s = area.claim().unwrap();
+        let area = Arc::new(Area::create(2, 2).expect("memfd"));
+        let s = area.claim().expect("a free slot");
         assert_eq!(s, 0);
-        let b0 = area.block(0).unwrap();
-        let b1 = area.block(1).unwrap();
+        let b0 = area.block(0).expect("block 0");
+        let b1 = area.block(1).expect("block 1");
         assert!(area.block(2).is_none());
         b0.request(&http::Method::GET, 200, Duration::from_micros(1_500));
         b1.request(&http::Method::GET, 204, Duration::from_millis(20));
-        b1.request(&http::Method::from_bytes(b"BREW").unwrap(), 418, Duration::from_secs(60));
+        b1.request(&http::Method::from_bytes(b"BREW").expect("method"), 418, Duration::from_secs(60));
         b0.moved(None, Some(ConnState::Reading));
         b0.moved(Some(ConnState::Reading), Some(ConnState::Idle));
         b1.bytes_out(10);
@@ -390,13 +390,13 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate_inside_the_bucket() {
-        let area = Arc::new(Area::local(1).unwrap());
-        let b = area.block(0).unwrap();
+        let area = Arc::new(Area::local(1).expect("memfd"));
+        let b = area.block(0).expect("block 0");
         for _ in 0..10 {
             b.request(&http::Method::GET, 200, Duration::from_micros(1_200)); // (1ms, 2.5ms]
         }
-        let q = area.totals().quantile(0.5).unwrap();
+        let q = area.totals().quantile(0.5).expect("a quantile");
         assert_eq!(q, Duration::from_micros(1_750));
-        assert!(Area::local(1).unwrap().totals().quantile(0.5).is_none());
+        assert!(Area::local(1).expect("memfd").totals().quantile(0.5).is_none());
     }
 }

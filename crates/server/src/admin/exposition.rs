@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use crate::admin::AdminView;
+use super::AdminView;
 use crate::metrics::{ConnState, Totals, BOUNDS_US, CLASSES, METHODS};
 
 /// The content type of format 0.0.4.

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::admin::AdminView;
+use super::AdminView;
 use crate::metrics::{ConnState, CLASSES, METHODS};
 
 pub(crate) fn render(view: &AdminView) -> String {
@@ -23,12 +23,13 @@ pub(crate) fn render(view: &AdminView) -> String {
         o,
         "<table id=\"server\"><tr><th>uptime</th><td id=\"uptime\">{}</td></tr>\
          <tr><th>configuration generation</th><td id=\"generation\">{}</td></tr>\
-         <tr><th>state</th><td id=\"state\" class=\"{}\">{}</td></tr></table>\n",
+         <tr><th>state</th><td id=\"state\" class=\"{}\">{}</td></tr></table>",
         uptime(view.started.elapsed()),
         view.lifecycle.generation(),
         if draining { "draining" } else { "ok" },
         if draining { "draining" } else { "serving" },
     );
+    o.push('\n');
     o.push_str("<h2>Connections</h2>\n<table id=\"connections\"><tr>");
     for s in ConnState::ALL {
         let _ = write!(o, "<th>{}</th>", s.name());
@@ -39,10 +40,11 @@ pub(crate) fn render(view: &AdminView) -> String {
     }
     let _ = write!(
         o,
-        "<td id=\"accepted\">{}</td><td id=\"refused\">{}</td></tr></table>\n",
+        "<td id=\"accepted\">{}</td><td id=\"refused\">{}</td></tr></table>",
         t.accepted(),
         t.refused()
     );
+    o.push('\n');
     o.push_str("<h2>Requests</h2>\n<table id=\"requests\"><tr><th>method</th>");
     for c in CLASSES {
         let _ = write!(o, "<th>{c}</th>");
