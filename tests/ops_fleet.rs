@@ -162,8 +162,8 @@ fn rolling_sighup_keeps_the_sockets_with_zero_errors_and_generation_plus_1() {
     });
     eprintln!("rolling SIGHUP: {totals:?}");
     assert_no_failure(&fleet, &totals, "rolling SIGHUP");
-    for i in 0..3 {
-        assert_eq!(fleet.listening(i), sockets[i], "s{}: the same listening sockets (inodes)", i + 1);
+    for (i, before) in sockets.iter().enumerate() {
+        assert_eq!(&fleet.listening(i), before, "s{}: the same listening sockets (inodes)", i + 1);
         assert_eq!(fleet.metric(i, "pollux_config_generation"), Some(2.0), "s{} after", i + 1);
     }
 }
