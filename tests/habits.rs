@@ -71,7 +71,10 @@ fn plain_pollux_serve_says_how_to_list() {
     let r = get_with(server.addr, "/", &[]);
     assert_eq!(r.status, 404, "the current directory is not listed unless asked");
     let text = r.text();
-    assert!(text.contains("no index.html") && text.contains("pollux serve .") && text.contains("--listing"), "{text}");
+    assert!(
+        text.contains("no index.html") && text.contains("pollux serve .") && text.contains("--listing"),
+        "{text}"
+    );
     assert!(!text.contains("notes.txt"), "{text}");
     let server = pollux_serve(&tmp.0, &["--bind", "127.0.0.1:0", "--listing"]);
     assert!(get_with(server.addr, "/", &[]).text().contains("notes.txt"));
