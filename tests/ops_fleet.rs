@@ -16,9 +16,6 @@
 //! as root. Run anywhere else they fail, never pass.
 //!
 //! Each scenario runs about 25 s; scripts/test.sh runs them four at a time.
-//!
-//! The rolling SIGHUP reloads the same command line: a changed configuration needs the
-//! config file (`--config`), which is not on this branch yet.
 
 use std::time::{Duration, Instant};
 
@@ -37,6 +34,11 @@ const S2: usize = 1;
 /// holds the sockets; HAProxy checks its /healthz), PROXY v2 from the balancer only, two
 /// workers, no access log (a load run would write hundreds of thousands of lines).
 fn fleet(extra: &[&str]) -> Fleet {
+    fleet_with(extra, |_| {})
+}
+
+/// [`fleet`], with `prepare` writing files into the fleet's directories before it starts.
+fn fleet_with(extra: &[&str], prepare: impl FnOnce(&Fleet)) -> Fleet {
     let mut serve: Vec<String> = [
         "--workers",
         "2",
@@ -54,6 +56,7 @@ fn fleet(extra: &[&str]) -> Fleet {
     serve.extend(extra.iter().map(|s| (*s).to_owned()));
     let mut fleet =
         Fleet::new(FleetSpec { serve, health: Health::AdminPort(ADMIN_PORT), send_proxy_v2: true });
+    prepare(&fleet);
     fleet.start();
     fleet
 }
@@ -147,16 +150,37 @@ fn sigkill_fails_at_most_the_requests_in_flight_and_haproxy_marks_it_down_within
     assert!(after <= Duration::from_secs(1), "s2 marked down only after {after:?}");
 }
 
+/// The header each server's config file sets, before and after the reload.
+fn cache_control(max_age: u32) -> String {
+    format!("# pollux serve --config (tests/ops_fleet.rs)\ncache-control = [\"max-age={max_age}\"]\n")
+}
+
+/// The `Cache-Control` server `i` answers with, asked directly from the balancer's
+/// namespace (with the PROXY header the server expects from there).
+fn served_cache_control(fleet: &Fleet, i: usize) -> String {
+    let url = format!("http://{}/", fleet.servers[i].addr());
+    let out = fleet.curl("lb", &["--haproxy-protocol", "-o", "/dev/null", "-D", "-", &url]);
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    head.lines().find_map(|l| l.strip_prefix("cache-control: ")).unwrap_or("").trim().to_owned()
+}
+
 #[test]
 #[ignore = "needs root, iproute2, haproxy and wrk; scripts/test.sh runs it as root"]
-fn rolling_sighup_keeps_the_sockets_with_zero_errors_and_generation_plus_1() {
-    let mut fleet = fleet(&[]);
+fn rolling_sighup_with_a_changed_config_keeps_the_sockets_with_zero_errors_and_generation_plus_1() {
+    let mut fleet = fleet_with(&["--config", "{dir}/pollux.toml"], |f| {
+        for s in &f.servers {
+            std::fs::write(s.dir.join("pollux.toml"), cache_control(60)).expect("write pollux.toml");
+        }
+    });
     let sockets: Vec<_> = (0..3).map(|i| fleet.listening(i)).collect();
     for i in 0..3 {
         assert_eq!(fleet.metric(i, "pollux_config_generation"), Some(1.0), "s{} before", i + 1);
+        assert_eq!(served_cache_control(&fleet, i), "max-age=60", "s{} before", i + 1);
     }
     let totals = fleet.load_with(LOAD, AT, |f| {
         for i in 0..3 {
+            let file = f.servers[i].dir.join("pollux.toml");
+            std::fs::write(file, cache_control(120)).expect("write pollux.toml");
             f.reload(i, 2);
         }
     });
@@ -165,6 +189,7 @@ fn rolling_sighup_keeps_the_sockets_with_zero_errors_and_generation_plus_1() {
     for (i, before) in sockets.iter().enumerate() {
         assert_eq!(&fleet.listening(i), before, "s{}: the same listening sockets (inodes)", i + 1);
         assert_eq!(fleet.metric(i, "pollux_config_generation"), Some(2.0), "s{} after", i + 1);
+        assert_eq!(served_cache_control(&fleet, i), "max-age=120", "s{}: the changed config", i + 1);
     }
 }
 
