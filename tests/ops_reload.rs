@@ -213,6 +213,36 @@ fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
     drop(root);
 }
 
+#[test]
+fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
+    let bin_dir = TempRoot::new("upgrade-broken");
+    let bin = bin_dir.0.join("pollux");
+    std::fs::copy(pollux_testkit::pollux_bin(), &bin).expect("copy the binary");
+    let root = TempRoot::new("reload-www");
+    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
+    cmd.args(["--drain-delay", "300ms", "--supervise"]);
+    let s = pollux_testkit::spawn(cmd).gather_stderr();
+    let kids = children_of(s.child.id());
+    // The "new binary" fails at once, as one built for another machine would.
+    let staged = bin_dir.0.join("pollux.new");
+    std::fs::write(&staged, "#!/bin/sh\nexit 1\n").expect("write");
+    std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    std::fs::rename(&staged, &bin).expect("replace the binary");
+    let t = Instant::now();
+    signal(s.child.id(), "USR2");
+    let log = s.wait_log("pollux: upgrade failed:", 10);
+    assert!(log.contains("did not come up; serving on"), "{log}");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "noticed at once, not at the 60 s limit: {:?}",
+        t.elapsed()
+    );
+    assert_eq!(children_of(s.child.id()), kids, "the same child serves on");
+    get(s.addr).expect("still serving");
+}
+
 /// SIGTERMs a process when dropped (one this test did not start as a child).
 struct Stop(u32);
 

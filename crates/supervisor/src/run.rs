@@ -354,7 +354,8 @@ impl State {
         let name = format!("pollux-upgrade-{}-{}", std::process::id(), self.next_id);
         let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes())?;
         let inbox = std::os::unix::net::UnixDatagram::bind_addr(&addr)?;
-        inbox.set_read_timeout(Some(UPGRADE_WITHIN))?;
+        // Short waits, so that a new binary that exits at once fails the upgrade at once.
+        inbox.set_read_timeout(Some(Duration::from_millis(100)))?;
         let mut child = Command::new(&self.cfg.program)
             .args(&self.cfg.args)
             .env(UPGRADE_FDS, self.sockets.upgrade_fds()?)
@@ -370,7 +371,15 @@ impl State {
         let tx = self.tx.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 256];
-            let ready = matches!(inbox.recv(&mut buf), Ok(n) if buf[..n].starts_with(b"READY=1"));
+            let deadline = Instant::now() + UPGRADE_WITHIN;
+            let ready = loop {
+                match inbox.recv(&mut buf) {
+                    Ok(n) if buf[..n].starts_with(b"READY=1") => break true,
+                    _ if Instant::now() >= deadline => break false,
+                    _ if child.try_wait().is_ok_and(|st| st.is_some()) => break false,
+                    _ => {}
+                }
+            };
             let _ = tx.send(Event::Upgraded(ready.then_some(pid)));
             if !ready {
                 let _ = child.kill();
@@ -453,7 +462,10 @@ impl State {
                 }
                 Some(Event::Upgraded(None)) => {
                     self.upgrading = false;
-                    eprintln!("pollux: upgrade failed: the new supervisor did not report ready; serving on");
+                    eprintln!(
+                        "pollux: upgrade failed: {} did not come up; serving on",
+                        self.cfg.program.display()
+                    );
                 }
                 Some(Event::Upgraded(Some(pid))) => {
                     eprintln!("pollux: upgraded: process {pid} serves; draining this one");
