@@ -69,8 +69,8 @@ if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
   step ignored --test ops_fleet
 else echo "test.sh: NOT RUN (need root and iproute2): the ignored tests of serve_lan, tftp_netns, tools_udp, ops_fleet" >&2; fi
 if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then                       # ::1 is configured
-  step ignored --test serve --test tftp_server --test tools_echo
-else echo "test.sh: NOT RUN (need an IPv6 loopback): the ignored tests of serve, tftp_server, tools_echo" >&2; fi
+  step ignored --test serve --test tftp_server --test tools_echo --test ops_acl
+else echo "test.sh: NOT RUN (need an IPv6 loopback): the ignored tests of serve, tftp_server, tools_echo, ops_acl" >&2; fi
 if [ "$(ulimit -Hn)" = unlimited ] || [ "$(ulimit -Hn)" -ge 1200 ]; then
   step ignored --test tools_models                                    # 1,100 descriptors
 else echo "test.sh: NOT RUN (need ulimit -Hn >= 1200): the ignored test of tools_models" >&2; fi

@@ -135,7 +135,7 @@ fn v1_by_hand_the_script_and_the_access_log_see_the_client() {
 #[test]
 fn v2_by_hand_in_pieces_ipv6_source_and_keep_alive() {
     let s = site("127.0.0.0/8", &[]);
-    let src: SocketAddr = "[2001:db8::7]:40000".parse().unwrap();
+    let src: SocketAddr = "[2001:db8::7]:40000".parse().expect("address");
     let h = v2(1, Some(src));
     // Cut inside the signature, inside the addresses, and between the header and the request.
     let (raw, _) = talk(s.server.addr, &[&h[..5], &h[5..20], &h[20..], GET_ENV]);
@@ -144,7 +144,7 @@ fn v2_by_hand_in_pieces_ipv6_source_and_keep_alive() {
     assert_eq!(env.get("REMOTE_PORT").map(String::as_str), Some("40000"));
     // One header per connection: the second request on it is from the same client.
     let two = b"GET /cgi-bin/env.sh HTTP/1.1\r\nHost: x\r\n\r\nGET /cgi-bin/env.sh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    let src4: SocketAddr = "198.51.100.9:1234".parse().unwrap();
+    let src4: SocketAddr = "198.51.100.9:1234".parse().expect("address");
     let (raw, _) = talk(s.server.addr, &[&cat(&v2(1, Some(src4)), two)]);
     let (resps, _) = parse_responses(&raw, &[false, false]);
     assert_eq!(resps.len(), 2, "{}", String::from_utf8_lossy(&raw));
@@ -156,7 +156,8 @@ fn v2_by_hand_in_pieces_ipv6_source_and_keep_alive() {
 #[test]
 fn local_command_and_unknown_use_the_socket_addresses() {
     let s = site("127.0.0.1", &[]);
-    for header in [v2(0, None), v2(0, Some("203.0.113.1:9".parse().unwrap())), b"PROXY UNKNOWN\r\n".to_vec()]
+    for header in
+        [v2(0, None), v2(0, Some("203.0.113.1:9".parse().expect("address"))), b"PROXY UNKNOWN\r\n".to_vec()]
     {
         let (raw, _) = talk(s.server.addr, &[&cat(&header, GET_ENV)]);
         let env = script_env(&raw);
@@ -176,7 +177,7 @@ fn untrusted_malformed_and_plain_http_are_closed_unanswered() {
     assert_refused(s.server.addr, &[GET_ENV], "plain HTTP");
     assert_refused(s.server.addr, &[b"PROXY TCP4 203.0.113.300 127.0.0.1 1 80\r\n", GET_ENV], "bad address");
     assert_refused(s.server.addr, &[b"PROXY TCP4 1.2.3.4 127.0.0.1 01 80\r\n", GET_ENV], "bad port");
-    let mut bad_version = v2(1, Some("203.0.113.7:1".parse().unwrap()));
+    let mut bad_version = v2(1, Some("203.0.113.7:1".parse().expect("address")));
     bad_version[12] = 0x31;
     assert_refused(s.server.addr, &[&cat(&bad_version, GET_ENV)], "v2 version 3");
     // A TLS ClientHello where the header should be.
@@ -184,7 +185,7 @@ fn untrusted_malformed_and_plain_http_are_closed_unanswered() {
     // The same good header from a peer that is not a trusted balancer: 127.0.0.2.
     let only_two = site("127.0.0.2", &[]);
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).expect("bind");
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().expect("address").into()).expect("bind");
     sock.connect(&only_two.server.addr.into()).expect("connect");
     let mut c: TcpStream = sock.into();
     let _ = c.write_all(&cat(&v1("203.0.113.7", 5), GET_ENV));
@@ -192,7 +193,7 @@ fn untrusted_malformed_and_plain_http_are_closed_unanswered() {
     assert!(raw.is_empty(), "untrusted peer answered: {}", String::from_utf8_lossy(&raw));
     // …while the trusted one is served by the same server.
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
-    sock.bind(&"127.0.0.2:0".parse::<SocketAddr>().unwrap().into()).expect("bind");
+    sock.bind(&"127.0.0.2:0".parse::<SocketAddr>().expect("address").into()).expect("bind");
     sock.connect(&only_two.server.addr.into()).expect("connect");
     let mut c: TcpStream = sock.into();
     c.write_all(&cat(&v1("203.0.113.7", 5), GET_ENV)).expect("write");

@@ -175,6 +175,9 @@ impl Drop for IpSlot {
 
 #[cfg(test)]
 mod tests {
+    // Literals written here: a failure is the test's own typo.
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn net(s: &str) -> IpNet {
