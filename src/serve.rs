@@ -371,7 +371,7 @@ fn reread() -> Result<(Vec<std::ffi::OsString>, Vec<pollux_supervisor::Want>), S
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // With `--config FILE` the file is read (and checked) again here, its errors naming
     // FILE:LINE; the children get the same command line and read it again themselves.
-    let args = crate::config_file::serve_args(argv.clone()).map_err(|e| crate::one_line(&e))?;
+    let args = crate::config_file::serve_args::<ServeArgs>(argv.clone()).map_err(|e| crate::one_line(&e))?;
     let listen = Listen::resolve(&args).map_err(|e| crate::one_line(&e))?;
     Ok((argv.into_iter().skip(1).collect(), wants(&listen)))
 }

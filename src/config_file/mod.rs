@@ -234,15 +234,16 @@ fn cause_text(value: &str, cause: &str) -> String {
 
 /// `pollux serve`'s settings for the process's own command line and environment, with the
 /// config file read again: what SIGHUP calls (with `std::env::args_os()`) to pick up a changed
-/// file. Errors are one line each, naming the file's line as at start.
-pub(crate) fn serve_args(argv: Vec<OsString>) -> anyhow::Result<crate::serve::ServeArgs> {
-    use clap::FromArgMatches;
+/// file. Errors are one line each, naming the file's line as at start. Generic over the
+/// arguments' type (`serve::ServeArgs`, which calls it) so that this module does not use
+/// `serve` back.
+pub(crate) fn serve_args<A: clap::FromArgMatches>(argv: Vec<OsString>) -> anyhow::Result<A> {
     let prepared = prepare(argv, &|v| std::env::var_os(v))?;
     let m = cli_command()
         .try_get_matches_from(&prepared.argv)
         .map_err(|e| anyhow::anyhow!(prepared.explain(&e).unwrap_or_else(|| crate::clap_line(&e))))?;
     let Some(("serve", m)) = m.subcommand() else { anyhow::bail!("not a `pollux serve` command line") };
-    crate::serve::ServeArgs::from_arg_matches(m).map_err(|e| anyhow::anyhow!(crate::clap_line(&e)))
+    A::from_arg_matches(m).map_err(|e| anyhow::anyhow!(crate::clap_line(&e)))
 }
 
 /// The whole command line as clap defines it.
