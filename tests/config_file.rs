@@ -144,6 +144,7 @@ fn candidates(f: &Flag) -> Vec<String> {
         "/PREFIX" => &["/app"],
         "NAMES" => &["a.test"],
         "CIDR" => &["10.0.0.0/8"],
+        "FORMAT" => &["combined"],
         _ => &[],
     };
     out.extend(by_name.iter().map(|s| (*s).to_owned()));
