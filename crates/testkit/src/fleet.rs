@@ -88,15 +88,13 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Makes the namespaces and directories, with `www/index.html` and `www/healthz`; starts
-    /// nothing yet. Panics without root and iproute2.
+    /// Makes the namespaces and directories, with `www/index.html`; starts nothing yet.
+    /// Panics without root and iproute2.
     pub fn new(spec: FleetSpec) -> Fleet {
         let dir = TempRoot::empty("fleet");
         let www = dir.path("www");
         std::fs::create_dir_all(&www).expect("mkdir www");
         std::fs::write(www.join("index.html"), "<h1>hello from the fleet</h1>\n").expect("write index");
-        // For health checks on the serving port (Health::ServingPort).
-        std::fs::write(www.join("healthz"), "ok\n").expect("write healthz");
         let lan = Lan::new(&["cli", "lb", "s1", "s2", "s3"]);
         let servers = ["s1", "s2", "s3"]
             .iter()

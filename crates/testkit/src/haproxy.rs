@@ -32,11 +32,10 @@ use crate::netns::Node;
 
 /// Where HAProxy sends its health checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Health {
-    /// `GET /healthz` on the serving port itself (a file of that name in the served root):
-    /// for servers without an admin listener.
-    ServingPort,
-    /// `GET /healthz` on the admin listener at this port of each server (`check port N`).
+    /// `GET /healthz` on the admin listener at this port of each server (`check port N`):
+    /// the supervisor answers it, 503 from the moment a drain begins.
     AdminPort(u16),
 }
 
@@ -92,7 +91,6 @@ backend {BACKEND}
             socket = socket.display(),
             frontend = self.frontend,
             check_port = match self.health {
-                Health::ServingPort => String::new(),
                 Health::AdminPort(p) => format!(" port {p}"),
             },
             proxy = if self.send_proxy_v2 { " send-proxy-v2" } else { "" },
@@ -260,5 +258,34 @@ impl ServerStat {
     /// the client.
     pub fn failures(&self) -> u64 {
         self.connect_errors + self.response_errors + self.retries + self.redispatches
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_configuration_has_what_the_issue_asks_for() {
+        let b = Balance {
+            frontend: SocketAddr::from(([10, 0, 0, 2], 8080)),
+            servers: vec![("s1".into(), SocketAddr::from(([10, 0, 0, 3], 8000)))],
+            health: Health::AdminPort(9000),
+            send_proxy_v2: true,
+        };
+        let c = b.config(Path::new("/run/h.sock"));
+        for line in [
+            "option httpchk GET /healthz",
+            "retries 3",
+            "option redispatch",
+            "default-server inter 200ms fall 1 rise 2 port 9000 send-proxy-v2",
+            "server s1 10.0.0.3:8000 check",
+            "bind 10.0.0.2:8080",
+            "stats socket /run/h.sock",
+        ] {
+            assert!(c.contains(line), "no {line:?} in\n{c}");
+        }
+        let plain = Balance { send_proxy_v2: false, ..b }.config(Path::new("/run/h.sock"));
+        assert!(!plain.contains("send-proxy"), "{plain}");
     }
 }

@@ -98,3 +98,19 @@ impl Load {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_come_from_the_done_hooks_line() {
+        let out = "Running 20s test @ http://10.218.0.2:8080/\n  2 threads and 32 connections\n\
+                   wrk-totals requests=1000 connect=1 read=2 write=3 status=4 timeout=5\n";
+        let t = Totals::parse(out).expect("parsed");
+        assert_eq!(t, Totals { requests: 1000, connect: 1, read: 2, write: 3, status: 4, timeout: 5 });
+        assert_eq!((t.socket_errors(), t.failed()), (11, 15));
+        assert_eq!(Totals::parse("Requests/sec: 5.00\n"), None, "no hook line");
+        assert_eq!(Totals::parse("wrk-totals requests=x\n"), None, "not a number");
+    }
+}
