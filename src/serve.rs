@@ -21,6 +21,10 @@ pub(crate) struct ServeArgs {
     /// [default: 127.0.0.1:8000, unless --tls-bind is given].
     #[arg(long = "bind", value_name = "ADDR", value_parser = addr::parse_bind)]
     bind: Vec<Bind>,
+    /// Port to listen on, as `python -m http.server` and miniserve take it: `-p 8080` is
+    /// `--bind 127.0.0.1:8080`; with `--bind HOST` (no port) it is that host's port.
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    port: Option<u16>,
     /// Worker threads, one event loop each [default: available cores].
     #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
@@ -58,10 +62,13 @@ pub(crate) struct ServeArgs {
     /// Access log in Common Log Format: `off`, `-` (stderr) or a file path.
     #[arg(long, default_value = "-")]
     access_log: String,
-    /// List directories that have no index.html (HTML, or JSON for `Accept: application/json`);
-    /// without it they are 404.
-    #[arg(long)]
+    /// List directories that have no index.html (HTML, or JSON for `Accept: application/json`).
+    /// On by default when ROOT is given (`pollux serve DIR`) and no --wsgi app is served.
+    #[arg(long, overrides_with = "no_listing")]
     listing: bool,
+    /// Never list directories: one without index.html is 404.
+    #[arg(long, overrides_with = "listing")]
+    no_listing: bool,
     /// Serve and list dotfiles; without it any path segment starting with `.` is 404, except
     /// `.well-known`.
     #[arg(long)]
@@ -98,6 +105,9 @@ pub(crate) struct ServeArgs {
     tls: Box<crate::tls::TlsArgs>,
     #[command(flatten)]
     life: Box<crate::life::LifeArgs>,
+    /// --config FILE and --dump-options.
+    #[command(flatten)]
+    pub(crate) config: Box<crate::config_file::ConfigArgs>,
 }
 
 /// Every address `serve` listens on, by kind, in the order the server takes its listeners.
@@ -109,11 +119,20 @@ struct Listen {
 
 impl Listen {
     fn resolve(args: &ServeArgs) -> anyhow::Result<Listen> {
+        let mut default = DEFAULT_ADDR;
+        if let Some(p) = args.port {
+            // `-p 8080 --bind 0.0.0.0:9000` names two ports for one listener: say so rather
+            // than pick one.
+            if args.bind.iter().any(Bind::has_port) {
+                anyhow::bail!("-p {p} and a --bind with a port both give a port: use --bind HOST with -p, or --bind HOST:PORT alone");
+            }
+            default.set_port(p);
+        }
         let plain = match (&args.bind[..], &args.tls.tls_bind[..]) {
             // Only HTTPS was asked for.
-            ([], [_, ..]) => Vec::new(),
-            ([], []) => vec![DEFAULT_ADDR],
-            (binds, _) => addr::resolve_all(binds, DEFAULT_ADDR)?,
+            ([], [_, ..]) if args.port.is_none() => Vec::new(),
+            ([], _) => vec![default],
+            (binds, _) => addr::resolve_all(binds, default)?,
         };
         Ok(Listen {
             plain,
@@ -245,7 +264,8 @@ fn serve_dir(args: &ServeArgs, dir: &std::path::Path) -> anyhow::Result<pollux_f
         eprintln!("pollux: warning: cannot read {}: {e}; requests will be refused", handler.root().display());
     }
     let mut handler = handler
-        .listing(args.listing)
+        .listing(listing(args))
+        .listing_hint(!args.listing && !args.no_listing && args.root.is_none() && args.wsgi.app.is_none())
         .hidden(args.hidden)
         .follow_symlinks(args.follow_symlinks)
         .compression(pollux_fs::Compression::new(args.compress == "on"));
@@ -262,6 +282,15 @@ fn serve_dir(args: &ServeArgs, dir: &std::path::Path) -> anyhow::Result<pollux_f
         handler = handler.cache_control(rule).context("--cache-control")?;
     }
     Ok(handler)
+}
+
+/// Whether directories without index.html are listed: asked for, or by default when a
+/// directory was named to be served (`pollux serve DIR`, as `python -m http.server` and
+/// miniserve list it) and it is not a WSGI app's import path. Without ROOT the current
+/// directory is served, perhaps by accident (`~`): there the default stays 404, with a page
+/// saying how to list.
+fn listing(args: &ServeArgs) -> bool {
+    !args.no_listing && (args.listing || (args.root.is_some() && args.wsgi.app.is_none()))
 }
 
 /// Loads the WSGI application (before anything is bound: an import error ends the start).
@@ -334,17 +363,10 @@ fn wants(listen: &Listen) -> Vec<pollux_supervisor::Want> {
 /// SIGHUP in the supervisor: the command line read again, as the children will read it, and
 /// the listeners it asks for; or why not, in one line.
 fn reread() -> Result<(Vec<std::ffi::OsString>, Vec<pollux_supervisor::Want>), String> {
-    use clap::Parser;
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // config: with `--config FILE`, the file is checked here first, and its errors name
-    // FILE:LINE (the children read it again themselves).
-    let cli = crate::Cli::try_parse_from(&argv).map_err(|e| {
-        let text = e.render().to_string();
-        text.lines().next().unwrap_or("").trim_start_matches("error: ").to_owned()
-    })?;
-    let crate::Command::Serve(args) = cli.command else {
-        return Err("not a serve command line".to_owned());
-    };
+    // The file and the environment merged under the command line as at start; a bad file is
+    // refused here, its error naming FILE:LINE (the children read it again themselves).
+    let args = crate::serve_args_again(argv.clone()).map_err(|e| crate::one_line(&e))?;
     let listen = Listen::resolve(&args).map_err(|e| crate::one_line(&e))?;
     Ok((argv.into_iter().skip(1).collect(), wants(&listen)))
 }
@@ -498,6 +520,30 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             pollux_server::serve(opts, cgi, on_bound).map_err(failed)
         }
     }
+}
+
+/// `pollux check-config`: every check `run` makes before binding (addresses resolved, the
+/// roots and pages opened, certificates loaded), as a one-line summary.
+pub(crate) fn check(args: &ServeArgs) -> anyhow::Result<String> {
+    let listen = Listen::resolve(args)?;
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let handler = serve_dir(args, &root)?;
+    args.tls.check(listen.tls.clone(), !args.no_http2)?;
+    let mut urls: Vec<String> = Vec::new();
+    for (i, a) in listen.all().iter().enumerate() {
+        let (scheme, redirect) = listen.scheme(i);
+        urls.push(format!("{scheme}://{a}{}", if redirect { " (redirect)" } else { "" }));
+    }
+    let what = match &args.wsgi.app {
+        Some(app) => format!("the WSGI app {app}"),
+        None => format!("root {}", handler.root().display()),
+    };
+    let sites = match args.vhosts.len() {
+        0 => String::new(),
+        1 => "; 1 virtual host".into(),
+        n => format!("; {n} virtual hosts"),
+    };
+    Ok(format!("listening on {}; {what}{sites}", urls.join(", ")))
 }
 
 /// Tells where the server listens: one URL per interface address for a wildcard bind (as
