@@ -346,6 +346,7 @@ fn role(args: &ServeArgs) -> anyhow::Result<Role> {
     }
     let w = &args.wsgi;
     let wsgi_many = w.app.is_some() && (w.processes > 1 || w.max_requests.is_some() || w.reload);
+    // admin: obs — `--admin` implies the supervisor, which serves the admin listener.
     if wsgi_many || args.life.supervise || crate::life::handed_sockets() {
         return Ok(Role::Supervisor);
     }
