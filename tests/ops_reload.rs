@@ -232,8 +232,12 @@ fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
     std::fs::rename(&staged, &bin).expect("replace the binary");
     let t = Instant::now();
     signal(s.child.id(), "USR2");
-    let log = s.wait_log("pollux: upgrade failed:", 10);
-    assert!(log.contains("did not come up; serving on"), "{log}");
+    // (The whole line: stderr is written in pieces.)
+    let log = s.wait_log("did not come up; serving on", 10);
+    assert!(
+        log.contains(&format!("pollux: upgrade failed: {} did not come up; serving on", bin.display())),
+        "{log}"
+    );
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "noticed at once, not at the 60 s limit: {:?}",
