@@ -178,3 +178,10 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
     // One line, whatever a message held.
     line.replace(['\n', '\r'], " ")
 }
+
+/// `pollux serve`'s settings as at start (file and environment under the command line), read
+/// again for a SIGHUP reload. Here, between the two, so `serve` and `config_file` need not
+/// know each other.
+pub(crate) fn serve_args_again(argv: Vec<std::ffi::OsString>) -> anyhow::Result<serve::ServeArgs> {
+    config_file::serve_args(argv)
+}

@@ -369,9 +369,9 @@ fn wants(listen: &Listen) -> Vec<pollux_supervisor::Want> {
 /// the listeners it asks for; or why not, in one line.
 fn reread() -> Result<(Vec<std::ffi::OsString>, Vec<pollux_supervisor::Want>), String> {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    // With `--config FILE` the file is read (and checked) again here, its errors naming
-    // FILE:LINE; the children get the same command line and read it again themselves.
-    let args = crate::config_file::serve_args::<ServeArgs>(argv.clone()).map_err(|e| crate::one_line(&e))?;
+    // The file and the environment merged under the command line as at start; a bad file is
+    // refused here, its error naming FILE:LINE (the children read it again themselves).
+    let args = crate::serve_args_again(argv.clone()).map_err(|e| crate::one_line(&e))?;
     let listen = Listen::resolve(&args).map_err(|e| crate::one_line(&e))?;
     Ok((argv.into_iter().skip(1).collect(), wants(&listen)))
 }

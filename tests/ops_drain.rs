@@ -30,15 +30,31 @@ fn site(extra: &[&str]) -> (Server, TempRoot, TempRoot) {
 }
 
 /// One request on a fresh connection (no `Connection: close` from us): status and whether
-/// the answer said `Connection: close`; `Err` when connecting failed.
+/// the answer said `Connection: close` (and the server then closed); `Err` when connecting
+/// failed.
 fn get(addr: SocketAddr, path: &str) -> Result<(u16, bool), std::io::Error> {
     let mut c = TcpStream::connect(addr)?;
     c.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())?;
-    // The server closes after a `Connection: close` answer: read to the end.
-    let data = read_all(&mut c, Duration::from_secs(10));
-    let (rs, _) = parse_responses(&data, &[false]);
-    let r = rs.first().unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&data)));
-    Ok((r.status, r.lists("connection", "close")))
+    c.set_read_timeout(Some(Duration::from_secs(10)))?;
+    // Read by framing, not to the end: a keep-alive answer leaves the connection open.
+    let mut data = Vec::new();
+    let mut buf = [0u8; 4096];
+    let r = loop {
+        if let Some(r) = parse_responses(&data, &[false]).0.into_iter().next() {
+            break r;
+        }
+        let n = std::io::Read::read(&mut c, &mut buf).expect("read the answer");
+        assert!(n > 0, "closed without an answer: {:?}", String::from_utf8_lossy(&data));
+        data.extend_from_slice(&buf[..n]);
+    };
+    let close = r.lists("connection", "close");
+    if close {
+        // Said close: the server closes (the rest reads as end of file, not a timeout).
+        let t = Instant::now();
+        let rest = read_all(&mut c, Duration::from_secs(5));
+        assert!(t.elapsed() < Duration::from_secs(4), "no close after `Connection: close`: {rest:?}");
+    }
+    Ok((r.status, close))
 }
 
 /// Right after `kill` returns the signal may not have been handled yet: waits (bounded) for

@@ -232,8 +232,12 @@ fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
     std::fs::rename(&staged, &bin).expect("replace the binary");
     let t = Instant::now();
     signal(s.child.id(), "USR2");
-    let log = s.wait_log("pollux: upgrade failed:", 10);
-    assert!(log.contains("did not come up; serving on"), "{log}");
+    // (The whole line: stderr is written in pieces.)
+    let log = s.wait_log("did not come up; serving on", 10);
+    assert!(
+        log.contains(&format!("pollux: upgrade failed: {} did not come up; serving on", bin.display())),
+        "{log}"
+    );
     assert!(
         t.elapsed() < Duration::from_secs(5),
         "noticed at once, not at the 60 s limit: {:?}",
@@ -268,4 +272,99 @@ fn without_a_supervisor_sighup_and_sigusr2_say_so_and_serving_goes_on() {
     let log = s.wait_log("pollux: SIGUSR2: a binary upgrade needs --supervise; serving on", 10);
     assert!(log.contains("SIGUSR2"), "{log}");
     get(s.addr).expect("still serving");
+}
+
+/// A free port on 127.0.0.1 (bound and let go: nothing else here takes ports meanwhile).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn write_config(path: &std::path::Path, root: &std::path::Path, binds: &[String]) {
+    let binds: Vec<String> = binds.iter().map(|b| format!("{b:?}")).collect();
+    let text = format!(
+        "root = {:?}\nbind = [{}]\nworkers = 1\naccess-log = \"off\"\ndrain-delay = \"300ms\"\nsupervise = true\n",
+        root.display().to_string(),
+        binds.join(", ")
+    );
+    std::fs::write(path, text).expect("write the config");
+}
+
+fn refused(addr: SocketAddr) -> bool {
+    TcpStream::connect(addr).is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
+}
+
+#[test]
+fn sighup_with_a_changed_config_keeps_one_listener_opens_a_new_one_and_closes_a_removed_one() {
+    let root = TempRoot::new("reload-config");
+    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
+    let config = root.0.join("..").join(format!("pollux-reload-{}.toml", std::process::id()));
+    let (removed, added) = (free_port(), free_port());
+    let kept = "127.0.0.1:0".to_owned();
+    write_config(&config, &root.0, &[kept.clone(), format!("127.0.0.1:{removed}")]);
+    let mut cmd = std::process::Command::new(pollux_testkit::pollux_bin());
+    cmd.arg("serve").arg("--config").arg(&config);
+    let (s, addrs) = pollux_testkit::spawn_bound(cmd, "http://", 2);
+    let s = s.gather_stderr();
+    let sup = s.child.id();
+    let removed_addr = SocketAddr::from(([127, 0, 0, 1], removed));
+    let added_addr = SocketAddr::from(([127, 0, 0, 1], added));
+    assert!(addrs.contains(&removed_addr), "{addrs:?}");
+    let inode = listening_inode(s.addr.port());
+    let old = children_of(sup);
+    get(removed_addr).expect("the listener to be removed serves until the reload");
+    assert!(refused(added_addr), "nothing on the new port before the reload");
+
+    write_config(&config, &root.0, &[kept, format!("127.0.0.1:{added}")]);
+    let hammer = Hammer::start(s.addr, 2);
+    signal(sup, "HUP");
+    let log = s.wait_log("pollux: generation 2 serving", 20);
+    assert!(log.contains("pollux: generation 2 serving"), "{log}");
+    get(added_addr).expect("the new listener answers");
+    // The removed one closes once the old child (which accepts what was queued on it) is gone.
+    let t = Instant::now();
+    while !refused(removed_addr) {
+        assert!(t.elapsed() < Duration::from_secs(10), "the removed listener stays open");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!children_of(sup).contains(&old[0]), "closed only after the old child exited");
+    hammer.wait_for(100);
+    let (requests, errors) = hammer.stop();
+    assert!(
+        errors.is_empty(),
+        "{} of {requests} requests failed: {:?}",
+        errors.len(),
+        &errors[..errors.len().min(5)]
+    );
+    assert_eq!(listening_inode(s.addr.port()), inode, "the unchanged listener is the same socket");
+    let _ = std::fs::remove_file(&config);
+}
+
+#[test]
+fn a_bad_config_on_sighup_keeps_the_old_generation_serving() {
+    let root = TempRoot::new("reload-bad");
+    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
+    let config = root.0.join("..").join(format!("pollux-reload-bad-{}.toml", std::process::id()));
+    write_config(&config, &root.0, &["127.0.0.1:0".to_owned()]);
+    let mut cmd = std::process::Command::new(pollux_testkit::pollux_bin());
+    cmd.arg("serve").arg("--config").arg(&config);
+    let s = pollux_testkit::spawn(cmd).gather_stderr();
+    let sup = s.child.id();
+    let kids = children_of(sup);
+    // Line 3 misspells a key.
+    let good = std::fs::read_to_string(&config).expect("read");
+    let bad = good.replacen("workers = 1", "wrokers = 1", 1);
+    std::fs::write(&config, &bad).expect("write");
+    signal(sup, "HUP");
+    let needle = format!("pollux: reload failed: {}:3:", config.display());
+    let log = s.wait_log(&needle, 10);
+    assert!(log.contains(&needle), "{log}");
+    assert_eq!(children_of(sup), kids, "the old generation serves on");
+    get(s.addr).expect("still serving");
+    // Fixed, the next SIGHUP goes through: generation 2 (the failed one did not count).
+    std::fs::write(&config, &good).expect("write");
+    signal(sup, "HUP");
+    let log = s.wait_log("pollux: generation 2 serving", 20);
+    assert!(log.contains("pollux: generation 2 serving"), "{log}");
+    get(s.addr).expect("serving after the reload");
+    let _ = std::fs::remove_file(&config);
 }
