@@ -95,6 +95,9 @@ pub struct Options {
     pub max_conns_per_ip: Option<u32>,
     /// TCP keepalive on client sockets: idle time before the first probe (`None`: off).
     pub tcp_keepalive: Option<Duration>,
+    /// Connections refused before they started (access rules, per-address limit, PROXY
+    /// header), by reason, counted by every worker; for whatever reports them.
+    pub refused: std::sync::Arc<crate::Refused>,
 }
 
 /// HTTPS listeners and how they speak TLS.
@@ -158,6 +161,7 @@ impl Default for Options {
             access: crate::AccessList::default(),
             max_conns_per_ip: None,
             tcp_keepalive: Some(Duration::from_secs(15)),
+            refused: std::sync::Arc::default(),
         }
     }
 }

@@ -17,6 +17,7 @@
 //! branch at accept and nothing per request.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,20 +37,27 @@ use crate::Options;
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(15);
 const KEEPALIVE_PROBES: u32 = 9;
 
-/// Connections refused at the door, by reason: per worker, summed by whoever reports them
-/// (the admin listener's `/metrics`, as `pollux_connections_refused_total{reason=…}`).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct DoorCounts {
+/// Connections refused at the door, by reason, across all workers (`Options::refused`):
+/// what the admin listener's `/metrics` reports (as, say,
+/// `pollux_connections_refused_total{reason="denied"}`). Counted once per refused connection,
+/// never per request; read with relaxed loads.
+#[derive(Debug, Default)]
+pub struct Refused {
     /// `--deny`, or not in an `--allow` list.
-    pub denied: u64,
+    pub denied: AtomicU64,
     /// Over `--max-conns-per-ip`.
-    pub over_limit: u64,
+    pub over_limit: AtomicU64,
     /// A PROXY listener's peer that is no trusted balancer.
-    pub untrusted: u64,
+    pub untrusted: AtomicU64,
     /// Not a PROXY header, or a broken one.
-    pub bad_header: u64,
+    pub bad_header: AtomicU64,
     /// No whole header within `proxy::HEADER_TIMEOUT`.
-    pub header_timeout: u64,
+    pub header_timeout: AtomicU64,
+}
+
+/// One more refusal of a kind.
+fn count(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
 }
 
 /// What the accept decided.
@@ -99,7 +107,7 @@ pub(crate) struct Door {
     slots: Vec<Slot>,
     /// Where a header is peeked into (made on first use).
     peek: Vec<u8>,
-    pub(crate) counts: DoorCounts,
+    refused: Arc<Refused>,
 }
 
 impl Door {
@@ -118,7 +126,7 @@ impl Door {
             keepalive,
             slots: Vec::new(),
             peek: Vec::new(),
-            counts: DoorCounts::default(),
+            refused: opts.refused.clone(),
         }
     }
 
@@ -146,7 +154,7 @@ impl Door {
         let admit = if self.proxy {
             // Only a balancer may speak here: anyone else could forge any address.
             if !in_any(&self.trusted, peer.ip()) {
-                self.counts.untrusted += 1;
+                count(&self.refused.untrusted);
                 return Admit::Refuse;
             }
             *self.slot(token) = Slot::Header(Pending::new(now));
@@ -166,7 +174,7 @@ impl Door {
     /// The access rules and the per-address limit, for the client at `peer`.
     fn admit(&mut self, token: usize, peer: SocketAddr) -> bool {
         if !self.access.is_empty() && !self.access.allows(peer.ip()) {
-            self.counts.denied += 1;
+            count(&self.refused.denied);
             return false;
         }
         let counted = match &self.per_ip {
@@ -174,7 +182,7 @@ impl Door {
             Some(t) => match t.acquire(peer.ip()) {
                 Some(s) => Some(s),
                 None => {
-                    self.counts.over_limit += 1;
+                    count(&self.refused.over_limit);
                     return false;
                 }
             },
@@ -196,7 +204,7 @@ impl Door {
     pub(crate) fn header_expired(&mut self, token: usize, now: Instant) -> bool {
         let expired = matches!(self.slots.get(token), Some(Slot::Header(p)) if p.expired(now));
         if expired {
-            self.counts.header_timeout += 1;
+            count(&self.refused.header_timeout);
         }
         expired
     }
@@ -221,7 +229,7 @@ impl Door {
         let (len, source) = match proxy::parse(&self.peek[..n]) {
             Parsed::Incomplete => return HeaderStep::Wait,
             Parsed::Invalid(_) => {
-                self.counts.bad_header += 1;
+                count(&self.refused.bad_header);
                 return HeaderStep::Refuse;
             }
             Parsed::Done { len, source } => (len, source),

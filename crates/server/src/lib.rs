@@ -38,6 +38,8 @@ mod conn;
 mod conn_tests;
 mod date;
 mod door;
+#[cfg(test)]
+mod door_tests;
 mod drive;
 mod encode;
 mod h2conn;
@@ -64,7 +66,7 @@ pub use acl::{canonical_net, parse_cidr, AccessList, AccessRule, PerIpLimit};
 pub use body::{Body, BodyStream};
 pub use config::{AccessLog, Options, RedirectOptions, TlsOptions};
 pub use date::civil_from_days;
-pub use door::DoorCounts;
+pub use door::Refused;
 pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder, TlsInfo};
 /// CIDR networks (`--allow`, `--deny`, `--proxy-trusted`), so callers build them with the same version.
 pub use ipnet;

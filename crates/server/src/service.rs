@@ -37,7 +37,7 @@ const TASK: TimerKind = TimerKind(5);
 const DRAIN: TimerKind = TimerKind(6);
 const HANDSHAKE: TimerKind = TimerKind(7);
 /// A PROXY listener's connection waiting for its header (`proxy::HEADER_TIMEOUT`).
-const PROXY: TimerKind = TimerKind(8);
+pub(crate) const PROXY: TimerKind = TimerKind(8);
 
 /// The reactor's timer queues' durations, in the order of the kinds above.
 pub(crate) fn timer_durations(opts: &Options) -> Vec<std::time::Duration> {
