@@ -208,6 +208,8 @@ fn connection_state_gauges_follow_a_scripted_mix() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(seen, want, "connections by state");
+    // The script also shows among the CGI scripts running (sampled five times a second).
+    wait_until(3, "one CGI script in flight", || scrape(a.admin).value("pollux_cgi_in_flight", &[]) == 1.0);
 
     // The mix changes: the idle ones close, a reader completes its head (and reads its
     // answer to the end, so the server does not linger after it).
@@ -405,4 +407,49 @@ fn connections_to_the_admin_listener_are_not_counted_as_clients() {
     let s = scrape(a.admin);
     assert_eq!(s.value("pollux_connections_accepted_total", &[]), 0.0);
     assert_eq!(s.value("pollux_http_request_duration_seconds_count", &[]), 0.0);
+}
+
+#[test]
+fn wsgi_requests_in_flight_and_queued() {
+    let dir = pollux_testkit::h2::repo_root().join("tests/ops");
+    let mut cmd = Command::new(pollux_bin());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--access-log",
+        "off",
+    ])
+    .args(["--wsgi", "slow_app", "--wsgi-threads", "1", "--pythonpath"])
+    .arg(&dir)
+    .env("PYTHONDONTWRITEBYTECODE", "1");
+    let (_server, addrs) = pollux_testkit::process::spawn_announced(cmd, "http://", 2);
+    let (admin, http) = (addrs[0], addrs[1]);
+    // Three at once on one Python thread: one called, two waiting.
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || pollux_testkit::send(http, "GET", "/", &[]).status))
+        .collect();
+    let mut seen = (0.0, 0.0);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let s = scrape(admin);
+        seen = (s.value("pollux_wsgi_in_flight", &[]), s.value("pollux_wsgi_queued", &[]));
+        if seen == (1.0, 2.0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen, (1.0, 2.0), "(in flight, queued)");
+    for c in clients {
+        assert_eq!(c.join().expect("client"), 200);
+    }
+    wait_until(3, "nothing in flight or queued", || {
+        let s = scrape(admin);
+        (s.value("pollux_wsgi_in_flight", &[]), s.value("pollux_wsgi_queued", &[])) == (0.0, 0.0)
+    });
+    assert_eq!(scrape(admin).value("pollux_http_requests_total", &[("code", "2xx"), ("method", "GET")]), 3.0);
 }
