@@ -4,6 +4,6 @@ import time
 
 
 def application(environ, start_response):
-    time.sleep(1.5)
+    time.sleep(4)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"slow\n"]
