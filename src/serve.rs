@@ -546,15 +546,22 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let on_bound = |bound: &[SocketAddr]| print_urls(&what, bound, &listen);
     let failed = |e| addr::listen_error(e, &addrs);
     let cgi_wanted = !args.cgi.mounts.is_empty() || args.cgi.ext.is_some();
+    let area = opts.metrics.clone();
+    let wsgi_load = wsgi.as_ref().map(pollux_wsgi::Wsgi::busy);
     match (wsgi, cgi_wanted) {
         (None, false) => pollux_server::serve(opts, handler, on_bound).map_err(failed),
-        (Some(app), false) => pollux_server::serve(opts, app, on_bound).map_err(failed),
+        (Some(app), false) => {
+            sample_load(area, None, wsgi_load);
+            pollux_server::serve(opts, app, on_bound).map_err(failed)
+        }
         (None, true) => {
             let cgi = cgi_handler(&args, &root, handler)?;
+            sample_load(area, Some(cgi.load()), None);
             pollux_server::serve(opts, cgi, on_bound).map_err(failed)
         }
         (Some(app), true) => {
             let cgi = cgi_handler(&args, &root, app)?;
+            sample_load(area, Some(cgi.load()), wsgi_load);
             pollux_server::serve(opts, cgi, on_bound).map_err(failed)
         }
     }
@@ -582,6 +589,31 @@ pub(crate) fn check(args: &ServeArgs) -> anyhow::Result<String> {
         n => format!("; {n} virtual hosts"),
     };
     Ok(format!("listening on {}; {what}{sites}", urls.join(", ")))
+}
+
+/// With `--admin`: copies the CGI and WSGI load into the shared metrics five times a second,
+/// from a thread of its own (the numbers exist already; nothing is added to a request's path).
+fn sample_load(
+    area: Option<std::sync::Arc<pollux_server::metrics::Area>>,
+    cgi: Option<pollux_cgi::CgiLoad>,
+    wsgi: Option<pollux_wsgi::WsgiLoad>,
+) {
+    use pollux_server::metrics::Load;
+    let Some(area) = area else { return };
+    let spawned = std::thread::Builder::new().name("load".into()).spawn(move || loop {
+        if let Some(c) = &cgi {
+            area.set_load(Load::CgiInFlight, c.in_flight() as u64);
+        }
+        if let Some(w) = &wsgi {
+            let (running, queued) = w.now();
+            area.set_load(Load::WsgiInFlight, running as u64);
+            area.set_load(Load::WsgiQueued, queued as u64);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    if let Err(e) = spawned {
+        eprintln!("pollux: warning: cannot sample the CGI/WSGI load for the metrics: {e}");
+    }
 }
 
 /// Tells where the server listens: one URL per interface address for a wildcard bind (as

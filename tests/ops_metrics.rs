@@ -76,10 +76,38 @@ fn metrics_parse_and_count_the_requests_made() {
     assert!(s.find("pollux_tcp_listen_overflows_total", &[]).is_some(), "TcpExt ListenOverflows");
     assert!(s.find("pollux_tcp_listen_drops_total", &[]).is_some(), "TcpExt ListenDrops");
     // Every connection is closed by now (gauges back at zero once the server saw the FINs).
-    wait_until(5, "connections gauges at zero", || {
+    wait_until(SETTLE, "connections gauges at zero", || {
         let s = scrape(a.admin);
         s.all("pollux_connections").iter().all(|x| x.2 == 0.0)
     });
+}
+
+/// How long a gauge may take to show what happened: the machine may be loaded (CI runs
+/// test binaries side by side), and every scrape starts a Python parser.
+const SETTLE: u64 = 20;
+
+/// Scrapes until the connection gauges read `want` (or `SETTLE` seconds pass); what was seen.
+fn gauges_reach(admin: std::net::SocketAddr, want: [(&'static str, usize); 4]) -> [(&'static str, usize); 4] {
+    let deadline = Instant::now() + Duration::from_secs(SETTLE);
+    loop {
+        let s = scrape(admin);
+        let seen =
+            want.map(|(state, _)| (state, s.value("pollux_connections", &[("state", state)]) as usize));
+        if seen == want || Instant::now() > deadline {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A CGI script that answers once the test creates `go` beside it (at most a minute later).
+fn held_script(dir: &std::path::Path) -> String {
+    let go = dir.join("go");
+    format!(
+        "#!/bin/sh\ni=0\nwhile [ ! -e '{}' ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n\
+         printf 'Content-Type: text/plain\\r\\n\\r\\nheld\\n'\n",
+        go.display()
+    )
 }
 
 /// Stops a process for the span of a test, and lets it go again even if the test fails.
@@ -162,12 +190,12 @@ fn connection_state_gauges_follow_a_scripted_mix() {
     let root = TempRoot::new("obs-states");
     std::fs::write(root.path("big.bin"), vec![1u8; 32 << 20]).expect("write");
     let bin = TempRoot::empty("obs-states-cgi");
-    write_scripts(
-        &bin.0,
-        &[("sleep.sh", "#!/bin/sh\nsleep 6\nprintf 'Content-Type: text/plain\\r\\n\\r\\nslept\\n'\n")],
-    );
+    write_scripts(&bin.0, &[("sleep.sh", &held_script(&bin.0))]);
     let cgi = format!("/cgi-bin={}", bin.0.display());
-    let a = serve_with_admin(&root.0, &["--workers", "2", "--access-log", "off", "--cgi", &cgi]);
+    let a = serve_with_admin(
+        &root.0,
+        &["--workers", "2", "--access-log", "off", "--cgi", &cgi, "--cgi-timeout", "90s"],
+    );
 
     // Idle keep-alive: one request answered, the connection kept.
     let mut idle: Vec<Conn> = (0..IDLE).map(|_| Conn::open(a.http)).collect();
@@ -197,17 +225,12 @@ fn connection_state_gauges_follow_a_scripted_mix() {
         .expect("write");
 
     let want = [("idle", IDLE), ("reading", READING), ("writing", WRITING), ("handler", 1)];
-    let deadline = Instant::now() + Duration::from_secs(4);
-    let mut seen;
-    loop {
-        let s = scrape(a.admin);
-        seen = want.map(|(state, _)| (state, s.value("pollux_connections", &[("state", state)]) as usize));
-        if seen == want || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let seen = gauges_reach(a.admin, want);
     assert_eq!(seen, want, "connections by state");
+    // The script also shows among the CGI scripts running (sampled five times a second).
+    wait_until(SETTLE, "one CGI script in flight", || {
+        scrape(a.admin).value("pollux_cgi_in_flight", &[]) == 1.0
+    });
 
     // The mix changes: the idle ones close, a reader completes its head (and reads its
     // answer to the end, so the server does not linger after it).
@@ -219,22 +242,15 @@ fn connection_state_gauges_follow_a_scripted_mix() {
     assert!(answer.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer));
     drop(reading.remove(0));
     let want = [("idle", 0), ("reading", READING - 1), ("writing", WRITING), ("handler", 1)];
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let s = scrape(a.admin);
-        seen = want.map(|(state, _)| (state, s.value("pollux_connections", &[("state", state)]) as usize));
-        if seen == want || Instant::now() > deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let seen = gauges_reach(a.admin, want);
     assert_eq!(seen, want, "connections by state after the change");
     // The script's answer comes, and it leaves the handler state.
+    std::fs::write(bin.path("go"), "").expect("go");
     let mut answer = String::new();
-    script.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    script.set_read_timeout(Some(Duration::from_secs(SETTLE))).expect("timeout");
     BufReader::new(&script).read_line(&mut answer).expect("read");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
-    wait_until(4, "no connection in the handler", || {
+    wait_until(SETTLE, "no connection in the handler", || {
         scrape(a.admin).value("pollux_connections", &[("state", "handler")]) == 0.0
     });
 }
@@ -243,33 +259,32 @@ fn connection_state_gauges_follow_a_scripted_mix() {
 fn healthz_turns_503_while_the_server_drains() {
     let root = TempRoot::new("obs-health");
     let bin = TempRoot::empty("obs-health-cgi");
-    write_scripts(
-        &bin.0,
-        &[("slow.sh", "#!/bin/sh\nsleep 3\nprintf 'Content-Type: text/plain\\r\\n\\r\\nlate\\n'\n")],
-    );
+    write_scripts(&bin.0, &[("slow.sh", &held_script(&bin.0))]);
     let cgi = format!("/cgi-bin={}", bin.0.display());
     let mut a = serve_with_admin(
         &root.0,
-        &["--workers", "1", "--access-log", "off", "--grace", "30s", "--cgi", &cgi],
+        &["--workers", "1", "--access-log", "off", "--grace", "60s", "--cgi", &cgi, "--cgi-timeout", "90s"],
     );
     assert_eq!(admin_get(a.admin, "/healthz"), (200, "ok\n".to_owned()));
     // A request in flight keeps the server from stopping at once.
     let mut slow = TcpStream::connect(a.http).expect("connect");
     slow.write_all(b"GET /cgi-bin/slow.sh HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n").expect("write");
-    wait_until(3, "the script runs", || {
+    wait_until(SETTLE, "the script runs", || {
         scrape(a.admin).value("pollux_connections", &[("state", "handler")]) == 1.0
     });
     signal(a.server.child.id(), "TERM");
-    wait_until(3, "/healthz says draining", || {
+    wait_until(SETTLE, "/healthz says draining", || {
         admin_get(a.admin, "/healthz") == (503, "draining\n".to_owned())
     });
     assert_eq!(scrape(a.admin).value("pollux_draining", &[]), 1.0);
+    assert_eq!(admin_get(a.admin, "/healthz").0, 503, "still draining while the request runs");
     // The request in flight is still answered, then everything exits.
+    std::fs::write(bin.path("go"), "").expect("go");
     let mut got = Vec::new();
-    slow.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    slow.set_read_timeout(Some(Duration::from_secs(SETTLE))).expect("timeout");
     slow.read_to_end(&mut got).expect("read");
     assert!(got.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&got));
-    assert!(wait_exit(&mut a.server.child, Duration::from_secs(10)).is_some(), "the server exits");
+    assert!(wait_exit(&mut a.server.child, Duration::from_secs(SETTLE)).is_some(), "the server exits");
 }
 
 #[test]
@@ -405,4 +420,102 @@ fn connections_to_the_admin_listener_are_not_counted_as_clients() {
     let s = scrape(a.admin);
     assert_eq!(s.value("pollux_connections_accepted_total", &[]), 0.0);
     assert_eq!(s.value("pollux_http_request_duration_seconds_count", &[]), 0.0);
+}
+
+#[test]
+fn wsgi_requests_in_flight_and_queued() {
+    let dir = pollux_testkit::h2::repo_root().join("tests/ops");
+    let mut cmd = Command::new(pollux_bin());
+    cmd.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--admin",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--access-log",
+        "off",
+    ])
+    .args(["--wsgi", "slow_app", "--wsgi-threads", "1", "--pythonpath"])
+    .arg(&dir)
+    .env("PYTHONDONTWRITEBYTECODE", "1");
+    let (_server, addrs) = pollux_testkit::process::spawn_announced(cmd, "http://", 2);
+    let (admin, http) = (addrs[0], addrs[1]);
+    // Three at once on one Python thread: one called, two waiting.
+    let clients: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                // Each answer takes 4 s and they come one after the other: a patient client.
+                let mut c = TcpStream::connect(http).expect("connect");
+                c.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
+                c.write_all(b"GET / HTTP/1.1\r\nHost: w\r\nConnection: close\r\n\r\n").expect("write");
+                let mut got = Vec::new();
+                c.read_to_end(&mut got).expect("read");
+                got.starts_with(b"HTTP/1.1 200 ")
+            })
+        })
+        .collect();
+    let mut seen = (0.0, 0.0);
+    let deadline = Instant::now() + Duration::from_secs(SETTLE);
+    while Instant::now() < deadline {
+        let s = scrape(admin);
+        seen = (s.value("pollux_wsgi_in_flight", &[]), s.value("pollux_wsgi_queued", &[]));
+        if seen == (1.0, 2.0) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(seen, (1.0, 2.0), "(in flight, queued)");
+    for c in clients {
+        assert!(c.join().expect("client"), "a 200 answer");
+    }
+    wait_until(SETTLE, "nothing in flight or queued", || {
+        let s = scrape(admin);
+        (s.value("pollux_wsgi_in_flight", &[]), s.value("pollux_wsgi_queued", &[])) == (0.0, 0.0)
+    });
+    assert_eq!(scrape(admin).value("pollux_http_requests_total", &[("code", "2xx"), ("method", "GET")]), 3.0);
+}
+
+#[test]
+fn an_http2_connection_counts_once_whatever_its_streams() {
+    let root = TempRoot::new("obs-h2");
+    std::fs::write(root.path("big.bin"), vec![2u8; 8 << 20]).expect("write");
+    let a = serve_with_admin(&root.0, &["--workers", "1", "--access-log", "off"]);
+    let url = format!("http://{}/big.bin", a.http);
+    // Two downloads multiplexed on one HTTP/2 connection, read slowly.
+    let mut curl = Command::new("curl")
+        .args([
+            "-s",
+            "--no-progress-meter",
+            "--http2-prior-knowledge",
+            "--limit-rate",
+            "50k",
+            "-Z",
+            "--parallel-max",
+            "2",
+        ])
+        .args(["-o", "/dev/null", &url, "-o", "/dev/null", &url])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("curl");
+    let deadline = Instant::now() + Duration::from_secs(SETTLE);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let s = scrape(a.admin);
+        seen = ["reading", "writing", "idle", "handler"]
+            .map(|state| s.value("pollux_connections", &[("state", state)]) as u64)
+            .to_vec();
+        if seen == [0, 1, 0, 0] && s.value("pollux_connections_accepted_total", &[]) == 1.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = curl.kill();
+    let _ = curl.wait();
+    assert_eq!(seen, [0, 1, 0, 0], "one connection, writing (reading, writing, idle, handler)");
+    wait_until(SETTLE, "the connection gone", || {
+        scrape(a.admin).all("pollux_connections").iter().all(|x| x.2 == 0.0)
+    });
 }

@@ -52,6 +52,8 @@ fn the_status_page_shows_the_server_at_a_glance() {
         assert_eq!(cell(&format!("conn-{state}")), "0", "{state}");
     }
     assert!(cell("uptime").ends_with('s'), "uptime {}", cell("uptime"));
+    assert_eq!(cell("cgi-in-flight"), "0");
+    assert_eq!(cell("wsgi-queued"), "0");
     // The listener with its queue and backlog, and latency quantiles estimated.
     assert!(dom.contains(&format!("<td>http://{}</td><td>0</td><td>256</td>", a.http)), "{dom}");
     assert!(dom.contains("<td>p50</td><td>") && dom.contains(" ms</td>"), "{dom}");

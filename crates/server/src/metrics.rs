@@ -30,7 +30,7 @@ pub const METRICS_FD: &str = "POLLUX_METRICS_FD";
 pub const METRICS_SLOT: &str = "POLLUX_METRICS_SLOT";
 
 /// Counters of one worker block (a multiple of 8: blocks stay cache-line aligned).
-pub const BLOCK: usize = 64;
+pub const BLOCK: usize = 72;
 /// The header line: `[BLOCK, slots, workers, 0…]`.
 const HEADER: usize = 8;
 
@@ -56,7 +56,10 @@ const REFUSED: usize = ACCEPTED + 1;
 const STATES: usize = REFUSED + 1;
 /// Counters up to here are monotonic (kept across a child's replacement); gauges follow.
 const MONOTONIC_END: usize = STATES;
-const USED: usize = STATES + ConnState::ALL.len();
+/// Process-wide gauges ([`Load`]), in the block of worker 0 only, written by the process's
+/// sampler thread.
+const LOAD: usize = STATES + ConnState::ALL.len();
+const USED: usize = LOAD + Load::ALL.len();
 const _: () = assert!(USED <= BLOCK && BLOCK.is_multiple_of(8));
 
 /// What a connection is doing, for the `pollux_connections{state=…}` gauge.
@@ -86,6 +89,23 @@ impl ConnState {
             ConnState::Handler => "handler",
         }
     }
+}
+
+/// What a process's applications are busy with, sampled a few times a second (not counted
+/// per request: the CGI limit and the WSGI queue already keep these numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Load {
+    /// CGI scripts running.
+    CgiInFlight = 0,
+    /// WSGI requests being called.
+    WsgiInFlight = 1,
+    /// WSGI requests waiting for a Python thread.
+    WsgiQueued = 2,
+}
+
+impl Load {
+    pub const ALL: [Load; 3] = [Load::CgiInFlight, Load::WsgiInFlight, Load::WsgiQueued];
 }
 
 /// The counters of every process of a server (or of this one alone).
@@ -168,6 +188,11 @@ impl Area {
     pub fn block(self: &Arc<Area>, worker: usize) -> Option<Block> {
         (worker < self.workers)
             .then(|| Block { area: self.clone(), base: HEADER + (self.slot * self.workers + worker) * BLOCK })
+    }
+
+    /// Sets a process-wide gauge of this process (its sampler thread is the only writer).
+    pub fn set_load(&self, what: Load, value: u64) {
+        self.mem[HEADER + self.slot * self.workers * BLOCK + LOAD + what as usize].store(value, Relaxed);
     }
 
     /// Supervisor side: a free slot for a new child, zeroed.
@@ -325,6 +350,11 @@ impl Totals {
         self.words[REFUSED]
     }
 
+    /// A process-wide gauge summed over the processes.
+    pub fn load(&self, what: Load) -> u64 {
+        self.words[LOAD + what as usize]
+    }
+
     /// Connections now in `state` (a sum of per-worker gauges, each never negative).
     pub fn connections(&self, state: ConnState) -> u64 {
         self.words[STATES + state as usize]
@@ -373,7 +403,9 @@ mod tests {
         b0.moved(None, Some(ConnState::Reading));
         b0.moved(Some(ConnState::Reading), Some(ConnState::Idle));
         b1.bytes_out(10);
+        area.set_load(Load::WsgiQueued, 4);
         let t = area.totals();
+        assert_eq!(t.load(Load::WsgiQueued), 4);
         assert_eq!(t.requests(1, 0), 2);
         assert_eq!(t.requests(3, 7), 1);
         assert_eq!(t.buckets()[1], 1);
@@ -386,6 +418,7 @@ mod tests {
         assert_eq!(t.requests(1, 0), 2, "kept after the child went");
         assert_eq!(t.bytes_out(), 10);
         assert_eq!(t.connections(ConnState::Idle), 0, "its connections went with it");
+        assert_eq!(t.load(Load::WsgiQueued), 0, "and its queue");
     }
 
     #[test]

@@ -39,5 +39,5 @@ mod task;
 
 pub use config::{AppSpec, Config, DEFAULT_THREADS};
 pub use error::LoadError;
-pub use handler::Wsgi;
+pub use handler::{Wsgi, WsgiLoad};
 pub use interp::python_version;

@@ -9,7 +9,7 @@
 use std::fmt::Write;
 
 use super::AdminView;
-use crate::metrics::{ConnState, Totals, BOUNDS_US, CLASSES, METHODS};
+use crate::metrics::{ConnState, Load, Totals, BOUNDS_US, CLASSES, METHODS};
 
 /// The content type of format 0.0.4.
 pub(crate) const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -42,6 +42,18 @@ pub(crate) fn render(view: &AdminView) -> String {
         "Client connections closed unserved right after accept.",
     );
     sample(&mut o, "pollux_connections_refused_total", "", t.refused());
+    for (what, name, help) in [
+        (
+            Load::CgiInFlight,
+            "pollux_cgi_in_flight",
+            "CGI scripts running (none queue: past --cgi-max the answer is 503).",
+        ),
+        (Load::WsgiInFlight, "pollux_wsgi_in_flight", "WSGI requests the application is being called for."),
+        (Load::WsgiQueued, "pollux_wsgi_queued", "WSGI requests waiting for a Python thread."),
+    ] {
+        family(&mut o, name, "gauge", help);
+        sample(&mut o, name, "", t.load(what));
+    }
     listeners(&mut o, view);
     netstat(&mut o);
     family(

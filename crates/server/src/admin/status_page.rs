@@ -5,7 +5,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use super::AdminView;
-use crate::metrics::{ConnState, CLASSES, METHODS};
+use crate::metrics::{ConnState, Load, CLASSES, METHODS};
 
 pub(crate) fn render(view: &AdminView) -> String {
     let t = view.area.totals();
@@ -72,6 +72,14 @@ pub(crate) fn render(view: &AdminView) -> String {
         "</tr></table>\n<p>bytes received <span id=\"bytes-in\">{}</span>, sent <span id=\"bytes-out\">{}</span></p>\n",
         t.bytes_in(),
         t.bytes_out()
+    );
+    let _ = writeln!(
+        o,
+        "<p>CGI scripts running <span id=\"cgi-in-flight\">{}</span>; WSGI requests in the application \
+         <span id=\"wsgi-in-flight\">{}</span>, waiting <span id=\"wsgi-queued\">{}</span></p>",
+        t.load(Load::CgiInFlight),
+        t.load(Load::WsgiInFlight),
+        t.load(Load::WsgiQueued)
     );
     o.push_str("<h2>Latency</h2>\n<table id=\"latency\"><tr><th>quantile</th><th>estimate</th></tr>");
     for q in [0.5, 0.9, 0.99] {
