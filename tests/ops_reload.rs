@@ -157,7 +157,7 @@ fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
     // before the signal: the new supervisor must run the new file.
     let bin_dir = TempRoot::new("upgrade-bin");
     let bin = bin_dir.0.join("pollux");
-    std::fs::copy(pollux_testkit::pollux_bin(), &bin).expect("copy the binary");
+    cp(&pollux_testkit::pollux_bin(), &bin);
     let root = TempRoot::new("reload-www");
     std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
     let mut cmd = std::process::Command::new(&bin);
@@ -166,7 +166,7 @@ fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
     let mut s = pollux_testkit::spawn(cmd).gather_stderr();
     let old_sup = s.child.id();
     let staged = bin_dir.0.join("pollux.new");
-    std::fs::copy(pollux_testkit::pollux_bin(), &staged).expect("copy the binary again");
+    cp(&pollux_testkit::pollux_bin(), &staged);
     std::fs::rename(&staged, &bin).expect("replace the binary");
     let exe = |pid: u32| {
         std::fs::read_link(format!("/proc/{pid}/exe")).expect("exe").to_string_lossy().into_owned()
@@ -217,7 +217,7 @@ fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
 fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
     let bin_dir = TempRoot::new("upgrade-broken");
     let bin = bin_dir.0.join("pollux");
-    std::fs::copy(pollux_testkit::pollux_bin(), &bin).expect("copy the binary");
+    cp(&pollux_testkit::pollux_bin(), &bin);
     let root = TempRoot::new("reload-www");
     std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
     let mut cmd = std::process::Command::new(&bin);
@@ -227,8 +227,13 @@ fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
     let kids = children_of(s.child.id());
     // The "new binary" fails at once, as one built for another machine would.
     let staged = bin_dir.0.join("pollux.new");
-    std::fs::write(&staged, "#!/bin/sh\nexit 1\n").expect("write");
-    std::fs::set_permissions(&staged, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let st = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("printf '#!/bin/sh\\nexit 1\\n' > \"$1\" && chmod 755 \"$1\"")
+        .arg("sh")
+        .arg(&staged)
+        .status();
+    assert!(st.is_ok_and(|s| s.success()), "write the broken binary");
     std::fs::rename(&staged, &bin).expect("replace the binary");
     let t = Instant::now();
     signal(s.child.id(), "USR2");
@@ -245,6 +250,14 @@ fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
     );
     assert_eq!(children_of(s.child.id()), kids, "the same child serves on");
     get(s.addr).expect("still serving");
+}
+
+/// Copies an executable with `cp`, not from this process: a file this multi-threaded test
+/// process had open for writing could be inherited by a child another test forks meanwhile,
+/// and executing it would then fail with ETXTBSY.
+fn cp(from: &std::path::Path, to: &std::path::Path) {
+    let st = std::process::Command::new("cp").arg(from).arg(to).status();
+    assert!(st.is_ok_and(|s| s.success()), "cp {} {}", from.display(), to.display());
 }
 
 /// SIGTERMs a process when dropped (one this test did not start as a child).

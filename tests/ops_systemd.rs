@@ -51,14 +51,29 @@ fn next(rx: &mpsc::Receiver<String>, what: &str) -> String {
 
 #[test]
 fn socket_activated_with_ready_reloading_ready_stopping_in_order() {
+    // Named as a socket unit's FileDescriptorName=http names it.
+    activated(Some("http"));
+}
+
+#[test]
+fn an_unnamed_activated_socket_goes_to_the_first_listener() {
+    activated(None);
+}
+
+/// Runs `pollux serve` (no --bind) under `systemd-socket-activate`, its socket named `name`,
+/// through a request, a SIGHUP and a SIGTERM, checking the notifications.
+fn activated(name: Option<&str>) {
+    let fdname = name.map(|n| format!("--fdname={n}"));
     let root = TempRoot::new("systemd-www");
     std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
     let port =
         std::net::TcpListener::bind("127.0.0.1:0").expect("free port").local_addr().expect("addr").port();
-    let name = format!("pollux-test-notify-{}", std::process::id());
+    let name = format!("pollux-test-notify-{}-{}", std::process::id(), fdname.is_some());
     let notes = notify_socket(&name);
     let mut cmd = Command::new("systemd-socket-activate");
-    cmd.args(["-l", &format!("127.0.0.1:{port}"), "--fdname=http", "-E"])
+    cmd.args(["-l", &format!("127.0.0.1:{port}")])
+        .args(&fdname)
+        .arg("-E")
         .arg(format!("NOTIFY_SOCKET=@{name}"))
         .arg(pollux_testkit::pollux_bin())
         .arg("serve")

@@ -51,7 +51,15 @@ pub trait Service {
         let _ = (cx, msg);
     }
     /// Graceful shutdown began: close idle connections, finish the others and then close them.
+    /// Called once. With a drain delay the listeners still accept after it (`cx.draining` is
+    /// true for those connections), and [`on_listeners_closed`](Self::on_listeners_closed)
+    /// follows when the delay is over; without one, the listeners are already closed.
     fn on_shutdown(&mut self, cx: &mut Ctx<'_, Self::Message>);
+    /// The drain delay is over: the listeners closed after their queues were accepted (the
+    /// last of those connections were just handed to `on_accept`).
+    fn on_listeners_closed(&mut self, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = cx;
+    }
     /// End of one loop turn: flush what was batched (logs, for example).
     fn on_turn_end(&mut self, cx: &mut Ctx<'_, Self::Message>) {
         let _ = cx;
@@ -237,6 +245,8 @@ impl Worker {
         // A graceful shutdown: while the drain delay runs (`accept_until`, in the future) the
         // listeners still accept; once over, `drain_deadline` is when the worker gives up.
         let mut accept_until: Option<Instant> = None;
+        // Whether `on_shutdown` ran at the start of a drain delay.
+        let mut notified = false;
         let mut drain_deadline: Option<Instant> = None;
         {
             let mut cx = Ctx {
@@ -295,11 +305,14 @@ impl Worker {
                     service.on_message(&mut cx, m);
                 }
                 if accept_until.is_none() && self.shutdown.is_begun() {
-                    // Draining: the service closes idle connections and answers the others
-                    // with `Connection: close`; the listeners accept on during the delay.
                     accept_until = self.shutdown.accept_until();
-                    cx.draining = true;
-                    service.on_shutdown(&mut cx);
+                    if accept_until.is_some_and(|t| now < t) {
+                        // Draining: the service closes idle connections and answers the
+                        // others with `Connection: close`; the listeners accept on.
+                        cx.draining = true;
+                        notified = true;
+                        service.on_shutdown(&mut cx);
+                    }
                 }
                 if drain_deadline.is_none() && accept_until.is_some() {
                     // A second signal may have cut the delay short.
@@ -314,8 +327,13 @@ impl Worker {
                     let _ = cx.registry.deregister(&mut l);
                 }
                 drain_deadline = Some(now + self.grace);
-                // Read what the last accepted connections sent.
-                service.on_shutdown(&mut cx);
+                cx.draining = true;
+                if notified {
+                    service.on_listeners_closed(&mut cx);
+                } else {
+                    // No delay: the shutdown begins with the listeners closed, as it always did.
+                    service.on_shutdown(&mut cx);
+                }
             }
             if let Some(p) = paused_until {
                 if now >= p {

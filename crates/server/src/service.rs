@@ -749,6 +749,11 @@ impl<H: Handler> Service for HttpService<H> {
         }
     }
 
+    fn on_listeners_closed(&mut self, cx: &mut Ctx<'_, Finished>) {
+        // The connections accepted from the queues at the last moment: read what they sent.
+        self.on_shutdown(cx);
+    }
+
     fn on_turn_end(&mut self, cx: &mut Ctx<'_, Finished>) {
         // Each yielded connection gets one more turn; the ones that yield again wait for the
         // next loop turn (which polls without blocking, see `wants_turn`).

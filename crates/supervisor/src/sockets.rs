@@ -42,21 +42,31 @@ impl Sockets {
     /// a new one for a new address. Returns the removed sockets (to close once the children
     /// that accept on them exited); on an error (an address in use, say) nothing changed.
     pub fn apply(&mut self, wants: &[Want]) -> io::Result<Vec<TcpListener>> {
-        let mut fresh = Vec::new();
-        for w in wants.iter().filter(|w| !self.held.iter().any(|(h, _)| h == *w)) {
-            fresh.push((w.clone(), pollux_reactor::bind_shared(w.addr, self.cfg)?));
-        }
-        let mut old = std::mem::take(&mut self.held);
+        // Which socket each want keeps (each socket at most once: the same address may be
+        // asked for twice with port 0), then the new ones bound before anything changes.
+        let mut taken = vec![false; self.held.len()];
+        let mut picks = Vec::with_capacity(wants.len());
         for w in wants {
-            match old.iter().position(|(h, _)| h == w) {
-                Some(i) => self.held.push(old.remove(i)),
-                None => {
-                    let i = fresh.iter().position(|(h, _)| h == w).unwrap_or(0);
-                    self.held.push(fresh.remove(i));
-                }
+            let i = (0..self.held.len()).find(|&i| !taken[i] && self.held[i].0 == *w);
+            if let Some(i) = i {
+                taken[i] = true;
+            }
+            picks.push(i);
+        }
+        let mut fresh = Vec::new();
+        for (w, _) in wants.iter().zip(&picks).filter(|(_, p)| p.is_none()) {
+            fresh.push(pollux_reactor::bind_shared(w.addr, self.cfg)?);
+        }
+        let mut old: Vec<Option<(Want, TcpListener)>> =
+            std::mem::take(&mut self.held).into_iter().map(Some).collect();
+        let mut fresh = fresh.into_iter();
+        for (w, pick) in wants.iter().zip(picks) {
+            let kept = pick.and_then(|i| old[i].take());
+            if let Some(s) = kept.or_else(|| fresh.next().map(|s| (w.clone(), s))) {
+                self.held.push(s);
             }
         }
-        let removed: Vec<TcpListener> = old.into_iter().map(|(_, s)| s).collect();
+        let removed: Vec<TcpListener> = old.into_iter().flatten().map(|(_, s)| s).collect();
         // Children started from now on must not inherit them.
         for s in &removed {
             rustix::io::fcntl_setfd(s.as_fd(), rustix::io::FdFlags::CLOEXEC)?;
@@ -98,5 +108,36 @@ impl Sockets {
     /// Closes every socket of ours (the children's copies keep them open while they accept).
     pub fn close_all(&mut self) {
         self.held.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn want(addr: &str) -> Want {
+        Want::new("http", addr.parse().expect("addr"))
+    }
+
+    fn inode(s: &TcpListener) -> u64 {
+        rustix::fs::fstat(s).map(|st| st.st_ino).unwrap_or(0)
+    }
+
+    #[test]
+    fn a_reload_keeps_the_same_sockets_binds_new_ones_and_hands_back_removed_ones() {
+        let cfg = ListenerConfig { backlog: 16 };
+        let (a, b) = (want("127.0.0.1:0"), want("127.0.0.2:0"));
+        let mut s = Sockets::open(&[a.clone(), a.clone()], cfg, &mut Inherited::default()).expect("open");
+        let before: Vec<u64> = s.listeners().map(|(_, l)| inode(l)).collect();
+        // The same address asked for a third time, and a new one: two kept, two bound.
+        let removed = s.apply(&[b.clone(), a.clone(), a.clone(), a.clone()]).expect("apply");
+        assert!(removed.is_empty());
+        let after: Vec<u64> = s.listeners().map(|(_, l)| inode(l)).collect();
+        assert_eq!(after.len(), 4);
+        assert_eq!(&after[1..3], &before[..], "the kept sockets, in order");
+        // Down to one: the others come back to be closed later.
+        let removed = s.apply(std::slice::from_ref(&a)).expect("apply");
+        assert_eq!(removed.len(), 3);
+        assert_eq!(s.listeners().map(|(_, l)| inode(l)).collect::<Vec<_>>(), vec![before[0]]);
     }
 }
