@@ -97,7 +97,12 @@ fn requests(o: &mut String, t: &Totals) {
 
 fn latency(o: &mut String, t: &Totals) {
     let name = "pollux_http_request_duration_seconds";
-    family(o, name, "histogram", "Time from a request's complete head to the end of its response.");
+    family(
+        o,
+        name,
+        "histogram",
+        "Time from a complete request to its answer: encoded (small bodies) or sent (large ones).",
+    );
     let mut cum = 0;
     for (i, n) in t.buckets().iter().enumerate() {
         cum += n;
