@@ -155,9 +155,17 @@ impl Fleet {
         let s = &mut self.servers[i];
         let mut cmd = s.node.command(pollux_bin());
         cmd.args(&args);
-        let proc = Group::spawn(cmd);
+        let mut proc = Group::spawn(cmd);
         let url = format!("http://{}", s.addr());
-        let out = proc.out.wait_for(&url, READY_SECS);
+        // A second at a time, so that a server that exits at once (a bad flag) fails the
+        // test at once, not after the whole wait.
+        let mut out = String::new();
+        for _ in 0..READY_SECS {
+            out = proc.out.wait_for(&url, 1);
+            if out.contains(&url) || proc.has_exited() {
+                break;
+            }
+        }
         assert!(out.contains(&url), "{} did not print {url}: {out}{}", s.node.role, proc.err.text());
         s.proc = Some(proc);
     }
