@@ -132,7 +132,7 @@ impl Fleet {
         self.haproxy = Some(Haproxy::start(&lb, &self.dir.0, &balance));
     }
 
-    /// The flags server `i` is started with (the spec's, with `{dir}` and `{addr}` filled in).
+    /// The flags server `i` is started with (the spec's, placeholders filled in).
     pub fn serve_args(&self, i: usize) -> Vec<String> {
         let s = &self.servers[i];
         let mut args = vec![
