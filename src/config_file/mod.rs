@@ -17,6 +17,7 @@
 mod args;
 mod dump;
 mod file;
+mod given;
 pub(crate) mod keys;
 mod site;
 
@@ -28,7 +29,8 @@ use clap::parser::ValueSource;
 
 pub(crate) use args::ConfigArgs;
 pub(crate) use dump::dump;
-pub(crate) use file::{FileError, Given};
+pub(crate) use file::FileError;
+pub(crate) use given::Given;
 use keys::{Key, Kind};
 
 /// Where a setting that was not typed on the command line came from.
