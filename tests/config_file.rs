@@ -343,6 +343,10 @@ fn errors_name_the_file_and_line() {
             ":3: unknown key \"rot\" in [[site]] (did you mean \"root\"?)",
         ),
         ("x = 1\n[[site]]\nname = \"a.test\"\n", ":1: unknown key \"x\""),
+        (
+            "workers = 2\n\npythonpath = [\"/tmp\"]\n",
+            ":3: pythonpath: the following required arguments were not provided: --wsgi",
+        ),
     ];
     for (i, (text, want)) in cases.iter().enumerate() {
         let file = write(&tmp.0, &format!("e{i}.toml"), text);

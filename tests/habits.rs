@@ -82,3 +82,39 @@ fn plain_pollux_serve_says_how_to_list() {
     let server = pollux_serve(&tmp.0, &["--bind", "127.0.0.1:0"]);
     assert_eq!(get_with(server.addr, "/missing", &[]).text(), "404 Not Found\n");
 }
+
+/// The field names of a head as curl prints them (`-D -`), status line left out.
+fn names(head: &str) -> Vec<String> {
+    head.lines().skip(1).filter_map(|l| l.split_once(':')).map(|(n, _)| n.to_owned()).collect()
+}
+
+#[test]
+fn field_names_are_title_case_on_http1_and_lowercase_on_http2() {
+    let tmp = TempRoot::new("title-case");
+    std::fs::write(tmp.0.join("a.txt"), "alpha\n").unwrap();
+    let server = serve(&tmp.0, &[]);
+    let url = format!("http://{}/a.txt", server.addr);
+    let out = pollux_testkit::curl(&["-sS", "--http1.1", "-D", "-", "-o", "/dev/null", &url]);
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    let got = names(&head);
+    for want in [
+        "Content-Type",
+        "ETag",
+        "Last-Modified",
+        "Server",
+        "Date",
+        "Content-Length",
+        "X-Content-Type-Options",
+    ] {
+        assert!(got.iter().any(|n| n == want), "{want} missing (one case for every name):\n{head}");
+    }
+    let title = |n: &str| n.split('-').all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+    assert!(got.iter().all(|n| title(n)), "{head}");
+    // HTTP/2 requires lowercase names (RFC 9113 §8.2.1).
+    let out = pollux_testkit::curl(&["-sS", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null", &url]);
+    let head = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(head.starts_with("HTTP/2 200"), "{head}");
+    let got = names(&head);
+    assert!(got.iter().any(|n| n == "content-type"), "{head}");
+    assert!(got.iter().all(|n| *n == n.to_ascii_lowercase()), "{head}");
+}

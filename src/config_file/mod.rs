@@ -17,6 +17,7 @@
 mod args;
 mod dump;
 mod file;
+mod given;
 pub(crate) mod keys;
 mod site;
 
@@ -28,7 +29,8 @@ use clap::parser::ValueSource;
 
 pub(crate) use args::ConfigArgs;
 pub(crate) use dump::dump;
-pub(crate) use file::{FileError, Given};
+pub(crate) use file::FileError;
+pub(crate) use given::Given;
 use keys::{Key, Kind};
 
 /// Where a setting that was not typed on the command line came from.
@@ -147,6 +149,8 @@ impl Prepared {
     pub(crate) fn explain(&self, e: &clap::Error) -> Option<String> {
         let arg = match e.get(ContextKind::InvalidArg) {
             Some(ContextValue::String(s)) => s.clone(),
+            // The missing ones, for "required arguments were not provided".
+            Some(ContextValue::Strings(s)) => s.first().cloned().unwrap_or_default(),
             _ => return None,
         };
         let value = match e.get(ContextKind::InvalidValue) {
@@ -173,7 +177,8 @@ impl Prepared {
             Some(ContextValue::String(s)) => Some(s.clone()),
             _ => None,
         };
-        let (g, origin) = find(&arg).or_else(|| prior.as_deref().and_then(find))?;
+        let (g, origin) =
+            find(&arg).or_else(|| prior.as_deref().and_then(find)).or_else(|| self.requirer(e))?;
         let what = match (e.kind(), &value) {
             (ErrorKind::ValueValidation, Some(v)) => {
                 let cause = std::error::Error::source(e).map(|c| c.to_string()).unwrap_or_default();
@@ -186,15 +191,27 @@ impl Prepared {
                 };
                 format!("{}: \"{v}\" is not one of {valid}", g.key)
             }
-            _ => {
-                let text = e.render().to_string();
-                let first = text.lines().next().unwrap_or("").trim_start_matches("error: ").to_owned();
-                format!("{}: {first}", g.key)
-            }
+            _ => format!("{}: {}", g.key, crate::clap_line(e)),
         };
         Some(match origin {
             Origin::File { path, line } => format!("{}:{line}: {what}", path.display()),
             Origin::Env { var } => format!("{var}: {what}"),
+        })
+    }
+
+    /// For "required arguments were not provided": the file key or variable that needs the
+    /// missing flag (clap names only the missing one). Found by leaving each setting out in
+    /// turn: the one whose absence ends the complaint.
+    fn requirer(&self, e: &clap::Error) -> Option<&(Given, Origin)> {
+        if e.kind() != ErrorKind::MissingRequiredArgument {
+            return None;
+        }
+        self.given.iter().find(|(g, _)| {
+            let argv: Vec<&OsString> = self.argv.iter().filter(|a| !g.tokens.contains(a)).collect();
+            match cli_command().try_get_matches_from(argv) {
+                Ok(_) => true,
+                Err(again) => again.kind() != ErrorKind::MissingRequiredArgument,
+            }
         })
     }
 

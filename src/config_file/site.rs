@@ -18,7 +18,7 @@ use std::ffi::OsString;
 use toml::de::DeValue;
 use toml::Spanned;
 
-use super::file::{line_of, string_of, Given, Span};
+use super::given::{line_of, string_of, Given, Span};
 use super::keys::{self, Key};
 
 const SITE_KEYS: &[&str] = &["name", "names", "root", "cert", "key"];
