@@ -138,7 +138,12 @@ fn v1_result(buf: &[u8], r: Result<v1::Header<'_>, v1::BinaryParseError>) -> Par
         }
         // A broken version 2 header: ppp tried it as version 1 after version 2 refused it.
         Err(_) if starts_like_v2(buf) => Parsed::Invalid(Invalid::V2),
-        Err(v1::BinaryParseError::Parse(v1::ParseError::InvalidPrefix)) => Parsed::Invalid(Invalid::NotProxy),
+        // Whatever does not start as a version 1 line is no header: judged at once
+        // (ppp reads the line as UTF-8 first, and would call `YYY\xb5` "invalid UTF-8" only
+        // after a CR: found by the fuzz target, it made such a peer wait out the timeout).
+        Err(_) if !starts_like(buf, V1_PREFIX) => Parsed::Invalid(Invalid::NotProxy),
+        // A version 1 header is ASCII (and before its CR, all of `buf` is header).
+        Err(_) if !buf.is_ascii() => Parsed::Invalid(Invalid::V1),
         // A version 1 line is judged once its CRLF is in (ppp says "incomplete" for a
         // line cut between CR and LF, and for an empty input). ppp judges some prefixes early:
         // `PROXY TCP4 a b 50000 ` (cut after the space before the last port) is "invalid
@@ -155,11 +160,19 @@ fn v1_result(buf: &[u8], r: Result<v1::Header<'_>, v1::BinaryParseError>) -> Par
     }
 }
 
+/// How every version 1 header begins.
+const V1_PREFIX: &[u8] = b"PROXY ";
+
 /// Whether `buf` begins with (a prefix of) the version 2 signature: a broken v2 header is
 /// reported as such, not as "not PROXY".
 fn starts_like_v2(buf: &[u8]) -> bool {
-    let n = buf.len().min(v2::PROTOCOL_PREFIX.len());
-    n > 0 && buf[..n] == v2::PROTOCOL_PREFIX[..n]
+    starts_like(buf, v2::PROTOCOL_PREFIX)
+}
+
+/// Whether `buf` and `prefix` agree as far as both go (and `buf` is not empty).
+fn starts_like(buf: &[u8], prefix: &[u8]) -> bool {
+    let n = buf.len().min(prefix.len());
+    n > 0 && buf[..n] == prefix[..n]
 }
 
 /// A connection waiting for its header: the deadline, on whatever clock the caller keeps
@@ -271,6 +284,19 @@ mod tests {
         assert_eq!(parse(b"GET / HTTP/1.1\r\n\r\n"), Parsed::Invalid(Invalid::NotProxy));
         assert_eq!(parse(b"\x16\x03\x01\x02\x00"), Parsed::Invalid(Invalid::NotProxy));
         assert_eq!(parse(b"PRI * HTTP/2.0\r\n"), Parsed::Invalid(Invalid::NotProxy));
+        assert_eq!(parse(b"PROXYZ"), Parsed::Invalid(Invalid::NotProxy));
+        assert_eq!(parse(b"PROX"), Parsed::Incomplete);
+    }
+
+    /// Found by the fuzz target: bytes that are not UTF-8 were "incomplete" until a CR came,
+    /// so such a peer held its connection for the whole header timeout.
+    #[test]
+    fn non_utf8_garbage_is_refused_at_once() {
+        assert_eq!(parse(b"YYY\xb5"), Parsed::Invalid(Invalid::NotProxy));
+        assert_eq!(parse(b"\xff\xfe"), Parsed::Invalid(Invalid::NotProxy));
+        // A version 1 line is ASCII: a byte beyond it ends the wait too.
+        assert_eq!(parse(b"PROXY \xb5"), Parsed::Invalid(Invalid::V1));
+        assert_eq!(parse("PROXY TCP4 é".as_bytes()), Parsed::Invalid(Invalid::V1));
     }
 
     #[test]

@@ -580,11 +580,21 @@ impl<H: Handler> Service for HttpService<H> {
                 m.refused();
             }
         };
+        // Refused before anything is read, registered or allocated (a TLS session): dropping
+        // the stream closes it.
+        let token = self.conns.vacant_key();
+        let admit = self.door.on_accept(token, &stream, peer, cx.now);
+        if admit == Admit::Refuse {
+            return refused(&self.metrics);
+        }
         let (conn, tls) = if listener < self.kinds.plain {
             (Conn::new(peer), None)
         } else if listener < self.kinds.plain + self.kinds.tls {
-            let Some(cfg) = self.env.opts.tls.as_ref() else { return refused(&self.metrics) };
-            let Some(session) = TlsSession::new(cfg.config.clone()) else { return refused(&self.metrics) };
+            let session = self.env.opts.tls.as_ref().and_then(|cfg| TlsSession::new(cfg.config.clone()));
+            let Some(session) = session else {
+                self.door.release(token);
+                return refused(&self.metrics);
+            };
             (Conn::new_tls(peer), Some(session))
         } else {
             let mut c = Conn::new(peer);
@@ -592,13 +602,9 @@ impl<H: Handler> Service for HttpService<H> {
             (c, None)
         };
         let mut conn = conn;
+        // The same slot as `vacant_key` gave: nothing was inserted since.
         let entry = self.conns.vacant_entry();
-        let token = entry.key();
-        // Refused before anything is read or registered: dropping the stream closes it.
-        let admit = self.door.on_accept(token, &stream, peer, cx.now);
-        if admit == Admit::Refuse {
-            return refused(&self.metrics);
-        }
+        debug_assert_eq!(entry.key(), token);
         // Registered once for both directions, edge-triggered: no epoll_ctl per request.
         if cx.registry.register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
             self.door.release(token);
