@@ -9,7 +9,7 @@ need=()
 for pair in curl:curl socat:socat python3:python3 ip:iproute2 prlimit:util-linux setpriv:util-linux \
     unshare:util-linux chromium:chromium tftp:tftp-hpa atftp:atftp in.tftpd:tftpd-hpa tmux:tmux \
     wrk:wrk strace:strace openssl:openssl testssl:testssl.sh nghttp:nghttp2-client h2load:nghttp2-client \
-    haproxy:haproxy ss:iproute2; do
+    systemd-socket-activate:systemd haproxy:haproxy ss:iproute2 fail2ban-regex:fail2ban; do
   cmd=${pair%%:*} pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need+=("$pkg")
 done
@@ -25,6 +25,8 @@ fi
 scripts/python-env.sh >/dev/null
 # The HTTP/2 scripts' Python package (h2, tests/h2/requirements.txt) in a virtualenv of their own.
 scripts/python-env.sh target/h2-venv $(grep -v '^#' tests/h2/requirements.txt) >/dev/null
+# The metrics tests' Prometheus text-format parser (prometheus_client, tests/ops/requirements.txt).
+scripts/python-env.sh target/obs-venv $(grep -v '^#' tests/ops/requirements.txt) >/dev/null
 
 # httpwg-cli, the RFC 9113 conformance cases (tests/h2_conformance.rs), at the version the test
 # was written against; built from crates.io once.
@@ -63,7 +65,9 @@ step tests --workspace --all-targets -- --test-threads 4
 ignored() { tests "$@" -- --test-threads 4 --ignored; }
 if [ "$(id -u)" -eq 0 ] && command -v ip >/dev/null; then
   step ignored --test serve_lan --test tftp_netns --test tools_udp     # network namespaces
-else echo "test.sh: NOT RUN (need root and iproute2): the ignored tests of serve_lan, tftp_netns, tools_udp" >&2; fi
+  # The fleet behind HAProxy (namespaces too): ~25 s a scenario.
+  step ignored --test ops_fleet
+else echo "test.sh: NOT RUN (need root and iproute2): the ignored tests of serve_lan, tftp_netns, tools_udp, ops_fleet" >&2; fi
 if grep -qs '^0\{31\}1 ' /proc/net/if_inet6; then                       # ::1 is configured
   step ignored --test serve --test tftp_server --test tools_echo --test ops_acl
 else echo "test.sh: NOT RUN (need an IPv6 loopback): the ignored tests of serve, tftp_server, tools_echo, ops_acl" >&2; fi

@@ -2,11 +2,15 @@
 
 mod addr;
 mod chat;
+mod check_config;
+mod config_file;
 mod duration;
 mod echo;
 mod edge;
 mod lab;
 mod lan;
+mod life;
+mod observe;
 mod serve;
 mod tftp;
 mod tls;
@@ -14,7 +18,7 @@ mod udp;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{FromArgMatches, Parser, Subcommand};
 
 /// A network server suite: an HTTP/1.1 server on its own epoll reactor, and companion tools.
 #[derive(Debug, Parser)]
@@ -40,15 +44,42 @@ enum Command {
     Udp(udp::UdpArgs),
     /// Measure the echo server's I/O models against each other (blocking ... epoll, the reactor).
     Lab(lab::LabArgs),
+    /// Check a config file for `pollux serve --config` (syntax, keys, values) and exit.
+    CheckConfig(check_config::CheckArgs),
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => return usage_error(&e),
+    // `pollux serve`'s settings from --config FILE and POLLUX_* variables go into the command
+    // line before clap parses it (see config_file).
+    let prepared = match config_file::prepare(std::env::args_os().collect(), &|v| std::env::var_os(v)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("pollux: {}", one_line(&e));
+            return ExitCode::FAILURE;
+        }
+    };
+    let parsed = config_file::cli_command()
+        .try_get_matches_from(&prepared.argv)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
+        Ok(p) => p,
+        Err(e) => match prepared.explain(&e) {
+            Some(line) => {
+                eprintln!("pollux: {line}");
+                return ExitCode::FAILURE;
+            }
+            None => return usage_error(&e),
+        },
     };
     let result = match cli.command {
+        Command::Serve(args) if args.config.dump_options => {
+            if let Some(("serve", m)) = matches.subcommand() {
+                print!("{}", config_file::dump(m, &prepared));
+            }
+            Ok(())
+        }
         Command::Serve(args) => serve::run(args),
+        Command::CheckConfig(args) => check_config::run(args),
         Command::Tftp(args) => tftp::run(args),
         Command::Echo(args) => echo::run(args),
         Command::Chat(args) => chat::run(args),
@@ -80,15 +111,27 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     ) {
         e.exit();
     }
+    eprintln!("pollux: {}", clap_line(e));
+    ExitCode::from(2)
+}
+
+/// clap's error as one line, its tips after `; `.
+pub(crate) fn clap_line(e: &clap::Error) -> String {
     let text = e.render().to_string();
     let mut lines = text.lines();
     let mut line = lines.next().unwrap_or("").trim_start_matches("error: ").to_owned();
-    for tip in lines.map(str::trim).filter(|l| l.starts_with("tip:")) {
-        line.push_str("; ");
-        line.push_str(tip);
+    // "the following required arguments were not provided:" names them on the next lines.
+    let listed = line.ends_with(':');
+    for l in lines.map(str::trim) {
+        if l.starts_with("tip:") {
+            line.push_str("; ");
+            line.push_str(l);
+        } else if listed && l.starts_with('-') {
+            line.push(' ');
+            line.push_str(l);
+        }
     }
-    eprintln!("pollux: {line}");
-    ExitCode::from(2)
+    line
 }
 
 /// A hint for the user, attached to an error with `.context(Hint(..))`: printed after the
@@ -134,4 +177,11 @@ pub(crate) fn one_line(e: &anyhow::Error) -> String {
     }
     // One line, whatever a message held.
     line.replace(['\n', '\r'], " ")
+}
+
+/// `pollux serve`'s settings as at start (file and environment under the command line), read
+/// again for a SIGHUP reload. Here, between the two, so `serve` and `config_file` need not
+/// know each other.
+pub(crate) fn serve_args_again(argv: Vec<std::ffi::OsString>) -> anyhow::Result<serve::ServeArgs> {
+    config_file::serve_args(argv)
 }

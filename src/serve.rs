@@ -21,6 +21,10 @@ pub(crate) struct ServeArgs {
     /// [default: 127.0.0.1:8000, unless --tls-bind is given].
     #[arg(long = "bind", value_name = "ADDR", value_parser = addr::parse_bind)]
     bind: Vec<Bind>,
+    /// Port to listen on, as `python -m http.server` and miniserve take it: `-p 8080` is
+    /// `--bind 127.0.0.1:8080`; with `--bind HOST` (no port) it is that host's port.
+    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    port: Option<u16>,
     /// Worker threads, one event loop each [default: available cores].
     #[arg(long, value_parser = crate::addr::at_least_one)]
     workers: Option<usize>,
@@ -58,10 +62,13 @@ pub(crate) struct ServeArgs {
     /// Access log in Common Log Format: `off`, `-` (stderr) or a file path.
     #[arg(long, default_value = "-")]
     access_log: String,
-    /// List directories that have no index.html (HTML, or JSON for `Accept: application/json`);
-    /// without it they are 404.
-    #[arg(long)]
+    /// List directories that have no index.html (HTML, or JSON for `Accept: application/json`).
+    /// On by default when ROOT is given (`pollux serve DIR`) and no --wsgi app is served.
+    #[arg(long, overrides_with = "no_listing")]
     listing: bool,
+    /// Never list directories: one without index.html is 404.
+    #[arg(long, overrides_with = "listing")]
+    no_listing: bool,
     /// Serve and list dotfiles; without it any path segment starting with `.` is 404, except
     /// `.well-known`.
     #[arg(long)]
@@ -97,7 +104,14 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     tls: Box<crate::tls::TlsArgs>,
     #[command(flatten)]
+    life: Box<crate::life::LifeArgs>,
+    #[command(flatten)]
+    observe: Box<crate::observe::ObserveArgs>,
+    #[command(flatten)]
     edge: Box<crate::edge::EdgeArgs>,
+    /// --config FILE and --dump-options.
+    #[command(flatten)]
+    pub(crate) config: Box<crate::config_file::ConfigArgs>,
 }
 
 /// Every address `serve` listens on, by kind, in the order the server takes its listeners.
@@ -109,11 +123,20 @@ struct Listen {
 
 impl Listen {
     fn resolve(args: &ServeArgs) -> anyhow::Result<Listen> {
+        let mut default = DEFAULT_ADDR;
+        if let Some(p) = args.port {
+            // `-p 8080 --bind 0.0.0.0:9000` names two ports for one listener: say so rather
+            // than pick one.
+            if args.bind.iter().any(Bind::has_port) {
+                anyhow::bail!("-p {p} and a --bind with a port both give a port: use --bind HOST with -p, or --bind HOST:PORT alone");
+            }
+            default.set_port(p);
+        }
         let plain = match (&args.bind[..], &args.tls.tls_bind[..]) {
             // Only HTTPS was asked for.
-            ([], [_, ..]) => Vec::new(),
-            ([], []) => vec![DEFAULT_ADDR],
-            (binds, _) => addr::resolve_all(binds, DEFAULT_ADDR)?,
+            ([], [_, ..]) if args.port.is_none() => Vec::new(),
+            ([], _) => vec![default],
+            (binds, _) => addr::resolve_all(binds, default)?,
         };
         Ok(Listen {
             plain,
@@ -245,7 +268,8 @@ fn serve_dir(args: &ServeArgs, dir: &std::path::Path) -> anyhow::Result<pollux_f
         eprintln!("pollux: warning: cannot read {}: {e}; requests will be refused", handler.root().display());
     }
     let mut handler = handler
-        .listing(args.listing)
+        .listing(listing(args))
+        .listing_hint(!args.listing && !args.no_listing && args.root.is_none() && args.wsgi.app.is_none())
         .hidden(args.hidden)
         .follow_symlinks(args.follow_symlinks)
         .compression(pollux_fs::Compression::new(args.compress == "on"));
@@ -262,6 +286,15 @@ fn serve_dir(args: &ServeArgs, dir: &std::path::Path) -> anyhow::Result<pollux_f
         handler = handler.cache_control(rule).context("--cache-control")?;
     }
     Ok(handler)
+}
+
+/// Whether directories without index.html are listed: asked for, or by default when a
+/// directory was named to be served (`pollux serve DIR`, as `python -m http.server` and
+/// miniserve list it) and it is not a WSGI app's import path. Without ROOT the current
+/// directory is served, perhaps by accident (`~`): there the default stays 404, with a page
+/// saying how to list.
+fn listing(args: &ServeArgs) -> bool {
+    !args.no_listing && (args.listing || (args.root.is_some() && args.wsgi.app.is_none()))
 }
 
 /// Loads the WSGI application (before anything is bound: an import error ends the start).
@@ -293,53 +326,100 @@ fn wsgi_app(args: &ServeArgs, w: &WsgiArgs, spec: &str) -> anyhow::Result<pollux
     Ok(app)
 }
 
-/// How this process takes part in serving a WSGI app.
+/// How this process takes part in serving.
 enum Role {
     /// One process does everything.
     Alone,
-    /// A supervisor of several processes (it never loads Python).
+    /// A supervisor of serving processes (it never loads Python, never serves a request):
+    /// several WSGI processes, `--supervise`, or `--admin`, which the supervisor serves.
     Supervisor,
     /// One of a supervisor's processes, on the listening sockets it inherited.
     Child(Vec<std::sync::Arc<std::net::TcpListener>>),
 }
 
-fn role(w: &WsgiArgs) -> anyhow::Result<Role> {
-    if let Some(fds) = std::env::var_os(pollux_wsgi::supervisor::LISTEN_FDS) {
+fn role(args: &ServeArgs) -> anyhow::Result<Role> {
+    use pollux_supervisor::LISTEN_FDS;
+    if let Some(fds) = std::env::var_os(LISTEN_FDS) {
         let mut ls = Vec::new();
         for fd in fds.to_string_lossy().split(',').filter(|f| !f.is_empty()) {
-            let fd: i32 =
-                fd.parse().with_context(|| format!("{}: {fd:?}", pollux_wsgi::supervisor::LISTEN_FDS))?;
+            let fd: i32 = fd.parse().with_context(|| format!("{LISTEN_FDS}: {fd:?}"))?;
             ls.push(std::sync::Arc::new(pollux_reactor::adopt_listener(fd).context("inherited socket")?));
         }
         // A supervisor killed outright still stops its children (gracefully).
         let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::TERM));
         return Ok(Role::Child(ls));
     }
-    if w.processes > 1 || w.max_requests.is_some() || w.reload {
+    let w = &args.wsgi;
+    let wsgi_many = w.app.is_some() && (w.processes > 1 || w.max_requests.is_some() || w.reload);
+    if wsgi_many || args.life.supervise || args.observe.admin.is_some() || crate::life::handed_sockets() {
         return Ok(Role::Supervisor);
     }
     Ok(Role::Alone)
 }
 
-/// `--processes`: bind here, then keep the children running (each runs this same command).
-fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
+/// The listeners `listen` asks for, as the supervisor keeps them across reloads.
+fn wants(listen: &Listen) -> Vec<pollux_supervisor::Want> {
+    use pollux_supervisor::Want;
+    let plain = listen.plain.iter().map(|a| Want::new("http", *a));
+    let tls = listen.tls.iter().map(|a| Want::new("https", *a));
+    plain.chain(tls).chain(listen.redirect.iter().map(|a| Want::new("redirect", *a))).collect()
+}
+
+/// SIGHUP in the supervisor: the command line read again, as the children will read it, and
+/// the listeners it asks for; or why not, in one line.
+fn reread() -> Result<(Vec<std::ffi::OsString>, Vec<pollux_supervisor::Want>), String> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The file and the environment merged under the command line as at start; a bad file is
+    // refused here, its error naming FILE:LINE (the children read it again themselves).
+    let args = crate::serve_args_again(argv.clone()).map_err(|e| crate::one_line(&e))?;
+    let listen = Listen::resolve(&args).map_err(|e| crate::one_line(&e))?;
+    Ok((argv.into_iter().skip(1).collect(), wants(&listen)))
+}
+
+/// The supervisor: bind here (or take the sockets systemd or the previous supervisor
+/// passed), then keep the children running (each runs this same command); with `--admin`,
+/// serve the admin listener from here.
+fn supervise(args: &ServeArgs) -> anyhow::Result<()> {
     let listen = Listen::resolve(args)?;
     // Every process presents the same --self-signed certificate, made here.
     let shared = args.tls.share_self_signed()?;
     // The certificates are loaded here once so that a bad one stops the start, not every child.
     args.tls.options(listen.tls.clone(), !args.no_http2)?;
     let addrs = listen.all();
-    let mut listeners = Vec::new();
-    for addr in &addrs {
-        let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
-        listeners.push(pollux_reactor::bind_shared(*addr, cfg).map_err(|e| addr::listen_error(e, &addrs))?);
-    }
+    let mut inherited = pollux_supervisor::inherited().context("inherited sockets")?;
+    let cfg = pollux_reactor::ListenerConfig { backlog: args.backlog };
+    let sockets = pollux_supervisor::Sockets::open(&wants(&listen), cfg, &mut inherited)
+        .map_err(|e| addr::listen_error(e, &addrs))?;
     let program = std::env::current_exe().context("cannot find the pollux binary to start processes")?;
-    let mut sup = pollux_wsgi::supervisor::Supervisor::new(
-        program,
-        std::env::args_os().skip(1).collect(),
-        args.wsgi.processes,
-    );
+    let processes = if args.wsgi.app.is_some() { args.wsgi.processes } else { 1 };
+    let lifecycle = std::sync::Arc::new(pollux_server::Lifecycle::new());
+    let mut metrics = None;
+    if args.observe.admin.is_some() {
+        // A slot per child, and as many again for replacements that overlap them.
+        let workers = match args.workers {
+            Some(n) => n,
+            None if processes > 1 => 1,
+            None => Options::default().workers,
+        };
+        let area = pollux_server::metrics::Area::create(processes * 2 + 1, workers)
+            .context("cannot make the shared metrics area")?;
+        // Inherited by every child at the same number, like the listeners.
+        rustix::io::fcntl_setfd(area.fd(), rustix::io::FdFlags::empty())
+            .context("cannot pass the metrics area on")?;
+        let area = std::sync::Arc::new(area);
+        let labelled = sockets
+            .listeners()
+            .filter_map(|(want, l)| {
+                let a = l.local_addr().ok()?;
+                Some((format!("{}://{a}", want.kind), std::sync::Arc::new(l.try_clone().ok()?)))
+            })
+            .collect();
+        args.observe.start_admin(labelled, lifecycle.clone(), area.clone())?;
+        metrics = Some(area);
+    }
+    let mut sup =
+        pollux_supervisor::Supervisor::new(program, std::env::args_os().skip(1).collect(), processes);
+    sup.generation = crate::life::generation().unwrap_or(1);
     if args.wsgi.reload {
         sup.watch = match (&args.wsgi.pythonpath, &args.root) {
             (dirs, _) if !dirs.is_empty() => dirs.clone(),
@@ -347,9 +427,15 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
             _ => vec![PathBuf::from(".")],
         };
     }
-    let n = args.wsgi.processes;
-    let what = format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" });
-    let code = pollux_wsgi::supervisor::supervise(sup, &listeners, |bound| print_urls(&what, bound, &listen));
+    let what = match &args.wsgi.app {
+        Some(spec) => {
+            let n = args.wsgi.processes;
+            format!("the WSGI app {spec} ({n} process{})", if n == 1 { "" } else { "es" })
+        }
+        None => args.root.clone().unwrap_or_else(|| PathBuf::from(".")).display().to_string(),
+    };
+    let hooks = crate::life::hooks(lifecycle, metrics, Box::new(reread));
+    let code = pollux_supervisor::supervise(sup, sockets, hooks, |bound| print_urls(&what, bound, &listen));
     if let Some(dir) = shared {
         let _ = std::fs::remove_dir_all(dir);
     }
@@ -361,16 +447,28 @@ fn supervise(args: &ServeArgs, spec: &str) -> anyhow::Result<()> {
 }
 
 pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
+    args.observe.check()?;
     let listen = Listen::resolve(&args)?;
     let addrs = listen.all();
     let root_dir = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let role = role(&args)?;
     let mut inherited = Vec::new();
+    let mut metrics = None;
+    match role {
+        Role::Supervisor => return supervise(&args),
+        Role::Alone => crate::life::single_process_signals(false)?,
+        Role::Child(ref ls) => {
+            crate::life::single_process_signals(true)?;
+            inherited = ls.clone();
+            metrics = pollux_server::metrics::Area::from_env()
+                .context(pollux_server::metrics::METRICS_FD)?
+                .map(std::sync::Arc::new);
+        }
+    }
     let wsgi = match &args.wsgi.app {
-        Some(spec) => match role(&args.wsgi)? {
-            Role::Supervisor => return supervise(&args, spec),
-            Role::Alone => Some(wsgi_app(&args, &args.wsgi, spec)?),
-            Role::Child(ls) => {
-                inherited = ls;
+        Some(spec) => match role {
+            Role::Supervisor | Role::Alone => Some(wsgi_app(&args, &args.wsgi, spec)?),
+            Role::Child(_) => {
                 let app = wsgi_app(&args, &args.wsgi, spec)?;
                 if let Some(n) = args.wsgi.max_requests {
                     let jitter = args.wsgi.max_requests_jitter.unwrap_or(n / 10);
@@ -379,13 +477,18 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
                         ^ std::time::UNIX_EPOCH.elapsed().map_or(0, |d| d.as_nanos() as u64);
                     let limit = n + if jitter == 0 { 0 } else { seed % (jitter + 1) };
                     app.retire_after(limit, move || {
-                        println!("{} after {limit} requests", pollux_wsgi::supervisor::RETIRE_LINE);
+                        println!("{} after {limit} requests", pollux_supervisor::RETIRE_LINE);
                     });
                 }
                 Some(app)
             }
         },
-        None => None,
+        None => {
+            if let Role::Child(ls) = role {
+                inherited = ls;
+            }
+            None
+        }
     };
     let handler = serve_dir(&args, &root_dir)?;
     let root = handler.root().to_path_buf();
@@ -418,6 +521,7 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_timeout: args.body_timeout,
         send_timeout: args.send_timeout,
         grace: args.grace,
+        drain_delay: args.life.drain_delay,
         task_timeout: args.cgi.timeout,
         limits: Limits { max_body: args.max_body, ..Limits::default() },
         http2: !args.no_http2,
@@ -427,9 +531,14 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
             "-" => AccessLog::Stderr,
             p => AccessLog::File(p.into()),
         },
+        log_format: args.observe.log_format,
+        metrics,
         ..defaults
     };
     let opts = args.edge.apply(opts)?;
+    if let Some(g) = crate::life::generation() {
+        opts.lifecycle.set_generation(g);
+    }
     let what = match &args.wsgi.app {
         Some(spec) => format!("the WSGI app {spec}"),
         None => root.display().to_string(),
@@ -437,17 +546,73 @@ pub(crate) fn run(args: ServeArgs) -> anyhow::Result<()> {
     let on_bound = |bound: &[SocketAddr]| print_urls(&what, bound, &listen);
     let failed = |e| addr::listen_error(e, &addrs);
     let cgi_wanted = !args.cgi.mounts.is_empty() || args.cgi.ext.is_some();
+    let area = opts.metrics.clone();
+    let wsgi_load = wsgi.as_ref().map(pollux_wsgi::Wsgi::busy);
     match (wsgi, cgi_wanted) {
         (None, false) => pollux_server::serve(opts, handler, on_bound).map_err(failed),
-        (Some(app), false) => pollux_server::serve(opts, app, on_bound).map_err(failed),
+        (Some(app), false) => {
+            sample_load(area, None, wsgi_load);
+            pollux_server::serve(opts, app, on_bound).map_err(failed)
+        }
         (None, true) => {
             let cgi = cgi_handler(&args, &root, handler)?;
+            sample_load(area, Some(cgi.load()), None);
             pollux_server::serve(opts, cgi, on_bound).map_err(failed)
         }
         (Some(app), true) => {
             let cgi = cgi_handler(&args, &root, app)?;
+            sample_load(area, Some(cgi.load()), wsgi_load);
             pollux_server::serve(opts, cgi, on_bound).map_err(failed)
         }
+    }
+}
+
+/// `pollux check-config`: every check `run` makes before binding (addresses resolved, the
+/// roots and pages opened, certificates loaded), as a one-line summary.
+pub(crate) fn check(args: &ServeArgs) -> anyhow::Result<String> {
+    let listen = Listen::resolve(args)?;
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let handler = serve_dir(args, &root)?;
+    args.tls.check(listen.tls.clone(), !args.no_http2)?;
+    let mut urls: Vec<String> = Vec::new();
+    for (i, a) in listen.all().iter().enumerate() {
+        let (scheme, redirect) = listen.scheme(i);
+        urls.push(format!("{scheme}://{a}{}", if redirect { " (redirect)" } else { "" }));
+    }
+    let what = match &args.wsgi.app {
+        Some(app) => format!("the WSGI app {app}"),
+        None => format!("root {}", handler.root().display()),
+    };
+    let sites = match args.vhosts.len() {
+        0 => String::new(),
+        1 => "; 1 virtual host".into(),
+        n => format!("; {n} virtual hosts"),
+    };
+    Ok(format!("listening on {}; {what}{sites}", urls.join(", ")))
+}
+
+/// With `--admin`: copies the CGI and WSGI load into the shared metrics five times a second,
+/// from a thread of its own (the numbers exist already; nothing is added to a request's path).
+fn sample_load(
+    area: Option<std::sync::Arc<pollux_server::metrics::Area>>,
+    cgi: Option<pollux_cgi::CgiLoad>,
+    wsgi: Option<pollux_wsgi::WsgiLoad>,
+) {
+    use pollux_server::metrics::Load;
+    let Some(area) = area else { return };
+    let spawned = std::thread::Builder::new().name("load".into()).spawn(move || loop {
+        if let Some(c) = &cgi {
+            area.set_load(Load::CgiInFlight, c.in_flight() as u64);
+        }
+        if let Some(w) = &wsgi {
+            let (running, queued) = w.now();
+            area.set_load(Load::WsgiInFlight, running as u64);
+            area.set_load(Load::WsgiQueued, queued as u64);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    });
+    if let Err(e) = spawned {
+        eprintln!("pollux: warning: cannot sample the CGI/WSGI load for the metrics: {e}");
     }
 }
 

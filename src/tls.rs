@@ -116,6 +116,14 @@ impl TlsArgs {
             || self.client_ca.is_some()
     }
 
+    /// `pollux check-config`: the certificate files load (a `--self-signed` one is not made).
+    pub(crate) fn check(&self, addrs: Vec<std::net::SocketAddr>, http2: bool) -> anyhow::Result<()> {
+        if self.self_signed.is_none() {
+            self.options(addrs, http2)?;
+        }
+        Ok(())
+    }
+
     /// The HTTPS options, and the loaded certificates (for reloading), when --tls-bind is given.
     pub(crate) fn options(
         &self,

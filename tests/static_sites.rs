@@ -139,10 +139,11 @@ fn symlinks_out_of_the_root_need_follow_symlinks() {
 }
 
 #[test]
-fn a_directory_without_index_is_404_without_listing() {
+fn a_directory_without_index_is_404_with_no_listing() {
     let tmp = TempRoot::new("nolisting");
     write(&tmp.0, "d/file.txt", "x");
-    let server = serve(&tmp.0, &[]);
+    // A named ROOT is listed by default (tests/habits.rs): --no-listing is the old default.
+    let server = serve(&tmp.0, &["--no-listing"]);
     let r = get_with(server.addr, "/d/", &[]);
     assert_eq!(r.status, 404);
     assert!(!r.text().contains("file.txt"));

@@ -46,6 +46,17 @@ pub enum SetupError {
     Directory { path: PathBuf, source: io::Error },
 }
 
+/// How many scripts a [`Cgi`] runs now, readable from another thread.
+#[derive(Debug, Clone)]
+pub struct CgiLoad(Arc<Limit>);
+
+impl CgiLoad {
+    /// Scripts running across all workers.
+    pub fn in_flight(&self) -> usize {
+        self.0.running()
+    }
+}
+
 /// Runs CGI scripts for the paths that name one (RFC 3875), and hands every other request to
 /// `F`.
 ///
@@ -132,6 +143,12 @@ impl<F: Handler> Cgi<F> {
     pub fn max(mut self, max: usize) -> Self {
         self.limit = Limit::new(max);
         self
+    }
+
+    /// A handle that tells how many scripts run now (for the metrics; `--cgi-max` past which
+    /// requests get 503, so scripts never queue). Take it after [`Cgi::max`].
+    pub fn load(&self) -> CgiLoad {
+        CgiLoad(self.limit.clone())
     }
 
     /// The script for `path`: `Ok(None)` when no rule claims it.

@@ -42,7 +42,7 @@ mod task;
 
 pub use env::{meta_variables, RequestBody, RequestInfo};
 pub use error::OutputError;
-pub use handler::{Cgi, SetupError};
+pub use handler::{Cgi, CgiLoad, SetupError};
 pub use output::{is_nph, parse_output, Head, OutputParser};
 pub use resolve::{stat, ConfigError, Entry, ExtensionRule, Mount, ResolveError, Script};
 pub use response::{CgiResponse, Response, ResponseKind};

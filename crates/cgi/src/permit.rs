@@ -37,6 +37,11 @@ impl Limit {
         self.max
     }
 
+    /// Scripts running now.
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
+    }
+
     /// A place under the limit, or `None` when `max` scripts run (the caller's 503).
     pub(crate) fn acquire(self: &Arc<Self>) -> Option<Permit> {
         self.running

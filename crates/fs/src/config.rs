@@ -28,6 +28,8 @@ pub struct ServeDir {
     pub(crate) root: Root,
     pub(crate) vhosts: Vhosts,
     pub(crate) listing: bool,
+    /// A directory without index.html, listing off, answers 404 with a line on how to list.
+    pub(crate) listing_hint: bool,
     pub(crate) hidden: bool,
     pub(crate) follow_symlinks: bool,
     pub(crate) fallback: Option<PageFile>,
@@ -82,6 +84,7 @@ impl ServeDir {
             root: Root::new(canonical_dir(root.as_ref())?),
             vhosts: Vhosts::default(),
             listing: false,
+            listing_hint: false,
             hidden: false,
             follow_symlinks: false,
             fallback: None,
@@ -100,6 +103,14 @@ impl ServeDir {
     /// HTML (or JSON) listings for directories without `index.html`; off, they are 404.
     pub fn listing(mut self, on: bool) -> Self {
         self.listing = on;
+        self
+    }
+
+    /// With listings off, a directory without `index.html` answers 404 with a line saying how
+    /// to list it (for `pollux serve` started without a directory), unless a --fallback or
+    /// --404 page answers instead.
+    pub fn listing_hint(mut self, on: bool) -> Self {
+        self.listing_hint = on;
         self
     }
 

@@ -113,6 +113,9 @@ impl ServeDir {
             Err(e) => return pages::io_error(&e).into(),
         }
         if !self.listing {
+            if self.listing_hint && self.fallback.is_none() && self.not_found.is_none() {
+                return pages::no_listing_hint().into();
+            }
             // Without --listing a directory without index.html does not exist as a resource.
             return self.not_found(method, headers, root);
         }

@@ -18,6 +18,18 @@ pub(crate) fn plain(status: StatusCode) -> Response<Body> {
     pollux_server::status_page(status)
 }
 
+/// A directory without index.html when nobody chose whether to list (`pollux serve` with no
+/// directory named): still 404, the resource does not exist, but the newcomer reads why.
+pub(crate) fn no_listing_hint() -> Response<Body> {
+    let mut r = plain(StatusCode::NOT_FOUND);
+    *r.body_mut() = Body::Bytes(bytes::Bytes::from_static(NO_INDEX_HINT.as_bytes()));
+    r
+}
+
+/// The text of [`no_listing_hint`].
+const NO_INDEX_HINT: &str = "404 Not Found: this directory has no index.html. To list directories, \
+start pollux with the directory named (pollux serve .) or with --listing.\n";
+
 /// `OPTIONS`: 204 with `Allow` (RFC 9110 §9.3.7).
 pub(crate) fn options() -> Response<Body> {
     let mut r = Response::new(Body::Empty);

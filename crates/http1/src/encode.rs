@@ -83,7 +83,7 @@ pub struct ResponseHead<'a> {
 /// let ct = HeaderValue::from_static("text/html");
 /// let len = HeaderValue::from_static("5");
 /// let block = EncodedFields::new([(&CONTENT_TYPE, &ct), (&CONTENT_LENGTH, &len)]);
-/// assert_eq!(block.as_bytes(), b"content-type: text/html\r\n");
+/// assert_eq!(block.as_bytes(), b"Content-Type: text/html\r\n");
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncodedFields {
@@ -96,7 +96,7 @@ impl EncodedFields {
         let mut bytes = Vec::new();
         for (name, value) in fields {
             if !encoders_own(name) && name != SERVER && name != DATE {
-                line(&mut bytes, name.as_str().as_bytes(), value.as_bytes());
+                field(&mut bytes, name, value.as_bytes());
             }
         }
         EncodedFields { bytes }
@@ -140,7 +140,7 @@ pub fn encode_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
         }
         has_server |= name == SERVER;
         has_date |= name == DATE;
-        line(out, name.as_str().as_bytes(), value.as_bytes());
+        field(out, name, value.as_bytes());
     }
     out.extend_from_slice(encoded);
     out.extend_from_slice(head.extra);
@@ -167,6 +167,14 @@ pub fn encode_head(out: &mut Vec<u8>, head: &ResponseHead<'_>) {
     } else if head.keep_alive_header {
         line(out, b"Connection", b"keep-alive");
     }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A handler's field line, its name in Title-Case ([`crate::name_case`]).
+fn field(out: &mut Vec<u8>, name: &HeaderName, value: &[u8]) {
+    crate::name_case::put_name(out, name);
+    out.extend_from_slice(b": ");
+    out.extend_from_slice(value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -248,7 +256,7 @@ mod tests {
         h.insert("content-type", HeaderValue::from_static("text/plain"));
         assert_eq!(
             encode(&h, Framing::Length(12), false, false),
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\nServer: pollux\r\n\
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nServer: pollux\r\n\
              Date: Sun, 06 Nov 1994 08:49:37 GMT\r\nContent-Length: 12\r\n\r\n"
         );
     }
@@ -263,7 +271,7 @@ mod tests {
         h.insert("date", HeaderValue::from_static("then"));
         assert_eq!(
             encode(&h, Framing::Chunked, true, false),
-            "HTTP/1.1 200 OK\r\nserver: custom\r\ndate: then\r\n\
+            "HTTP/1.1 200 OK\r\nServer: custom\r\nDate: then\r\n\
              Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         );
         let empty = HeaderMap::new();
@@ -335,7 +343,7 @@ mod tests {
         h.insert(SERVER, HeaderValue::from_static("mine"));
         assert_eq!(
             encode_with(&h),
-            "HTTP/1.1 200 OK\r\nserver: mine\r\nDate: D\r\nContent-Length: 0\r\n\r\n"
+            "HTTP/1.1 200 OK\r\nServer: mine\r\nDate: D\r\nContent-Length: 0\r\n\r\n"
         );
     }
 
@@ -351,7 +359,7 @@ mod tests {
             (&TRANSFER_ENCODING, &te),
             (&CONNECTION, &te),
         ]);
-        assert_eq!(block.as_bytes(), b"etag: \"x\"\r\n");
+        assert_eq!(block.as_bytes(), b"ETag: \"x\"\r\n");
         let mut h = HeaderMap::new();
         h.insert("x-a", v("1"));
         let mut out = Vec::new();
@@ -372,7 +380,7 @@ mod tests {
         );
         assert_eq!(
             String::from_utf8(out).unwrap_or_default(),
-            "HTTP/1.1 304 Not Modified\r\nx-a: 1\r\netag: \"x\"\r\nServer: S\r\nDate: D\r\n\r\n"
+            "HTTP/1.1 304 Not Modified\r\nX-A: 1\r\nETag: \"x\"\r\nServer: S\r\nDate: D\r\n\r\n"
         );
     }
 }

@@ -20,6 +20,7 @@ mod error;
 mod fields;
 mod framing;
 mod head;
+mod name_case;
 mod names;
 mod request_line;
 mod scan;

@@ -6,7 +6,8 @@
 //!
 //! ```text
 //!   main thread: bind N SO_REUSEPORT listeners per address ──► spawn N workers ──► wait
-//!   signal thread: SIGINT/SIGTERM ──► Shutdown::begin ──► wake every worker (2nd signal: exit)
+//!   signal thread: SIGINT/SIGTERM ──► Shutdown::begin_draining ──► wake every worker
+//!                  (accepting on for the drain delay; 2nd signal: end it; 3rd: exit)
 //!   worker (one per core, shares nothing):
 //!     Service::on_start (register the service's own sockets: UDP services have no listener)
 //!     loop { epoll_wait(timeout = next timer) ─► accept until WouldBlock ─► Service::on_accept
@@ -28,7 +29,9 @@ pub mod sys;
 mod timer;
 mod worker;
 
-pub use listener::{adopt_listener, bind_reuseport, bind_shared, ensure_unclaimed, ListenerConfig};
+pub use listener::{
+    adopt_listener, bind_joinable, bind_reuseport, bind_shared, ensure_unclaimed, ListenerConfig,
+};
 pub use pool::Pool;
 pub use remote::{Mailbox, Remote};
 pub use shutdown::Shutdown;

@@ -66,6 +66,23 @@ pub fn bind_shared(addr: SocketAddr, cfg: ListenerConfig) -> io::Result<std::net
     listen(addr, false, cfg)
 }
 
+/// Binds one blocking listener to `addr` with `SO_REUSEPORT`, for a socket that the process
+/// replacing this one must bind while this one still holds it (the admin listener across a
+/// binary upgrade). `check_unclaimed`: first fail if something already serves `addr` (see
+/// [`ensure_unclaimed`]); the successor passes `false`.
+pub fn bind_joinable(
+    addr: SocketAddr,
+    cfg: ListenerConfig,
+    check_unclaimed: bool,
+) -> io::Result<std::net::TcpListener> {
+    if check_unclaimed {
+        ensure_unclaimed(addr, Type::STREAM, addr.is_ipv6())?;
+    }
+    let l = listen(addr, true, cfg)?;
+    l.set_nonblocking(false)?;
+    Ok(l)
+}
+
 /// Takes over listening socket `fd`, inherited from the process that started this one
 /// (see [`bind_shared`]). Checks that `fd` is an open, listening TCP socket first, so a
 /// wrong number is an error rather than someone else's descriptor taken over.

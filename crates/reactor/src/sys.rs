@@ -711,3 +711,123 @@ mod tests {
         assert_eq!(local_addr_of_raw(l.as_raw_fd()), Some(l.local_addr().expect("addr")));
     }
 }
+
+/// A listening socket's accept queue as the kernel reports it in `TCP_INFO`: for a socket in
+/// `LISTEN` state Linux puts the current accept-queue length in `tcpi_unacked` and the backlog
+/// (the `listen(2)` argument, capped by `net.core.somaxconn`) in `tcpi_sacked` — the same two
+/// numbers `ss -lnt` shows as Recv-Q and Send-Q. `None` if the call fails.
+pub fn listen_queue(fd: impl AsFd) -> Option<(u32, u32)> {
+    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: the kernel writes at most `len` bytes into `info` and stores the length it
+    // wrote; the descriptor is borrowed, so open, for the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_fd().as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    let end = std::mem::offset_of!(libc::tcp_info, tcpi_sacked) + std::mem::size_of::<u32>();
+    (rc == 0 && len as usize >= end).then_some((info.tcpi_unacked, info.tcpi_sacked))
+}
+
+/// Counters shared between processes: a `memfd` mapped `MAP_SHARED`, seen as `[AtomicU64]`.
+/// A supervisor creates it and its children inherit the descriptor and map the same pages,
+/// so what a child's workers count is read by the supervisor without any message.
+#[derive(Debug)]
+pub struct SharedMemory {
+    ptr: std::ptr::NonNull<std::sync::atomic::AtomicU64>,
+    words: usize,
+    fd: std::os::fd::OwnedFd,
+}
+
+// SAFETY: the mapping is only ever accessed as `AtomicU64`s, which are `Sync`; the pointer is
+// owned by this value and unmapped only in `Drop`.
+unsafe impl Send for SharedMemory {}
+// SAFETY: as above: shared access goes through atomics only.
+unsafe impl Sync for SharedMemory {}
+
+impl SharedMemory {
+    /// A new zeroed area of `words` counters (`memfd_create`, close-on-exec: whoever passes it
+    /// to a child clears the flag on purpose).
+    pub fn create(name: &str, words: usize) -> io::Result<SharedMemory> {
+        let fd = rustix::fs::memfd_create(name, rustix::fs::MemfdFlags::CLOEXEC)?;
+        rustix::fs::ftruncate(&fd, (words * 8) as u64)?;
+        SharedMemory::map(fd, words)
+    }
+
+    /// Maps an inherited area (descriptor number `fd`, from the parent's environment), all of
+    /// it (its size says how many counters it holds, at least `min_words`). The descriptor
+    /// gets close-on-exec again so a CGI script of this process cannot reach it.
+    pub fn adopt(fd: RawFd, min_words: usize) -> io::Result<SharedMemory> {
+        use std::os::fd::FromRawFd;
+        if fd < 0 {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        // SAFETY: only borrowed for the checks below, while this process does nothing else
+        // with `fd` (it was inherited, and nothing in the process opened or closed it since).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let st = rustix::fs::fstat(borrowed)?;
+        let words = usize::try_from(st.st_size).unwrap_or(0) / 8;
+        if words < min_words.max(1) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("inherited descriptor {fd} is not a shared memory area"),
+            ));
+        }
+        rustix::io::fcntl_setfd(borrowed, rustix::io::FdFlags::CLOEXEC)?;
+        // SAFETY: `fd` is open (fstat succeeded) and this process owns it from now on: the
+        // parent handed it over and nothing else here refers to it.
+        let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+        SharedMemory::map(fd, words)
+    }
+
+    fn map(fd: std::os::fd::OwnedFd, words: usize) -> io::Result<SharedMemory> {
+        let len = (words * 8).max(8);
+        // SAFETY: a fresh shared mapping of a file at least `len` bytes long (checked or made
+        // so by the callers), at an address the kernel chooses: no existing memory is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let ptr = std::ptr::NonNull::new(p.cast()).ok_or_else(|| io::Error::other("mmap returned null"))?;
+        Ok(SharedMemory { ptr, words, fd })
+    }
+
+    /// The descriptor, to hand to a child process.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl std::ops::Deref for SharedMemory {
+    type Target = [std::sync::atomic::AtomicU64];
+
+    fn deref(&self) -> &[std::sync::atomic::AtomicU64] {
+        // SAFETY: the mapping is `words * 8` bytes, page-aligned (so aligned for u64), lives
+        // as long as `self`, and is only accessed through atomics (another process writing it
+        // concurrently is what atomics are for).
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.words) }
+    }
+}
+
+impl Drop for SharedMemory {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping made in `map`; no reference into it outlives
+        // `self` (`deref` borrows `self`).
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), (self.words * 8).max(8)) };
+    }
+}

@@ -51,7 +51,15 @@ pub trait Service {
         let _ = (cx, msg);
     }
     /// Graceful shutdown began: close idle connections, finish the others and then close them.
+    /// Called once. With a drain delay the listeners still accept after it (`cx.draining` is
+    /// true for those connections), and [`on_listeners_closed`](Self::on_listeners_closed)
+    /// follows when the delay is over; without one, the listeners are already closed.
     fn on_shutdown(&mut self, cx: &mut Ctx<'_, Self::Message>);
+    /// The drain delay is over: the listeners closed after their queues were accepted (the
+    /// last of those connections were just handed to `on_accept`).
+    fn on_listeners_closed(&mut self, cx: &mut Ctx<'_, Self::Message>) {
+        let _ = cx;
+    }
     /// End of one loop turn: flush what was batched (logs, for example).
     fn on_turn_end(&mut self, cx: &mut Ctx<'_, Self::Message>) {
         let _ = cx;
@@ -139,7 +147,7 @@ pub fn default_max_conns() -> usize {
 /// (print them there), `make` builds each worker's service from its index and the
 /// [`Remote`] other threads use to reach it.
 pub fn run<S, F>(
-    cfg: RunConfig,
+    mut cfg: RunConfig,
     shutdown: Shutdown,
     on_bound: impl FnOnce(&[SocketAddr]),
     make: F,
@@ -165,6 +173,10 @@ where
             per_worker[w].push(l);
         }
     }
+    // The workers hold the only descriptors of the inherited sockets in this process from
+    // now on, so that once they stop accepting nothing here keeps a socket listening (the
+    // supervisor decides whether it stays open).
+    cfg.inherited.clear();
     on_bound(&bound);
     let make = Arc::new(make);
     let per_conns = (cfg.max_conns / workers).max(1);
@@ -172,9 +184,9 @@ where
     for (id, listeners) in per_worker.into_iter().enumerate() {
         let make = make.clone();
         let shutdown = shutdown.clone();
-        let cfg = cfg.clone();
+        let (timers, grace) = (cfg.timers.clone(), cfg.grace);
         let h = std::thread::Builder::new().name(format!("worker-{id}")).spawn(move || {
-            let worker = Worker::new(id, listeners, &cfg, per_conns, shutdown)?;
+            let worker = Worker::new(id, listeners, &timers, grace, per_conns, shutdown)?;
             let mailbox = Mailbox::new(worker.waker.clone());
             let service = make(id, mailbox.remote());
             worker.run(service, mailbox)
@@ -207,7 +219,8 @@ impl Worker {
     fn new(
         id: usize,
         listeners: Vec<std::net::TcpListener>,
-        cfg: &RunConfig,
+        timers: &[Duration],
+        grace: Duration,
         max_conns: usize,
         shutdown: Shutdown,
     ) -> io::Result<Worker> {
@@ -220,16 +233,7 @@ impl Worker {
             ls.push(l);
         }
         shutdown.register(waker.clone());
-        Ok(Worker {
-            id,
-            poll,
-            listeners: ls,
-            timers: Timers::new(&cfg.timers),
-            max_conns,
-            grace: cfg.grace,
-            shutdown,
-            waker,
-        })
+        Ok(Worker { id, poll, listeners: ls, timers: Timers::new(timers), max_conns, grace, shutdown, waker })
     }
 
     fn run<S: Service>(mut self, mut service: S, mailbox: Mailbox<S::Message>) -> io::Result<()> {
@@ -238,6 +242,11 @@ impl Worker {
         // connections produce no new edge, so we must try again ourselves.
         let mut accept_wanted = true;
         let mut paused_until: Option<Instant> = None;
+        // A graceful shutdown: while the drain delay runs (`accept_until`, in the future) the
+        // listeners still accept; once over, `drain_deadline` is when the worker gives up.
+        let mut accept_until: Option<Instant> = None;
+        // Whether `on_shutdown` ran at the start of a drain delay.
+        let mut notified = false;
         let mut drain_deadline: Option<Instant> = None;
         {
             let mut cx = Ctx {
@@ -256,7 +265,7 @@ impl Worker {
             if let Some(p) = paused_until {
                 timeout = Some(timeout.map_or(p - now.min(p), |t| t.min(p.saturating_duration_since(now))));
             }
-            if let Some(d) = drain_deadline {
+            if let Some(d) = drain_deadline.or(accept_until) {
                 let left = d.saturating_duration_since(now);
                 timeout = Some(timeout.map_or(left, |t| t.min(left)));
             }
@@ -281,7 +290,7 @@ impl Worker {
                 timers: &mut self.timers,
                 now,
                 worker: self.id,
-                draining: drain_deadline.is_some(),
+                draining: accept_until.is_some(),
                 mailbox: &mailbox,
             };
             for ev in events.iter() {
@@ -295,15 +304,34 @@ impl Worker {
                 for m in mailbox.drain() {
                     service.on_message(&mut cx, m);
                 }
-                if self.shutdown.is_begun() && drain_deadline.is_none() {
-                    // Take what the kernel already accepted for us: those clients connected
-                    // before we stopped, and their requests deserve answers.
-                    accept_all(&mut self.listeners, &mut service, &mut cx, usize::MAX, &mut None);
-                    for mut l in self.listeners.drain(..) {
-                        let _ = cx.registry.deregister(&mut l);
+                if accept_until.is_none() && self.shutdown.is_begun() {
+                    accept_until = self.shutdown.accept_until();
+                    if accept_until.is_some_and(|t| now < t) {
+                        // Draining: the service closes idle connections and answers the
+                        // others with `Connection: close`; the listeners accept on.
+                        cx.draining = true;
+                        notified = true;
+                        service.on_shutdown(&mut cx);
                     }
-                    drain_deadline = Some(now + self.grace);
-                    cx.draining = true;
+                }
+                if drain_deadline.is_none() && accept_until.is_some() {
+                    // A second signal may have cut the delay short.
+                    accept_until = self.shutdown.accept_until();
+                }
+            }
+            if drain_deadline.is_none() && accept_until.is_some_and(|t| now >= t) {
+                // Take what the kernel already accepted for us: those clients connected
+                // before we stopped, and their requests deserve answers.
+                accept_all(&mut self.listeners, &mut service, &mut cx, usize::MAX, &mut None);
+                for mut l in self.listeners.drain(..) {
+                    let _ = cx.registry.deregister(&mut l);
+                }
+                drain_deadline = Some(now + self.grace);
+                cx.draining = true;
+                if notified {
+                    service.on_listeners_closed(&mut cx);
+                } else {
+                    // No delay: the shutdown begins with the listeners closed, as it always did.
                     service.on_shutdown(&mut cx);
                 }
             }

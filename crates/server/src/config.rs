@@ -71,6 +71,15 @@ pub struct Options {
     /// Draining and configuration generation, shared with whatever reports them (the admin
     /// listener) and whatever changes them (signals, reloads).
     pub lifecycle: std::sync::Arc<crate::Lifecycle>,
+    /// After SIGTERM/SIGINT (with `handle_signals`): how long the listeners keep accepting,
+    /// every answer with `Connection: close`, before they close, so that a load balancer
+    /// notices the failing health check first. Zero closes them at once.
+    pub drain_delay: Duration,
+    /// How access-log lines are written (`common`, `combined`, `json`).
+    pub log_format: crate::LogFormat,
+    /// Where the workers count requests, bytes and connections for `/metrics`: the area a
+    /// supervisor shares with this process, or `None` for one of this process's own.
+    pub metrics: Option<std::sync::Arc<crate::metrics::Area>>,
     /// Every listener (plain, TLS, redirecting) expects a PROXY protocol header (v1 or v2)
     /// before its first byte, from a peer in `proxy_trusted`; the address it carries becomes
     /// the connection's client address everywhere (logs, CGI, WSGI, access rules).
@@ -144,6 +153,9 @@ impl Default for Options {
             http2: true,
             h2_max_streams: 100,
             lifecycle: std::sync::Arc::new(crate::Lifecycle::new()),
+            drain_delay: Duration::ZERO,
+            log_format: crate::LogFormat::Common,
+            metrics: None,
             proxy_protocol: false,
             proxy_trusted: Vec::new(),
             access: crate::AccessList::default(),

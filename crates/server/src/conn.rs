@@ -42,6 +42,7 @@ use crate::date::Clock;
 use crate::encode::{self, internal_error, Asked, Outgoing, Stamp};
 use crate::handler::{Deferred, Reply};
 use crate::log::Log;
+use crate::log_format::Meta;
 use crate::mailbox::{Finished, Message};
 use crate::output::{Output, WBUF_HIGH};
 use crate::task::{Done, Task, TaskState};
@@ -313,9 +314,7 @@ pub(crate) struct Active {
 
 /// An access-log line waiting for its byte count (see [`Active::log_pending`]).
 struct PendingLog {
-    method: http::Method,
-    uri: http::Uri,
-    version: http::Version,
+    asked: Asked,
     status: StatusCode,
     /// Where the body starts in the bytes this box writes (`Output::written` counts them).
     body_start: u64,
@@ -699,7 +698,7 @@ impl Conn {
                 }
                 Err(e) => {
                     a.request = None;
-                    error(env, a, &self.peer, e.status(), &Asked::refused());
+                    error(env, a, &self.peer, e.status(), &Asked::refused(env.now));
                     self.state = State::Closing;
                 }
             }
@@ -726,7 +725,10 @@ impl Conn {
         let Some(w) = a.waiting.take_if(|w| Arc::ptr_eq(&w.deferred.shared, &done.shared)) else {
             return false;
         };
-        if finish(env, a, w.asked, response.into(), &self.peer) {
+        let mut asked = w.asked;
+        // Draining since the request arrived: this answer closes the connection.
+        asked.keep_alive &= !env.draining;
+        if finish(env, a, asked, response.into(), &self.peer) {
             self.state = State::Closing;
         }
         true
@@ -843,7 +845,7 @@ impl Conn {
             return;
         }
         a.request = None;
-        error(env, a, &self.peer, StatusCode::REQUEST_TIMEOUT, &Asked::refused());
+        error(env, a, &self.peer, StatusCode::REQUEST_TIMEOUT, &Asked::refused(env.now));
         self.state = State::Closing;
     }
 
@@ -883,6 +885,8 @@ impl Conn {
                     version: slot.asked.version,
                     keep_alive: slot.asked.keep_alive && !close,
                     uri: slot.asked.uri.take(),
+                    started: slot.asked.started,
+                    meta: std::mem::take(&mut slot.asked.meta),
                 };
                 a.redispatch = Some((req, asked));
                 return;
@@ -890,10 +894,7 @@ impl Conn {
             None => return,
         }
         if state.head_sent {
-            if let Some(uri) = slot.asked.uri.as_ref() {
-                let (m, v) = (&slot.asked.method, slot.asked.version);
-                env.log.record(&self.peer, env.clock.clf(), m, uri, v, state.status, state.sent);
-            }
+            env.log.record(&self.peer, env.clock.clf(), &slot.asked, state.status, state.sent);
         }
         if close {
             self.state = State::Closing;
@@ -1004,6 +1005,8 @@ fn asked(env: &Env, head: &RequestHead) -> Asked {
         version: head.version,
         keep_alive: head.keep_alive && !env.draining,
         uri: env.log.enabled().then(|| head.uri.clone()),
+        started: env.now,
+        meta: Meta::of(env.log.format, env.log.enabled(), &head.headers),
     }
 }
 
@@ -1025,36 +1028,29 @@ fn finish(env: &mut Env, a: &mut Active, asked: Asked, out: Outgoing, peer: &Soc
     let len = body.len();
     let h = encode::head(&mut a.out.wbuf, env.stamp(), &asked, status, &headers, len, prepared.as_ref());
     let (sent, cut) = encode::place_body(&mut a.out, h, body, len);
-    if let Some(uri) = asked.uri {
-        if a.out.sending.is_some() {
-            // A large body: logged once it is out, with the bytes that really went.
-            let body_start = a.out.written + (a.out.wbuf.len() - a.out.wpos) as u64;
-            let Asked { method, version, .. } = asked;
-            a.log_pending = Some(PendingLog { method, uri, version, status, body_start });
-        } else {
-            env.log.record(peer, env.clock.clf(), &asked.method, &uri, asked.version, status, sent);
-        }
+    let close = h.close || cut;
+    if a.out.sending.is_some() {
+        // A large body: logged (and counted) once it is out, with the bytes that really went.
+        let body_start = a.out.written + (a.out.wbuf.len() - a.out.wpos) as u64;
+        a.log_pending = Some(PendingLog { asked, status, body_start });
+    } else {
+        env.log.record(peer, env.clock.clf(), &asked, status, sent);
     }
     // The next request's fields go into this map: no header map is allocated per request.
     a.decoder.recycle_headers(headers);
-    h.close || cut
+    close
 }
 
 /// The server's own error answer; returns whether the connection closes after it.
 #[cold]
 fn error(env: &mut Env, a: &mut Active, peer: &SocketAddr, status: StatusCode, asked: &Asked) -> bool {
     let (h, sent) = encode::error_page(&mut a.out.wbuf, env.stamp(), asked, status);
-    match asked {
-        Asked { method, version, uri: Some(uri), .. } => {
-            env.log.record(peer, env.clock.clf(), method, uri, *version, status, sent)
-        }
-        _ => env.log.record_refused(peer, env.clock.clf(), status, sent),
-    }
+    env.log.record(peer, env.clock.clf(), asked, status, sent);
     h.close
 }
 
 fn record(log: &mut Log, clock: &Clock, peer: &SocketAddr, p: PendingLog, sent: u64) {
-    log.record(peer, clock.clf(), &p.method, &p.uri, p.version, p.status, sent);
+    log.record(peer, clock.clf(), &p.asked, p.status, sent);
 }
 
 impl BodyParts {

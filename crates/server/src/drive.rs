@@ -139,7 +139,11 @@ pub(crate) fn drive<T: Transport, P: Proto>(
                 }
                 let Some(out) = conn.output() else { break };
                 let mut moved = false;
+                let written = out.written;
                 let flushed = t.flush(out, &mut moved);
+                if let Some(m) = &env.log.metrics {
+                    m.bytes_out(out.written - written);
+                }
                 progress |= moved;
                 match flushed {
                     Ok(f) => {
@@ -163,7 +167,13 @@ pub(crate) fn drive<T: Transport, P: Proto>(
                 if *ready & CAN_READ == 0 {
                     break;
                 }
-                let got = t.recv(conn.read_buf(env), *ready & HUP != 0);
+                let buf = conn.read_buf(env);
+                let len = buf.len();
+                let got = t.recv(buf, *ready & HUP != 0);
+                let received = buf.len().saturating_sub(len) as u64;
+                if let Some(m) = &env.log.metrics {
+                    m.bytes_in(received);
+                }
                 if conn.is_handshaking() && !t.is_handshaking() {
                     conn.handle_handshake_done(t.alpn_h2());
                     let info = t.tls_info();

@@ -21,6 +21,11 @@ pub(crate) struct Asked {
     pub(crate) keep_alive: bool,
     /// For the access log, when it is on.
     pub(crate) uri: Option<Uri>,
+    /// When the request's head was complete (the worker's turn time): the latency histogram
+    /// counts from here.
+    pub(crate) started: std::time::Instant,
+    /// `Referer` and `User-Agent`, kept only when the log format shows them.
+    pub(crate) meta: crate::log_format::Meta,
 }
 
 impl Asked {
@@ -29,8 +34,16 @@ impl Asked {
     }
 
     /// What a refused request (no head could be parsed) is answered as.
-    pub(crate) fn refused() -> Asked {
-        Asked { method: Method::GET, version: Version::HTTP_11, keep_alive: false, uri: None }
+    pub(crate) fn refused(started: std::time::Instant) -> Asked {
+        Asked {
+            // Counted as `other` in the metrics; the log shows `"-"` for the request line.
+            method: Method::from_bytes(b"-").unwrap_or(Method::GET),
+            version: Version::HTTP_11,
+            keep_alive: false,
+            uri: None,
+            started,
+            meta: crate::log_format::Meta::default(),
+        }
     }
 }
 

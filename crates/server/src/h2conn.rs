@@ -164,10 +164,6 @@ impl H2Conn {
         if self.out.wbuf.capacity() == 0 {
             self.take_buffers(env);
         }
-        if env.draining && !self.going_away {
-            self.going_away = true;
-            self.codec.go_away();
-        }
         if !self.rbuf.is_empty() && self.out.wbuf.len() < WBUF_HIGH {
             let now = env.now_ms();
             let res = self.codec.handle_read(&mut self.rbuf, now);
@@ -177,6 +173,12 @@ impl H2Conn {
                 self.end(env);
                 return self.poll(env, app);
             }
+        }
+        // After what was read: a connection accepted during the drain delay gets the streams
+        // it opened answered before GOAWAY names the last one.
+        if env.draining && !self.going_away {
+            self.going_away = true;
+            self.codec.go_away();
         }
         self.release_held(env);
         // Acknowledgements and window updates go ahead of the answers.
@@ -383,6 +385,8 @@ impl H2Conn {
             // The log shows the request line as HTTP/1.1 would have sent it (origin form),
             // as nginx's `$request` does for HTTP/2.
             uri: env.log.enabled().then(|| origin_form(&head.uri)),
+            started: env.now,
+            meta: crate::log_format::Meta::of(env.log.format, env.log.enabled(), &head.headers),
         };
         let key = self.streams.insert(Stream {
             id,
@@ -528,6 +532,8 @@ impl H2Conn {
                     version: Version::HTTP_2,
                     keep_alive: true,
                     uri: None,
+                    started: s.asked.started,
+                    meta: crate::log_format::Meta::default(),
                 };
                 s.phase = Phase::Task {
                     slot: Box::new(TaskSlot { task, state, asked }),
@@ -729,17 +735,7 @@ impl H2Conn {
             self.gathered -= body.len() as u64;
         }
         if answered {
-            if let Some(uri) = &s.asked.uri {
-                env.log.record(
-                    &self.peer,
-                    env.clock.clf(),
-                    &s.asked.method,
-                    uri,
-                    Version::HTTP_2,
-                    s.status,
-                    s.sent,
-                );
-            }
+            env.log.record(&self.peer, env.clock.clf(), &s.asked, s.status, s.sent);
         }
         if !s.remote_done || !answered {
             // Tell the client we will not answer (or read) more of it; the codec knows

@@ -309,6 +309,27 @@ fn graceful_shutdown_sends_goaway_and_finishes_the_stream_in_flight() {
 }
 
 #[test]
+fn a_connection_accepted_while_draining_gets_its_first_stream_answered_then_goaway() {
+    let handler: Handler = Box::new(|_, _| http::Response::new(Body::from("hi")).into());
+    let mut s = Sim::new(options(), handler);
+    // The drain delay: still accepting, and the client's first read holds its request.
+    s.env.draining = true;
+    let mut b = PREFACE.to_vec();
+    b.extend(frame(SETTINGS, 0, 0, &[]));
+    let mut block = Vec::new();
+    s.encoder.begin(&mut block);
+    for (n, v) in [(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", "/")] {
+        s.encoder.field(n.as_bytes(), v.as_bytes(), &mut block);
+    }
+    b.extend(frame(HEADERS, END_STREAM | END_HEADERS, 1, &block));
+    s.send(&b);
+    let frames = s.frames();
+    assert!(frames.iter().any(|f| f.kind == HEADERS && f.stream == 1), "{frames:?}");
+    let g = frames.iter().find(|f| f.kind == GOAWAY).expect("a GOAWAY");
+    assert_eq!(goaway(g), (1, 0), "stream 1 is served, none after it");
+}
+
+#[test]
 fn a_window_that_stays_shut_ends_the_connection_at_the_send_timeout() {
     let big = Bytes::from(vec![b'x'; 100_000]);
     let handler: Handler = Box::new(move |_, _| http::Response::new(Body::Bytes(big.clone())).into());

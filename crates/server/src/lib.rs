@@ -30,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+pub mod admin;
 mod body;
 mod config;
 mod conn;
@@ -48,7 +49,9 @@ mod handler;
 pub mod headers;
 mod lifecycle;
 mod log;
+mod log_format;
 mod mailbox;
+pub mod metrics;
 mod output;
 mod page;
 mod prepared;
@@ -67,6 +70,7 @@ pub use handler::{ConnInfo, Deferred, Handler, Reply, Responder, TlsInfo};
 /// CIDR networks (`--allow`, `--deny`, `--proxy-trusted`), so callers build them with the same version.
 pub use ipnet;
 pub use lifecycle::Lifecycle;
+pub use log_format::LogFormat;
 pub use mailbox::Finished;
 pub use page::{status_page, status_text};
 pub use pollux_http1::Limits;

@@ -20,6 +20,7 @@ use crate::h2conn::{H2Conn, Owed};
 use crate::handler::TlsInfo;
 use crate::log::Log;
 use crate::mailbox::{Finished, Message};
+use crate::metrics::{Block, ConnState};
 use crate::task::{h2_task_conn, split_conn, split_token};
 use crate::tls::{TlsSession, TlsStream};
 use crate::{AccessLog, Body, ConnInfo, Handler, Options, Reply, TaskCx};
@@ -77,9 +78,17 @@ const POOL_MAX: usize = 256;
 
 /// Runs the server until a graceful shutdown completes. `on_bound` receives the bound
 /// addresses (with real ports when port 0 was asked for) before the first request is served.
-pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[SocketAddr])) -> io::Result<()> {
+pub fn serve<H: Handler>(
+    mut opts: Options,
+    handler: H,
+    on_bound: impl FnOnce(&[SocketAddr]),
+) -> io::Result<()> {
+    // Health checks fail from the first moment of a graceful shutdown, while the listeners
+    // still accept (the drain delay), so that a load balancer sends no more.
+    let lifecycle = opts.lifecycle.clone();
+    opts.shutdown.on_begin(move || lifecycle.begin_draining());
     if opts.handle_signals {
-        opts.shutdown.install_signal_handlers()?;
+        opts.shutdown.install_draining_signal_handlers(opts.drain_delay)?;
     }
     let max_conns = opts.max_conns.unwrap_or_else(pollux_reactor::default_max_conns);
     // Listeners in order: plain, TLS, redirecting (`on_accept` tells them apart by index).
@@ -92,7 +101,9 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         workers: opts.workers,
         listener: ListenerConfig { backlog: opts.backlog },
         max_conns,
-        inherited: opts.listeners.clone(),
+        // Taken, not cloned: once the workers stop accepting, no descriptor of an inherited
+        // socket is left open here (the supervisor decides whether it stays open).
+        inherited: std::mem::take(&mut opts.listeners),
         grace: opts.grace,
         timers: timer_durations(&opts),
     };
@@ -102,6 +113,12 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         _ => None,
     };
     drop(log_file);
+    // The counters' home: the supervisor's shared area, else one of our own (if even that
+    // cannot be made, the server runs uncounted rather than not at all).
+    let area = match &opts.metrics {
+        Some(a) => Some(a.clone()),
+        None => crate::metrics::Area::local(opts.workers).ok().map(Arc::new),
+    };
     let handler = Arc::new(handler);
     let opts = Arc::new(opts);
     let shutdown = opts.shutdown.clone();
@@ -117,11 +134,14 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
         bound_port.store(chosen.or(first_tls).unwrap_or(443), std::sync::atomic::Ordering::Relaxed);
         on_bound(bound)
     };
-    pollux_reactor::run(run, shutdown, on_bound, move |_worker, remote| {
-        let log = Log::open(&opts.access_log).unwrap_or_else(|e| {
+    pollux_reactor::run(run, shutdown, on_bound, move |worker, remote| {
+        let mut log = Log::open(&opts.access_log).unwrap_or_else(|e| {
             eprintln!("pollux: access log: {e}; logging off");
             Log::open(&AccessLog::Off).unwrap_or_else(|_| unreachable!("opening no log cannot fail"))
         });
+        let metrics = area.as_ref().and_then(|a| a.block(worker));
+        log.format = opts.log_format;
+        log.metrics = metrics.clone();
         HttpService {
             turn_end: Vec::new(),
             yielded: Vec::new(),
@@ -134,6 +154,8 @@ pub fn serve<H: Handler>(opts: Options, handler: H, on_bound: impl FnOnce(&[Sock
             https_port: https_port.load(std::sync::atomic::Ordering::Relaxed),
             scratch: Vec::new(),
             h2: Vec::new(),
+            metrics,
+            states: Vec::new(),
             door: Door::new(&opts, per_ip.clone()),
         }
     })
@@ -233,6 +255,12 @@ struct HttpService<H> {
     /// Connections that speak HTTP/2, by token: a side table like `sessions` (their `Conn`
     /// stays in the slab for its timer and address, and no longer runs).
     h2: Vec<Option<Box<H2Conn>>>,
+    /// This worker's counters (`None`: uncounted).
+    metrics: Option<Block>,
+    /// Each connection's state as last counted in `metrics`'s gauges, by token (see
+    /// [`counted`]): a side table, like `sessions`. The gauges move only when a connection's
+    /// state changes, so they are exact at the end of every drive.
+    states: Vec<u8>,
     /// Access rules, per-address limit, keepalive and PROXY headers (`door.rs`).
     door: Door,
 }
@@ -276,7 +304,27 @@ impl<H: Handler> HttpService<H> {
                 }
             }
             TimerChange::Cancel => cx.timers.cancel(token),
-            TimerChange::Remove => self.remove(cx, token),
+            TimerChange::Remove => return self.remove(cx, token),
+        }
+        self.count_state(token);
+    }
+
+    /// Moves connection `token` in the state gauges if its state changed since last counted.
+    #[inline]
+    fn count_state(&mut self, token: usize) {
+        let Some(m) = &self.metrics else { return };
+        let now = match (self.conns.get(token), self.h2.get(token).and_then(|h| h.as_deref())) {
+            (None, _) => None,
+            (Some(_), Some(h)) => counted(h.wait()),
+            (Some(l), None) => counted(l.conn.wait()),
+        };
+        if self.states.len() <= token {
+            self.states.resize(token + 1, 0);
+        }
+        let before = decode_state(self.states[token]);
+        if before != now {
+            m.moved(before, now);
+            self.states[token] = now.map_or(0, |s| s as u8 + 1);
         }
     }
 
@@ -461,6 +509,9 @@ impl<H: Handler> HttpService<H> {
         let a = link.conn.active.as_mut()?;
         let slot = a.task.as_mut()?;
         let owe_room = std::mem::take(&mut a.owe_room);
+        // A head written from now on closes the connection if the server began draining
+        // since the request arrived (a CGI script answering across the signal).
+        slot.asked.keep_alive &= !cx.draining;
         let call = match call {
             TaskCall::Owed if slot.state.owe_start => TaskCall::Start,
             TaskCall::Owed if slot.state.owe_body => TaskCall::Body,
@@ -490,6 +541,9 @@ impl<H: Handler> HttpService<H> {
 
     fn remove(&mut self, cx: &mut Ctx<'_, Finished>, token: usize) {
         cx.timers.cancel(token);
+        if let (Some(m), Some(s)) = (&self.metrics, self.states.get_mut(token)) {
+            m.moved(decode_state(std::mem::take(s)), None);
+        }
         self.door.release(token);
         self.info.forget(token);
         if let Some(mut link) = self.conns.try_remove(token) {
@@ -518,12 +572,20 @@ impl<H: Handler> Service for HttpService<H> {
         peer: SocketAddr,
         listener: usize,
     ) {
+        if let Some(m) = &self.metrics {
+            m.accepted();
+        }
+        let refused = |m: &Option<Block>| {
+            if let Some(m) = m {
+                m.refused();
+            }
+        };
         // Refused before anything is read, registered or allocated (a TLS session): dropping
         // the stream closes it.
         let token = self.conns.vacant_key();
         let admit = self.door.on_accept(token, &stream, peer, cx.now);
         if admit == Admit::Refuse {
-            return;
+            return refused(&self.metrics);
         }
         let (conn, tls) = if listener < self.kinds.plain {
             (Conn::new(peer), None)
@@ -531,7 +593,7 @@ impl<H: Handler> Service for HttpService<H> {
             let session = self.env.opts.tls.as_ref().and_then(|cfg| TlsSession::new(cfg.config.clone()));
             let Some(session) = session else {
                 self.door.release(token);
-                return;
+                return refused(&self.metrics);
             };
             (Conn::new_tls(peer), Some(session))
         } else {
@@ -542,10 +604,11 @@ impl<H: Handler> Service for HttpService<H> {
         let mut conn = conn;
         // The same slot as `vacant_key` gave: nothing was inserted since.
         let entry = self.conns.vacant_entry();
+        debug_assert_eq!(entry.key(), token);
         // Registered once for both directions, edge-triggered: no epoll_ctl per request.
         if cx.registry.register(&mut stream, Token(token), Interest::READABLE | Interest::WRITABLE).is_err() {
             self.door.release(token);
-            return;
+            return refused(&self.metrics);
         }
         if admit == Admit::AwaitHeader {
             // The connection starts (and its first timer runs) once the header is in.
@@ -562,6 +625,7 @@ impl<H: Handler> Service for HttpService<H> {
             self.sessions[token] = Some(t);
         }
         entry.insert(Link { stream, conn, ready: CAN_WRITE });
+        self.count_state(token);
     }
 
     fn on_ready(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, ev: &Event) {
@@ -641,6 +705,7 @@ impl<H: Handler> Service for HttpService<H> {
     }
 
     fn on_message(&mut self, cx: &mut Ctx<'_, Finished>, done: Finished) {
+        self.env.draining = cx.draining;
         let (token, stream) = split_conn(done.shared.token);
         let Some(link) = self.conns.get_mut(token) else { return };
         self.env.clock.refresh();
@@ -690,6 +755,11 @@ impl<H: Handler> Service for HttpService<H> {
         }
     }
 
+    fn on_listeners_closed(&mut self, cx: &mut Ctx<'_, Finished>) {
+        // The connections accepted from the queues at the last moment: read what they sent.
+        self.on_shutdown(cx);
+    }
+
     fn on_turn_end(&mut self, cx: &mut Ctx<'_, Finished>) {
         // Each yielded connection gets one more turn; the ones that yield again wait for the
         // next loop turn (which polls without blocking, see `wants_turn`).
@@ -710,6 +780,24 @@ impl<H: Handler> Service for HttpService<H> {
     fn connections(&self) -> usize {
         self.conns.len()
     }
+}
+
+/// The gauge a connection waiting for `w` counts in: a TLS handshake and a request being
+/// received are reading, an answer going out (or lingering after it) is writing, a deferred
+/// answer or a task (CGI, WSGI) is in the handler.
+fn counted(w: Wait) -> Option<ConnState> {
+    Some(match w {
+        Wait::Handshake | Wait::Head | Wait::Body => ConnState::Reading,
+        Wait::Send | Wait::Linger => ConnState::Writing,
+        Wait::Idle | Wait::Drain => ConnState::Idle,
+        Wait::Handler | Wait::Task => ConnState::Handler,
+        Wait::Nothing => return None,
+    })
+}
+
+/// A `states` entry: 0 for none, else the state's number plus one.
+fn decode_state(v: u8) -> Option<ConnState> {
+    ConnState::ALL.get(usize::from(v).checked_sub(1)?).copied()
 }
 
 /// Calls `task` for `call`, marking a start or body call it was owed as paid. The one place a

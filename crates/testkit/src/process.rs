@@ -73,10 +73,16 @@ impl Log {
 
     /// Waits until the text holds `needle` (at most `secs` seconds); returns the text either way.
     pub fn wait_for(&self, needle: &str, secs: u64) -> String {
+        self.wait_until(secs, |t| t.contains(needle))
+    }
+
+    /// Waits until `done` holds for the text (at most `secs` seconds, checked each time the
+    /// text grows); returns the text either way.
+    pub fn wait_until(&self, secs: u64, mut done: impl FnMut(&str) -> bool) -> String {
         let (text, grew) = &*self.0;
         let deadline = Instant::now() + Duration::from_secs(secs);
         let mut t = text.lock().unwrap_or_else(PoisonError::into_inner);
-        while !t.contains(needle) {
+        while !done(&t) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -200,24 +206,37 @@ pub fn hello(workers: usize) -> Server {
 
 /// Runs `cmd` to completion (stdin closed), killing it after `secs` seconds; its output.
 pub fn run_bounded(cmd: &mut Command, secs: u64) -> Output {
-    run_limited(cmd, Duration::from_secs(secs)).0
+    run_limited(cmd, Duration::from_secs(secs), None).0
+}
+
+/// [`run_bounded`] with `input` written to the command's stdin, which is then closed.
+pub fn run_bounded_input(cmd: &mut Command, input: &[u8], secs: u64) -> Output {
+    run_limited(cmd, Duration::from_secs(secs), Some(input)).0
 }
 
 /// [`run_bounded`] for a command that must finish: panics, naming `what`, if it had to be
 /// killed at `limit`.
 pub fn run_within(cmd: &mut Command, limit: Duration, what: &str) -> Output {
-    let (out, killed) = run_limited(cmd, limit);
+    let (out, killed) = run_limited(cmd, limit, None);
     assert!(!killed, "{what} did not finish within {limit:?}");
     out
 }
 
-fn run_limited(cmd: &mut Command, limit: Duration) -> (Output, bool) {
+fn run_limited(cmd: &mut Command, limit: Duration, input: Option<&[u8]>) -> (Output, bool) {
     let mut child = cmd
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
+    if let (Some(mut stdin), Some(input)) = (child.stdin.take(), input) {
+        // Written on a thread (a child that does not read must not block the test); closed
+        // when written, so the child sees the end of its input.
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut stdin, &input);
+        });
+    }
     // Both pipes drained on threads, so a chatty child never blocks on a full pipe.
     let out = read_to_end(child.stdout.take().expect("piped stdout"));
     let err = read_to_end(child.stderr.take().expect("piped stderr"));

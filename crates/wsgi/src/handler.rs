@@ -37,7 +37,23 @@ impl std::fmt::Debug for Wsgi {
     }
 }
 
+/// How busy a [`Wsgi`]'s Python threads are, readable from another thread (the metrics).
+#[derive(Debug, Clone)]
+pub struct WsgiLoad(Arc<Pool>);
+
+impl WsgiLoad {
+    /// Requests the application is being called for now, and requests waiting for a thread.
+    pub fn now(&self) -> (usize, usize) {
+        self.0.load()
+    }
+}
+
 impl Wsgi {
+    /// A handle on the load of the application's threads.
+    pub fn busy(&self) -> WsgiLoad {
+        WsgiLoad(self.pool.clone())
+    }
+
     /// Starts the interpreter, imports the application and starts its threads. Call it once
     /// per process: Python can be initialised only once.
     pub fn load(config: &Config) -> Result<Wsgi, LoadError> {

@@ -35,10 +35,9 @@ mod job;
 mod objects;
 mod pool;
 mod run;
-pub mod supervisor;
 mod task;
 
 pub use config::{AppSpec, Config, DEFAULT_THREADS};
 pub use error::LoadError;
-pub use handler::Wsgi;
+pub use handler::{Wsgi, WsgiLoad};
 pub use interp::python_version;

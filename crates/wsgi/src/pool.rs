@@ -40,6 +40,8 @@ pub(crate) struct Pool {
     queue: Mutex<Queue>,
     ready: Condvar,
     cap: usize,
+    /// Python threads started.
+    threads: usize,
     /// Requests answered so far, and what to do once `retire.0` were (`--max-requests`).
     answered: AtomicU64,
     retire: OnceLock<(u64, Box<dyn Fn() + Send + Sync>)>,
@@ -58,6 +60,7 @@ impl Pool {
             queue: Mutex::new(Queue { jobs: VecDeque::new(), idle: 0, waking: 0 }),
             ready: Condvar::new(),
             cap,
+            threads: threads.max(1),
             answered: AtomicU64::new(0),
             retire: OnceLock::new(),
         });
@@ -69,6 +72,12 @@ impl Pool {
                 .spawn(move || Python::attach(|py| pool.serve(py, &app)))?;
         }
         Ok(pool)
+    }
+
+    /// Requests being called now (threads not asleep) and requests waiting for a thread.
+    pub(crate) fn load(&self) -> (usize, usize) {
+        let q = self.lock();
+        (self.threads.saturating_sub(q.idle), q.jobs.len())
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {
