@@ -97,7 +97,7 @@ pub struct Options {
     pub tcp_keepalive: Option<Duration>,
     /// Connections refused before they started (access rules, per-address limit, PROXY
     /// header), by reason, counted by every worker; for whatever reports them.
-    pub refused: std::sync::Arc<crate::Refused>,
+    pub refused: std::sync::Arc<crate::acl::Refused>,
 }
 
 /// HTTPS listeners and how they speak TLS.
