@@ -338,6 +338,10 @@ impl<H: Handler> HttpService<H> {
         match self.door.header_step(token, &link.stream) {
             HeaderStep::Wait => false,
             HeaderStep::Refuse => {
+                // Closed unserved, like a refusal at accept (the reason: `Options::refused`).
+                if let Some(m) = &self.metrics {
+                    m.refused();
+                }
                 self.remove(cx, token);
                 false
             }
@@ -658,6 +662,9 @@ impl<H: Handler> Service for HttpService<H> {
     fn on_timer(&mut self, cx: &mut Ctx<'_, Finished>, token: usize, kind: TimerKind) {
         if kind == PROXY {
             if self.door.header_expired(token, cx.now) {
+                if let Some(m) = &self.metrics {
+                    m.refused();
+                }
                 self.remove(cx, token);
             } else if self.door.awaits_header(token) {
                 cx.timers.arm(token, PROXY, cx.now);
