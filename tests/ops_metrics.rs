@@ -194,7 +194,19 @@ fn connection_state_gauges_follow_a_scripted_mix() {
     let cgi = format!("/cgi-bin={}", bin.0.display());
     let a = serve_with_admin(
         &root.0,
-        &["--workers", "2", "--access-log", "off", "--cgi", &cgi, "--cgi-timeout", "90s"],
+        // The half-sent heads must outlast every wait below, however loaded the machine.
+        &[
+            "--workers",
+            "2",
+            "--access-log",
+            "off",
+            "--cgi",
+            &cgi,
+            "--cgi-timeout",
+            "90s",
+            "--header-timeout",
+            "300s",
+        ],
     );
 
     // Idle keep-alive: one request answered, the connection kept.
@@ -486,7 +498,7 @@ fn an_http2_connection_counts_once_whatever_its_streams() {
     // Two downloads multiplexed on one HTTP/2 connection, read slowly.
     let mut curl = Command::new("curl")
         .args([
-            "-s",
+            "-sS",
             "--no-progress-meter",
             "--http2-prior-knowledge",
             "--limit-rate",
@@ -497,7 +509,7 @@ fn an_http2_connection_counts_once_whatever_its_streams() {
         ])
         .args(["-o", "/dev/null", &url, "-o", "/dev/null", &url])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("curl");
     let deadline = Instant::now() + Duration::from_secs(SETTLE);
@@ -512,9 +524,15 @@ fn an_http2_connection_counts_once_whatever_its_streams() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let early = curl.try_wait().ok().flatten();
     let _ = curl.kill();
-    let _ = curl.wait();
-    assert_eq!(seen, [0, 1, 0, 0], "one connection, writing (reading, writing, idle, handler)");
+    let out = curl.wait_with_output().expect("curl");
+    assert_eq!(
+        seen,
+        [0, 1, 0, 0],
+        "one connection, writing (reading, writing, idle, handler); curl ended early: {early:?}, said {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     wait_until(SETTLE, "the connection gone", || {
         scrape(a.admin).all("pollux_connections").iter().all(|x| x.2 == 0.0)
     });
