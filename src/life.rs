@@ -17,8 +17,8 @@ pub(crate) struct LifeArgs {
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_duration)]
     pub(crate) drain_delay: Duration,
     /// Run a supervisor process that holds the listening sockets and runs the server as its
-    /// child: SIGHUP then reloads without a failed request (implied by --admin, --processes
-    /// above 1, --max-requests, --reload and systemd socket activation).
+    /// child: SIGHUP then reloads without a failed request (implied by --config, --admin,
+    /// --processes above 1, --max-requests, --reload and systemd socket activation).
     #[arg(long)]
     pub(crate) supervise: bool,
 }
@@ -86,7 +86,7 @@ pub(crate) fn single_process_signals(child: bool) -> anyhow::Result<()> {
                 } else {
                     "SIGUSR2: a binary upgrade"
                 };
-                eprintln!("pollux: {what} needs --supervise; serving on");
+                eprintln!("pollux: {what} needs --supervise or --config; serving on");
             }
         })
         .context("cannot start the signal thread")?;

@@ -32,7 +32,7 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the files under ROOT over HTTP/1.1.
+    /// Serve the files under ROOT (or a WSGI app, or CGI scripts) over HTTP/1.1 and HTTP/2.
     Serve(serve::ServeArgs),
     /// TFTP server and client (RFC 1350, 2347, 2348, 2349, 7440).
     Tftp(tftp::TftpArgs),

@@ -351,7 +351,15 @@ fn role(args: &ServeArgs) -> anyhow::Result<Role> {
     }
     let w = &args.wsgi;
     let wsgi_many = w.app.is_some() && (w.processes > 1 || w.max_requests.is_some() || w.reload);
-    if wsgi_many || args.life.supervise || args.observe.admin.is_some() || crate::life::handed_sockets() {
+    // A config file is what SIGHUP re-reads, and only a supervisor can reload without a
+    // failed request (as nginx's master does), so a file brings one.
+    let reloadable = args.config.config.is_some();
+    if wsgi_many
+        || args.life.supervise
+        || reloadable
+        || args.observe.admin.is_some()
+        || crate::life::handed_sockets()
+    {
         return Ok(Role::Supervisor);
     }
     Ok(Role::Alone)
