@@ -37,23 +37,19 @@ fn fleet(extra: &[&str]) -> Fleet {
     fleet_with(extra, |_| {})
 }
 
+/// What every server of every scenario runs with: the admin listener on port 9000 (HAProxy's
+/// health checks), and PROXY headers trusted from the balancer only.
+const BEHIND_HAPROXY: [&str; 6] =
+    ["--admin", "{addr}:9000", "--admin-public", "--proxy-protocol", "--proxy-trusted", "{lb}/32"];
+
+/// `pollux serve`'s arguments: `first`, then [`BEHIND_HAPROXY`], then `extra`.
+fn serve_args(first: &[&str], extra: &[&str]) -> Vec<String> {
+    first.iter().chain(&BEHIND_HAPROXY).chain(extra).map(|s| (*s).to_owned()).collect()
+}
+
 /// [`fleet`], with `prepare` writing files into the fleet's directories before it starts.
 fn fleet_with(extra: &[&str], prepare: impl FnOnce(&Fleet)) -> Fleet {
-    let mut serve: Vec<String> = [
-        "--workers",
-        "2",
-        "--access-log",
-        "off",
-        "--admin",
-        "{addr}:9000",
-        "--admin-public",
-        "--proxy-protocol",
-        "--proxy-trusted",
-        "{lb}/32",
-    ]
-    .map(String::from)
-    .to_vec();
-    serve.extend(extra.iter().map(|s| (*s).to_owned()));
+    let serve = serve_args(&["--workers", "2", "--access-log", "off"], extra);
     let mut fleet =
         Fleet::new(FleetSpec { serve, health: Health::AdminPort(ADMIN_PORT), send_proxy_v2: true });
     prepare(&fleet);
@@ -231,22 +227,10 @@ fn rolling_binary_upgrade_keeps_the_sockets_with_zero_errors() {
 #[ignore = "needs root, iproute2 and haproxy; scripts/test.sh runs it as root"]
 fn proxy_protocol_carries_the_client_address_and_a_forged_header_is_refused() {
     let mut fleet = Fleet::new(FleetSpec {
-        serve: [
-            "--workers",
-            "1",
-            "--access-log",
-            "{dir}/access.log",
-            "--cgi",
-            "/cgi-bin={www}/cgi-bin",
-            "--admin",
-            "{addr}:9000",
-            "--admin-public",
-            "--proxy-protocol",
-            "--proxy-trusted",
-            "{lb}/32",
-        ]
-        .map(String::from)
-        .to_vec(),
+        serve: serve_args(
+            &["--workers", "1", "--access-log", "{dir}/access.log", "--cgi", "/cgi-bin={www}/cgi-bin"],
+            &[],
+        ),
         health: Health::AdminPort(ADMIN_PORT),
         send_proxy_v2: true,
     });

@@ -155,15 +155,7 @@ fn sighup_under_load_starts_generation_2_on_the_same_socket_with_zero_errors() {
 fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
     // The binary runs from a copy that is replaced (renamed over, as a package upgrade does)
     // before the signal: the new supervisor must run the new file.
-    let bin_dir = TempRoot::new("upgrade-bin");
-    let bin = bin_dir.0.join("pollux");
-    cp(&pollux_testkit::pollux_bin(), &bin);
-    let root = TempRoot::new("reload-www");
-    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
-    cmd.args(["--drain-delay", "300ms", "--supervise"]);
-    let mut s = pollux_testkit::spawn(cmd).gather_stderr();
+    let (mut s, bin_dir, bin, root) = supervised_copy("upgrade-bin");
     let old_sup = s.child.id();
     let staged = bin_dir.0.join("pollux.new");
     cp(&pollux_testkit::pollux_bin(), &staged);
@@ -215,15 +207,7 @@ fn sigusr2_under_load_hands_the_sockets_to_a_new_supervisor_with_zero_errors() {
 
 #[test]
 fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
-    let bin_dir = TempRoot::new("upgrade-broken");
-    let bin = bin_dir.0.join("pollux");
-    cp(&pollux_testkit::pollux_bin(), &bin);
-    let root = TempRoot::new("reload-www");
-    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
-    let mut cmd = std::process::Command::new(&bin);
-    cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
-    cmd.args(["--drain-delay", "300ms", "--supervise"]);
-    let s = pollux_testkit::spawn(cmd).gather_stderr();
+    let (s, bin_dir, bin, _root) = supervised_copy("upgrade-broken");
     let kids = children_of(s.child.id());
     // The "new binary" fails at once, as one built for another machine would.
     let staged = bin_dir.0.join("pollux.new");
@@ -250,6 +234,20 @@ fn a_new_binary_that_does_not_come_up_leaves_the_old_supervisor_serving() {
     );
     assert_eq!(children_of(s.child.id()), kids, "the same child serves on");
     get(s.addr).expect("still serving");
+}
+
+/// A supervised server run from a copy of the binary in a directory of its own (which the
+/// upgrade tests replace): the server, that directory, the copy's path and the site's root.
+fn supervised_copy(name: &str) -> (Server, TempRoot, std::path::PathBuf, TempRoot) {
+    let bin_dir = TempRoot::new(name);
+    let bin = bin_dir.0.join("pollux");
+    cp(&pollux_testkit::pollux_bin(), &bin);
+    let root = TempRoot::new("reload-www");
+    std::fs::write(root.0.join("f.txt"), "hello\n").expect("write f.txt");
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.arg("serve").arg(&root.0).args(["--bind", "127.0.0.1:0", "--workers", "1", "--access-log", "off"]);
+    cmd.args(["--drain-delay", "300ms", "--supervise"]);
+    (pollux_testkit::spawn(cmd).gather_stderr(), bin_dir, bin, root)
 }
 
 /// Copies an executable with `cp`, not from this process: a file this multi-threaded test

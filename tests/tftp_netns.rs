@@ -23,6 +23,7 @@
 use std::fs;
 use std::process::{Child, Command, Stdio};
 
+use pollux_testkit::netns::ip;
 use pollux_testkit::tftp::*;
 use pollux_testkit::{assert_same_file, check, pollux_bin, random_bytes, run_bounded, TempRoot};
 
@@ -81,15 +82,6 @@ struct Link {
     m: String,
     relay: Option<Child>,
     how: &'static str,
-}
-
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 fn netem(ns: &str, dev: &str) -> bool {

@@ -17,6 +17,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use pollux_testkit::netns::ip;
 use pollux_testkit::pollux_bin;
 
 /// A listener process and the lines it prints, killed when dropped.
@@ -109,15 +110,6 @@ struct Veth {
     a: String,
     b: String,
     net: String,
-}
-
-fn ip(args: &[&str]) -> bool {
-    Command::new("ip")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 impl Veth {

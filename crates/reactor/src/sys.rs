@@ -59,6 +59,14 @@ pub fn set_int_opt(fd: impl AsFd, level: i32, name: i32, value: i32) -> io::Resu
 /// Bytes of a TCP connection the peer acknowledged (`tcpi_bytes_acked` of `TCP_INFO`, Linux
 /// 4.1); `None` if the kernel does not say. It stays readable after a reset.
 pub fn tcp_bytes_acked(fd: impl AsFd) -> Option<u64> {
+    let (info, len) = tcp_info(fd)?;
+    let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
+    (len >= end).then_some(info.tcpi_bytes_acked)
+}
+
+/// `getsockopt(TCP_INFO)`: the structure and how many bytes of it the kernel filled (older
+/// kernels fill less; callers check that the field they read is inside). `None` on failure.
+fn tcp_info(fd: impl AsFd) -> Option<(libc::tcp_info, usize)> {
     // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -73,8 +81,7 @@ pub fn tcp_bytes_acked(fd: impl AsFd) -> Option<u64> {
             &mut len,
         )
     };
-    let end = std::mem::offset_of!(libc::tcp_info, tcpi_bytes_acked) + std::mem::size_of::<u64>();
-    (rc == 0 && len as usize >= end).then_some(info.tcpi_bytes_acked)
+    (rc == 0).then_some((info, len as usize))
 }
 
 /// The local address of the socket numbered `fd`, for a caller that keeps a descriptor's number
@@ -717,22 +724,9 @@ mod tests {
 /// (the `listen(2)` argument, capped by `net.core.somaxconn`) in `tcpi_sacked` — the same two
 /// numbers `ss -lnt` shows as Recv-Q and Send-Q. `None` if the call fails.
 pub fn listen_queue(fd: impl AsFd) -> Option<(u32, u32)> {
-    // SAFETY: tcp_info is plain old data; all zeroes is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: the kernel writes at most `len` bytes into `info` and stores the length it
-    // wrote; the descriptor is borrowed, so open, for the call.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd.as_fd().as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
+    let (info, len) = tcp_info(fd)?;
     let end = std::mem::offset_of!(libc::tcp_info, tcpi_sacked) + std::mem::size_of::<u32>();
-    (rc == 0 && len as usize >= end).then_some((info.tcpi_unacked, info.tcpi_sacked))
+    (len >= end).then_some((info.tcpi_unacked, info.tcpi_sacked))
 }
 
 /// Counters shared between processes: a `memfd` mapped `MAP_SHARED`, seen as `[AtomicU64]`.
